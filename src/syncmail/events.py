@@ -1,0 +1,93 @@
+"""Small frozen event objects handed to plugin hooks (see ``syncmail.hookspecs``).
+
+Flags are given as Maildir letters in canonical order (``"FS"``), the form people
+write in configs and notmuch uses.  ``side`` is ``"far"`` or ``"near"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message was delivered into a box by a sync (a copy from the other side)."""
+
+    channel: str
+    box: str
+    side: str
+    store: str
+    uid: int | None
+    flags: str
+    message_id: str | None = None
+    # Absolute path of the new file when ``side`` is a Maildir store.
+    path: str | None = None
+    source_uid: int | None = None
+
+
+@dataclass(frozen=True)
+class FlagsChanged:
+    """The flags of a message on ``side`` were changed by a sync."""
+
+    channel: str
+    box: str
+    side: str
+    store: str
+    uid: int
+    old_flags: str
+    new_flags: str
+    # Where the change was made by the user: the other side.
+    changed_on: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageRemoved:
+    """A message was expunged from (or moved to the trash of) ``side``."""
+
+    channel: str
+    box: str
+    side: str
+    store: str
+    uid: int
+    trashed: bool = False
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class BoxResult:
+    """Counts of one synced box pair."""
+
+    channel: str
+    box: str
+    pulled_new: int = 0
+    pushed_new: int = 0
+    pulled_flags: int = 0
+    pushed_flags: int = 0
+    expunged_far: int = 0
+    expunged_near: int = 0
+    trashed_far: int = 0
+    trashed_near: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a whole run did; handed to ``syncmail_post_sync``."""
+
+    channels: int
+    boxes: tuple[BoxResult, ...] = ()
+    errors: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """A store needs a credential: ``kind`` is ``"user"`` or ``"password"``."""
+
+    account: str
+    kind: str
+    host: str | None = None
+    user: str | None = None
+    # The plugin-declared keywords of the account section (e.g. ``PassEntry``).
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,175 @@
+"""The Store contract: the only way the sync engine touches mail.
+
+A ``Store`` is one configured store (an IMAP account's mailboxes, or a Maildir
+tree).  ``Store.open_box`` gives a ``Box``, one opened mailbox.  Both drivers
+(``store.imap``, ``store.maildir``) implement exactly these methods; the engine
+never looks past them.  Box names given to and returned by a store are
+*canonical*: ``/``-separated, INBOX spelled ``INBOX``; mapping to on-store names
+(Flatten, MapInbox, Path, SubFolders, modified UTF-7, delimiters) is the driver's
+job.
+
+Message bodies cross this interface one message at a time, in the store's native
+line endings (``Store.crlf``): the engine converts between them.
+
+Errors: a driver raises ``StoreError`` (or a subclass) when the whole store is
+unusable, ``BoxError`` when one box is, ``MessageError`` for one message.  Never a
+raw ``OSError`` or imapclient exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class MessageInfo:
+    """What a listing tells about one message."""
+
+    uid: int
+    flags: int
+    size: int = 0
+    # X-TUID header value, only when the listing asked for it (``ListRequest.tuid_from``).
+    tuid: str | None = None
+    # Message-ID header value with angle brackets, only when asked for.
+    message_id: str | None = None
+    # Maildir: path of the file relative to the box directory (``cur/name:2,S``).
+    path: str | None = None
+    # Arrival time (IMAP INTERNALDATE / Maildir mtime) as a POSIX timestamp, when asked.
+    date: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """What ``Box.list_messages`` must report.
+
+    Messages with ``uid >= min_uid`` are listed (all with ``min_uid=1``), plus
+    every UID in ``extra_uids`` (older paired messages that must be seen).
+    ``tuid_from``: for messages with ``uid >= tuid_from`` the X-TUID header is
+    read (finding copies of an interrupted run).  ``message_id_uids``: read the
+    Message-ID of these (UIDVALIDITY recovery).
+    """
+
+    min_uid: int = 1
+    extra_uids: frozenset[int] = frozenset()
+    want_size: bool = False
+    want_date: bool = False
+    tuid_from: int | None = None
+    message_id_uids: frozenset[int] = frozenset()
+
+
+@dataclass(slots=True)
+class FetchedMessage:
+    """One message body, in the store's native line endings."""
+
+    uid: int
+    data: bytes
+    flags: int
+    date: float | None = None
+
+
+@dataclass(slots=True)
+class OutgoingMessage:
+    """One message to store, in the *target* store's native line endings."""
+
+    data: bytes
+    flags: int
+    date: float | None = None
+    tuid: str | None = None
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """Result of storing one message: its new UID (None if the server did not say)."""
+
+    uid: int | None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagChange:
+    uid: int
+    add: int
+    remove: int
+
+
+@dataclass(slots=True)
+class BoxStatus:
+    uidvalidity: int
+    # The UID the next stored message will get at least (Maildir: highest assigned + 1).
+    uidnext: int
+    # CONDSTORE HIGHESTMODSEQ or a Maildir fingerprint; None when unknown.
+    change_marker: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Box(ABC):
+    """An opened mailbox of a store."""
+
+    name: str
+    status: BoxStatus
+
+    @abstractmethod
+    def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
+        """Messages by UID, as ``request`` asks; UIDs never repeat."""
+
+    @abstractmethod
+    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        """Bodies of ``uids`` in the given order, skipping ones that vanished.
+
+        Memory stays bounded: at most a batch of bodies is held at a time.
+        """
+
+    @abstractmethod
+    def store_messages(self, messages: Iterable[OutgoingMessage]) -> Iterator[StoredMessage]:
+        """Store messages, yielding one result per input, in order.
+
+        Durability: when the iterator is exhausted, everything stored is on disk /
+        acknowledged by the server (a driver may batch fsyncs until then, and must
+        yield a result only once its message is durable).
+        """
+
+    @abstractmethod
+    def set_flags(self, changes: Sequence[FlagChange]) -> None:
+        """Add and remove flags; a driver groups equal changes into one command."""
+
+    @abstractmethod
+    def expunge(self, uids: Sequence[int]) -> None:
+        """Remove these messages for good (they carry \\Deleted / T already)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for drivers
+        """Release locks and the selection; the box is unusable afterwards."""
+
+
+class BoxMissing(Exception):
+    """Raised by ``Store.open_box`` when the box does not exist and create is False."""
+
+
+class Store(ABC):
+    """One configured store."""
+
+    name: str
+    # Line endings of message bodies in this store: True for IMAP, False for Maildir.
+    crlf: bool
+    # What the store can do, as data: e.g. {"uidplus", "move", "condstore", "qresync", "idle"}.
+    capabilities: frozenset[str]
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Connect / check the store root; raise ``StoreError`` if unusable."""
+
+    @abstractmethod
+    def list_boxes(self) -> list[str]:
+        """Canonical names of all boxes in the store (INBOX included if it exists)."""
+
+    @abstractmethod
+    def open_box(self, name: str, *, create: bool = False) -> Box:
+        """Open (and with ``create`` make) a box; ``BoxMissing`` if absent."""
+
+    @abstractmethod
+    def delete_box(self, name: str) -> None:
+        """Remove an empty box (Remove option)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for drivers
+        """Log out / release everything."""
