@@ -91,3 +91,29 @@ class CredentialRequest:
     user: str | None = None
     # The plugin-declared keywords of the account section (e.g. ``PassEntry``).
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SideProgress:
+    """Running counts for one side (mbsync's progress line: ``+n/N *f/F #t/T -x/X``)."""
+
+    new_done: int = 0
+    new_total: int = 0
+    flags_done: int = 0
+    flags_total: int = 0
+    trashed_done: int = 0
+    trashed_total: int = 0
+    expunged_done: int = 0
+    expunged_total: int = 0
+
+
+@dataclass
+class Progress:
+    """Handed to the progress callback after each step; mutable, do not keep it."""
+
+    channels_done: int = 0
+    channels_total: int = 0
+    boxes_done: int = 0
+    boxes_total: int = 0
+    far: SideProgress = field(default_factory=SideProgress)
+    near: SideProgress = field(default_factory=SideProgress)
