@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from syncmail.errors import StateError
+from syncmail.flags import to_letters
 
 # Status bits, with mbsync's values (they appear in the journal's "~" lines).
 S_EXPIRE = 2  # expiry of this pair is being propagated
@@ -15,6 +19,10 @@ S_DUMMY_FAR = 32  # the far copy is a placeholder ("<" mark)
 S_DUMMY_NEAR = 64  # the near copy is a placeholder (">" mark)
 S_SKIPPED = 128  # legacy "^" mark, read only
 S_PERSISTENT = S_EXPIRE | S_EXPIRED | S_PENDING | S_DUMMY_FAR | S_DUMMY_NEAR | S_SKIPPED
+# Runtime only, set by placeholder upgrades (journal "^", "P"); never persisted.
+S_UPGRADE = 8192  # the entry's real copy is being fetched to replace a placeholder
+S_PURGE = 16384  # the entry holds the placeholder being deleted (gets the T flag)
+S_PURGED = 32768  # that placeholder was deleted
 
 
 @dataclass(slots=True)
@@ -29,6 +37,9 @@ class SyncRecord:
     tuid: str | None = None
     pending_flags: int = 0
     dead: bool = False
+    # Journal "$": flags to add/remove on the upgraded copy (the side whose UID is 0).
+    upgrade_add: int = 0
+    upgrade_del: int = 0
 
 
 @dataclass(slots=True)
@@ -42,3 +53,216 @@ class SyncState:
     # MaxExpiredFarUid (ExpireSide Near, the default) or MaxExpiredNearUid.
     max_expired: int = 0
     records: list[SyncRecord] = field(default_factory=list)
+
+
+# --- the state file format (mbsync.md 3.2) ---------------------------------------------
+
+# fgets() with a 128-byte buffer: a line (newline included) of 128 bytes or more does
+# not fit, and mbsync reports it as incomplete.
+_MAX_LINE = 127
+_UINT_MAX = 0xFFFFFFFF
+
+_Fail = Callable[[int, str], StateError]
+
+_FAR_UV_KEYS = (b"FarUidValidity", b"MasterUidValidity")
+_NEAR_UV_KEYS = (b"NearUidValidity", b"SlaveUidValidity")
+
+
+def _uint(token: bytes) -> int | None:
+    """A ``%u`` number; ``-1`` wraps to UINT_MAX as in C (pre-1.3 states use it)."""
+    if token.startswith(b"-"):
+        body = token[1:]
+        if not body.isdigit():
+            return None
+        return (-int(body)) & _UINT_MAX
+    if token.startswith(b"+"):
+        token = token[1:]
+    if not token.isdigit():
+        return None
+    value = int(token)
+    return value if value <= _UINT_MAX else None
+
+
+def _parse_flag_letters(text: bytes) -> int:
+    """Flags as mbsync reads them: letters count only in canonical DFPRST order."""
+    result = 0
+    pos = 0
+    for bit, letter in enumerate(b"DFPRST"):
+        if pos < len(text) and text[pos] == letter:
+            result |= 1 << bit
+            pos += 1
+    return result
+
+
+def _legacy_max_expired(records: list[SyncRecord], max_expired_near: int) -> int:
+    """Far-side expiry bound from a pre-1.3 near-side one (mbsync's conversion)."""
+    lowest = _UINT_MAX
+    for rec in records:
+        if rec.dead or rec.status & (S_SKIPPED | S_PENDING) or not rec.far_uid:
+            continue
+        if rec.status & S_EXPIRED:
+            if not rec.near_uid:
+                continue  # the expired message is gone already
+        elif rec.near_uid and max_expired_near >= rec.near_uid:
+            continue  # inside the generally expired range: no bulk fetch needed
+        lowest = min(lowest, rec.far_uid)
+    return (lowest - 1) & _UINT_MAX
+
+
+def parse_state(
+    data: bytes,
+    path: str,
+    *,
+    expire_side: str = "near",
+    channel: str = "",
+    box: str = "",
+) -> SyncState:
+    """Read a ``.mbsyncstate`` file's bytes; raise StateError naming ``path:line``.
+
+    Accepts every format mbsync 1.5 reads: any header order, the pre-1.4 header names,
+    the pre-1.1 one-line header, the legacy ``X`` and ``-1`` entries.  ``expire_side``
+    is the channel's ExpireSide; a MaxExpired key of the other side is an error.
+    """
+
+    def fail(line: int, message: str) -> StateError:
+        return StateError(channel, box, path, line, message)
+
+    state = SyncState()
+    lines = data.split(b"\n")
+    # The piece after the last "\n" is b"" for a well-terminated file.
+    trailer = lines.pop()
+    max_expired_near = 0
+    lineno = 0
+    in_header = True
+    for raw in lines:
+        lineno += 1
+        if len(raw) >= _MAX_LINE:
+            what = "sync state header entry" if in_header else "sync state entry"
+            raise fail(lineno, f"incomplete {what}")
+        if in_header:
+            if not raw:
+                in_header = False
+                continue
+            if lineno == 1 and raw[:1].isdigit():
+                max_expired_near = _parse_pre11_header(raw, state, fail)
+                if max_expired_near and expire_side != "near":
+                    raise fail(lineno, "state file does not match ExpireSide setting")
+                in_header = False
+                continue
+            legacy = _parse_header_line(raw, lineno, state, expire_side, fail)
+            if legacy is not None:
+                max_expired_near = legacy
+            continue
+        state.records.append(_parse_entry(raw, lineno, fail))
+    if trailer:
+        lineno += 1
+        if in_header:
+            raise fail(lineno, "incomplete sync state header entry")
+        raise fail(lineno, "incomplete sync state entry")
+    if in_header:
+        raise fail(lineno, "unterminated sync state header")
+    if max_expired_near:
+        state.max_expired = _legacy_max_expired(state.records, max_expired_near)
+    return state
+
+
+def _parse_pre11_header(raw: bytes, state: SyncState, fail: _Fail) -> int:
+    """``uvF:maxF uvN:maxxN:maxN``; returns the legacy near-side expiry bound."""
+    parts = raw.split()
+    numbers_f = parts[0].split(b":") if len(parts) >= 2 else []
+    numbers_n = parts[1].split(b":") if len(parts) >= 2 else []
+    values_f = [_uint(n) for n in numbers_f]
+    values_n = [_uint(n) for n in numbers_n]
+    if len(values_f) != 2 or len(values_n) != 3 or None in values_f or None in values_n:
+        raise fail(1, "invalid sync state header")
+    state.far_uidvalidity, state.max_pulled = (v or 0 for v in values_f)
+    state.near_uidvalidity, max_expired_near, state.max_pushed = (v or 0 for v in values_n)
+    return max_expired_near
+
+
+def _parse_header_line(
+    raw: bytes, lineno: int, state: SyncState, expire_side: str, fail: _Fail
+) -> int | None:
+    """Store one ``Key value`` line; returns a pre-1.3 MaxExpiredSlaveUid value."""
+    parts = raw.split()
+    value = _uint(parts[1]) if len(parts) >= 2 else None
+    if value is None:
+        raise fail(lineno, "malformed sync state header entry")
+    key = parts[0]
+    if key in _FAR_UV_KEYS:
+        state.far_uidvalidity = value
+    elif key in _NEAR_UV_KEYS:
+        state.near_uidvalidity = value
+    elif key == b"MaxPulledUid":
+        state.max_pulled = value
+    elif key == b"MaxPushedUid":
+        state.max_pushed = value
+    elif key in (b"MaxExpiredFarUid", b"MaxExpiredMasterUid", b"MaxExpiredSlaveUid"):
+        if expire_side != "near":
+            raise fail(lineno, "state file does not match ExpireSide setting")
+        if key == b"MaxExpiredSlaveUid":
+            return value
+        state.max_expired = value
+    elif key == b"MaxExpiredNearUid":
+        if expire_side != "far":
+            raise fail(lineno, "state file does not match ExpireSide setting")
+        state.max_expired = value
+    else:
+        raise fail(lineno, "unrecognized sync state header entry")
+    return None
+
+
+def _parse_entry(raw: bytes, lineno: int, fail: _Fail) -> SyncRecord:
+    parts = raw.split()
+    far = _uint(parts[0]) if len(parts) >= 2 else None
+    near = _uint(parts[1]) if len(parts) >= 2 else None
+    if far is None or near is None:
+        raise fail(lineno, "invalid sync state entry")
+    marks = parts[2][:15] if len(parts) >= 3 else b""
+    rec = SyncRecord(far, near)
+    pos = 0
+    if marks[:1] == b"<":
+        rec.status = S_DUMMY_FAR
+        pos = 1
+    elif marks[:1] == b">":
+        rec.status = S_DUMMY_NEAR
+        pos = 1
+    mark = marks[pos : pos + 1]
+    # mbsync assigns (not ORs) the status here, losing a placeholder mark before
+    # "^"/"~"; we keep it, since mbsync 1.5 writes "<~" itself.
+    if mark == b"^":
+        rec.status |= S_SKIPPED
+        pos += 1
+    elif mark in (b"~", b"X"):
+        rec.status |= S_EXPIRE | S_EXPIRED
+        pos += 1
+    elif rec.far_uid == _UINT_MAX:
+        rec.far_uid = 0
+        rec.status = S_SKIPPED
+    elif rec.near_uid == _UINT_MAX:
+        rec.near_uid = 0
+        rec.status = S_SKIPPED
+    rec.flags = _parse_flag_letters(marks[pos:])
+    return rec
+
+
+def format_state(state: SyncState, *, expire_side: str = "near") -> bytes:
+    """The bytes mbsync 1.5 writes for ``state`` (dead records are left out)."""
+    out = [
+        f"FarUidValidity {state.far_uidvalidity}\n"
+        f"NearUidValidity {state.near_uidvalidity}\n"
+        f"MaxPulledUid {state.max_pulled}\n"
+        f"MaxPushedUid {state.max_pushed}\n"
+    ]
+    if state.max_expired:
+        key = "MaxExpiredFarUid" if expire_side == "near" else "MaxExpiredNearUid"
+        out.append(f"{key} {state.max_expired}\n")
+    out.append("\n")
+    for rec in state.records:
+        if rec.dead:
+            continue
+        st = rec.status
+        dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
+        mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
+        out.append(f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{to_letters(rec.flags)}\n")
+    return "".join(out).encode("ascii")
