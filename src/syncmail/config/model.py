@@ -83,6 +83,8 @@ class StoreConfig:
     trash: str | None = None
     trash_new_only: bool = False
     trash_remote_new: bool = False
+    # Keywords declared by plugins for this kind of store, canonical spelling -> value.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class ChannelConfig:
     ops: ChannelOps = ChannelOps()
     copy_arrival_date: bool | None = None
     sync_state: str | None = None
+    # Keywords declared by plugins for Channel sections, canonical spelling -> value.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
