@@ -1,0 +1,647 @@
+"""The Maildir driver: boxes with mbsync's native UID scheme (``,U=`` names, ``.uidvalidity``).
+
+Files written here are the files mbsync writes, and files mbsync wrote are read back
+unchanged, so both tools can take turns on one Maildir.  Beyond mbsync, UIDs broken by
+other tools (copied files, duplicates) are healed with a warning instead of failing.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from syncmail import flags as mflags
+from syncmail.config.model import MaildirStoreConfig
+from syncmail.errors import BoxError, MessageError, StoreError
+from syncmail.store import maildir_files as mf
+from syncmail.store import maildir_names as mn
+from syncmail.store.base import (
+    Box,
+    BoxStatus,
+    FetchedMessage,
+    FlagChange,
+    ListRequest,
+    MessageInfo,
+    OutgoingMessage,
+    Store,
+    StoredMessage,
+)
+from syncmail.store.maildir_layout import MaildirBoxError, MaildirLayout
+
+__all__ = ["MaildirBox", "MaildirBoxError", "MaildirStore"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+# A batch of stored messages is synced to disk at once; results wait for the batch.
+_BATCH_MESSAGES = 512
+_BATCH_BYTES = 32 << 20
+# A directory whose mtime is younger than this may still change without its mtime
+# changing (coarse kernel clock); 1 s when the file system only keeps seconds.
+_SETTLE_NS = 20_000_000
+_SETTLE_COARSE_NS = 1_000_000_000
+_SETTLE_MAX_WAIT = 2.0
+_MAX_RESCANS = 20
+_RESCANS_PER_CALL = 3
+
+
+class _Rescan(Exception):
+    """A file vanished or was renamed under our feet: list the box again."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A message written to tmp/, waiting for its batch to be synced and renamed."""
+
+    base: str
+    tmp_name: str
+    flags: int
+    done: bool = False
+
+
+class MaildirBox(Box):
+    """One opened Maildir box."""
+
+    def __init__(
+        self, store: MaildirStore, name: str, path: str, uv: mf.UidValidityFile, fsync: bool
+    ) -> None:
+        self.name = name
+        # Absolute directory of the box (the one holding cur/ new/ tmp/).
+        self.path = path
+        self._store = store
+        self._uv = uv
+        self._fsync = fsync
+        self._delim = store.info_delimiter
+        self._prefix = mn.info_prefix(self._delim)
+        # UID -> "cur/<name>" or "new/<name>", from the last listing plus what we did since.
+        self._where: dict[int, str] = {}
+        self._closed = False
+        stamps, settled = self._settled_stamps()
+        self.status = BoxStatus(
+            uidvalidity=uv.uidvalidity,
+            uidnext=uv.nuid + 1,
+            change_marker=self._marker(stamps) if settled else None,
+        )
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _error(self, message: str) -> MaildirBoxError:
+        return MaildirBoxError(self._store.name, self.name, message)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise self._error("box is closed")
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.path, rel)
+
+    def _stamps(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        try:
+            cur = os.stat(os.path.join(self.path, "cur"))
+            new = os.stat(os.path.join(self.path, "new"))
+        except OSError as e:
+            raise self._error(f"cannot stat {e.filename}: {e.strerror}") from None
+        return (cur.st_ino, cur.st_mtime_ns), (new.st_ino, new.st_mtime_ns)
+
+    def _settled_stamps(self) -> tuple[tuple[tuple[int, int], tuple[int, int]], bool]:
+        """Directory stamps old enough that any later change will change them.
+
+        mbsync sleeps a second when a directory changed in the current second; with
+        nanosecond mtimes a few milliseconds do (a second on file systems that keep
+        whole seconds).  False when the box would not settle in time.
+        """
+        deadline = time.monotonic() + _SETTLE_MAX_WAIT
+        while True:
+            stamps = self._stamps()
+            mtimes = (stamps[0][1], stamps[1][1])
+            window = (
+                _SETTLE_COARSE_NS if all(m % 1_000_000_000 == 0 for m in mtimes) else _SETTLE_NS
+            )
+            age = time.time_ns() - max(mtimes)
+            if age >= window:
+                return stamps, True
+            wait = (window - age) / 1e9
+            if age < 0 or time.monotonic() + wait > deadline:
+                return stamps, False
+            time.sleep(wait)
+
+    def _marker(self, stamps: tuple[tuple[int, int], tuple[int, int]]) -> str:
+        (cur_ino, cur_mtime), (new_ino, new_mtime) = stamps
+        return f"{self._uv.uidvalidity}.{self._uv.nuid}:{cur_ino}.{cur_mtime}:{new_ino}.{new_mtime}"
+
+    def _scan(self) -> tuple[list[str], tuple[tuple[int, int], tuple[int, int]], bool]:
+        """Relative paths of all message files, from a consistent look at cur/ and new/."""
+        for _ in range(_MAX_RESCANS):
+            before, settled = self._settled_stamps()
+            rels: list[str] = []
+            for sub in ("cur", "new"):
+                head = sub + "/"
+                try:
+                    with os.scandir(os.path.join(self.path, sub)) as it:
+                        for entry in it:
+                            name = entry.name
+                            if name[0] == "." or entry.is_dir(follow_symlinks=False):
+                                continue
+                            rels.append(head + name)
+                except OSError as e:
+                    raise self._error(f"cannot list {e.filename}: {e.strerror}") from None
+            # A file moved between new/ and cur/ while we listed would be missed or
+            # seen twice: list again until both directories held still.
+            if self._stamps() == before:
+                return rels, before, settled
+        raise self._error("the box keeps changing while it is listed; try again later")
+
+    def _assign(self, rels: list[str]) -> dict[int, str]:
+        """UID -> path of every file, giving new UIDs to files without one and healing
+        UIDs other tools broke (beyond the highest assigned, duplicates)."""
+        uv = self._uv
+        nuid = uv.nuid
+        where: dict[int, str] = {}
+        unassigned: list[str] = []
+        stray: dict[str, str] = {}
+        dups: dict[int, list[str]] = {}
+        renumber = not uv.ok
+        mine = self._where
+        for rel, uid in zip(rels, mn.parse_uids(rels), strict=True):
+            # A new UIDVALIDITY makes old UIDs meaningless, except those we gave since.
+            if renumber and mine.get(uid) != rel:
+                uid = 0
+            if not uid:
+                unassigned.append(rel)
+            elif uid > nuid:
+                stray[rel] = f"UID {uid} of {self._abs(rel)} is beyond highest assigned UID {nuid}"
+            elif uid in where:
+                dups.setdefault(uid, [where[uid]]).append(rel)
+            else:
+                where[uid] = rel
+        for uid, group in dups.items():
+            # The file that sorts first (mbsync's arrival order) keeps the UID.
+            group.sort(key=lambda r: (mn.name_order(r[4:]), r))
+            where[uid] = group[0]
+            for rel in group[1:]:
+                stray[rel] = (
+                    f"duplicate UID {uid} of {self._abs(rel)} ({self._abs(group[0])} keeps it)"
+                )
+        todo = unassigned + list(stray)
+        if not todo:
+            uv.ok = True
+            return where
+        if renumber and unassigned:
+            log.info(
+                "Maildir box %s: new UIDVALIDITY, numbering %d messages in %s",
+                self.name,
+                len(unassigned),
+                self.path,
+            )
+        todo.sort(key=lambda r: mn.name_order(r[4:]))
+        first = uv.allocate(len(todo))
+        self.status.uidnext = uv.nuid + 1
+        for k, rel in enumerate(todo):
+            uid = first + k
+            new_rel = rel[:4] + mn.with_uid(rel[4:], uid, self._delim)
+            try:
+                os.rename(self._abs(rel), self._abs(new_rel))
+            except FileNotFoundError:
+                raise _Rescan from None
+            except OSError as e:
+                raise self._error(f"cannot rename {self._abs(rel)}: {e.strerror}") from None
+            where[uid] = new_rel
+            # Known as ours even if a rescan follows (a fresh UIDVALIDITY renumbers the rest).
+            self._where[uid] = new_rel
+            reason = stray.get(rel)
+            if reason:
+                log.warning("Maildir box %s: %s: gave it UID %d", self.name, reason, uid)
+        uv.ok = True
+        return where
+
+    def _read_header_fields(
+        self, rel: str, uid: int, want_tuid: bool, want_msgid: bool
+    ) -> tuple[str | None, str | None]:
+        try:
+            return mf.read_header_fields(self._abs(rel), want_tuid, want_msgid)
+        except FileNotFoundError:
+            raise _Rescan from None
+        except OSError as e:
+            raise MessageError(self.name, uid, f"cannot read {e.filename}: {e.strerror}") from None
+
+    def _describe(self, where: dict[int, str], request: ListRequest) -> dict[int, MessageInfo]:
+        min_uid = request.min_uid
+        extra = request.extra_uids | request.message_id_uids
+        msgid_uids = request.message_id_uids
+        tuid_from = request.tuid_from
+        want_stat = request.want_size or request.want_date
+        uids = [uid for uid in sorted(where) if uid >= min_uid or uid in extra]
+        rels = [where[uid] for uid in uids]
+        flag_list = mn.parse_flags_bulk(rels, self._prefix)
+        if not want_stat and tuid_from is None and not msgid_uids:
+            return {
+                uid: MessageInfo(uid, flags, path=rel)
+                for uid, rel, flags in zip(uids, rels, flag_list, strict=True)
+            }
+        out: dict[int, MessageInfo] = {}
+        for uid, rel, flags in zip(uids, rels, flag_list, strict=True):
+            info = MessageInfo(uid=uid, flags=flags, path=rel)
+            if want_stat:
+                try:
+                    st = os.stat(self._abs(rel))
+                except FileNotFoundError:
+                    raise _Rescan from None
+                except OSError as e:
+                    raise MessageError(
+                        self.name, uid, f"cannot stat {e.filename}: {e.strerror}"
+                    ) from None
+                if request.want_size:
+                    info.size = st.st_size
+                if request.want_date:
+                    info.date = st.st_mtime
+            want_tuid = tuid_from is not None and uid >= tuid_from
+            want_msgid = uid in msgid_uids
+            if want_tuid or want_msgid:
+                info.tuid, info.message_id = self._read_header_fields(
+                    rel, uid, want_tuid, want_msgid
+                )
+            out[uid] = info
+        return out
+
+    def _rescan_where(self) -> None:
+        """Find where every UID lives now (another program renamed files since listing)."""
+        rels, _, _ = self._scan()
+        where: dict[int, str] = {}
+        known = self._where
+        for rel in rels:
+            uid = mn.parse_uid(rel)
+            if not uid or not (self._uv.ok or uid in known):
+                continue
+            if uid not in where or mn.compare_names(rel[4:], where[uid][4:]) < 0:
+                where[uid] = rel
+        self._where = where
+
+    def _on_file(self, uid: int, op: Callable[[str], _T], budget: list[int]) -> _T | None:
+        """Run ``op`` on the file of ``uid``, following it if it was renamed; None if gone."""
+        rel = self._where.get(uid)
+        tried: set[str] = set()
+        while True:
+            if rel is not None and rel not in tried:
+                tried.add(rel)
+                try:
+                    return op(rel)
+                except FileNotFoundError:
+                    pass
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
+            self._rescan_where()
+            rel = self._where.get(uid)
+            if rel is None or rel in tried:
+                return None
+
+    # --- the Box contract ---------------------------------------------------------------
+
+    def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
+        """Messages as ``request`` asks; assigns UIDs to new files first.
+
+        ``status.change_marker`` becomes the fingerprint of the box as this listing
+        saw it, before any renaming it did: any change by anyone afterwards (our own
+        included) gives a different marker.
+        """
+        self._check_open()
+        for _ in range(_MAX_RESCANS):
+            rels, stamps, settled = self._scan()
+            marker = self._marker(stamps) if settled else None
+            try:
+                where = self._assign(rels)
+                infos = self._describe(where, request)
+            except _Rescan:
+                continue
+            self._where = where
+            self.status.change_marker = marker
+            self.status.uidnext = self._uv.nuid + 1
+            return infos
+        raise self._error("files keep vanishing while the box is listed; try again later")
+
+    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        self._check_open()
+        budget = [_RESCANS_PER_CALL]
+        prefix = self._prefix
+
+        def read(rel: str) -> tuple[str, bytes, float]:
+            with open(self._abs(rel), "rb") as f:
+                data = f.read()
+                return rel, data, os.fstat(f.fileno()).st_mtime
+
+        for uid in uids:
+            try:
+                got = self._on_file(uid, read, budget)
+            except OSError as e:
+                raise MessageError(
+                    self.name, uid, f"cannot read {e.filename}: {e.strerror}"
+                ) from None
+            if got is None:
+                log.debug("Maildir box %s: UID %d vanished before it was fetched", self.name, uid)
+                continue
+            rel, data, mtime = got
+            yield FetchedMessage(uid=uid, data=data, flags=mn.parse_flags(rel, prefix), date=mtime)
+
+    def store_messages(self, messages: Iterable[OutgoingMessage]) -> Iterator[StoredMessage]:
+        self._check_open()
+        batch: list[_Pending] = []
+        size = 0
+        try:
+            for msg in messages:
+                batch.append(self._write_tmp(msg))
+                size += len(msg.data)
+                if len(batch) >= _BATCH_MESSAGES or size >= _BATCH_BYTES:
+                    results = self._commit(batch)
+                    batch, size = [], 0
+                    yield from results
+            if batch:
+                results = self._commit(batch)
+                batch = []
+                yield from results
+        finally:
+            for pending in batch:
+                if not pending.done:
+                    try:
+                        os.unlink(os.path.join(self.path, "tmp", pending.tmp_name))
+                    except OSError:
+                        pass
+
+    def _write_tmp(self, msg: OutgoingMessage) -> _Pending:
+        """Write one message to tmp/ (O_EXCL, 0600); it gets its UID when its batch commits."""
+        flags = msg.flags & mflags.ALL
+        for _ in range(1000):
+            base = self._store.new_base()
+            tmp_name = mn.make_name(base, None, flags, self._delim)
+            path = os.path.join(self.path, "tmp", tmp_name)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise self._error(f"cannot create {path}: {e.strerror}") from None
+            break
+        else:
+            raise self._error(f"cannot find a free file name in {self.path}/tmp")
+        try:
+            try:
+                view = memoryview(msg.data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if msg.date is not None:
+                    # CopyArrivalDate: the file's times carry the message's arrival time.
+                    os.utime(fd if os.utime in os.supports_fd else path, (msg.date, msg.date))
+                if self._fsync and not self._store.has_syncfs():
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise self._error(f"cannot write {path}: {e.strerror}") from None
+        return _Pending(base=base, tmp_name=tmp_name, flags=flags)
+
+    def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
+        """Make a batch durable: data synced, UIDs allocated, renamed, directories synced."""
+        if self._fsync:
+            self._store.sync_files(
+                self, [os.path.join(self.path, "tmp", p.tmp_name) for p in batch]
+            )
+        first = self._uv.allocate(len(batch))
+        self.status.uidnext = self._uv.nuid + 1
+        results: list[StoredMessage] = []
+        touched: set[str] = set()
+        for k, pending in enumerate(batch):
+            uid = first + k
+            # mbsync puts Seen messages in cur/, others in new/.
+            sub = "cur" if pending.flags & mflags.SEEN else "new"
+            rel = f"{sub}/{mn.make_name(pending.base, uid, pending.flags, self._delim)}"
+            src = os.path.join(self.path, "tmp", pending.tmp_name)
+            try:
+                os.rename(src, self._abs(rel))
+            except OSError as e:
+                raise self._error(
+                    f"cannot rename {src} to {self._abs(rel)}: {e.strerror}"
+                ) from None
+            pending.done = True
+            touched.add(sub)
+            self._where[uid] = rel
+            results.append(StoredMessage(uid=uid, path=rel))
+        if self._fsync:
+            for sub in sorted(touched):
+                try:
+                    mf.fsync_dir(os.path.join(self.path, sub))
+                except OSError as e:
+                    raise self._error(f"cannot sync {self.path}/{sub}: {e.strerror}") from None
+        return results
+
+    def set_flags(self, changes: Sequence[FlagChange]) -> None:
+        self._check_open()
+        budget = [_RESCANS_PER_CALL]
+        prefix = self._prefix
+
+        def rename(rel: str, change: FlagChange) -> str:
+            name = rel[4:]
+            old = mn.parse_flags(name, prefix)
+            new = (old | change.add) & ~change.remove & mflags.ALL
+            # Any flag change moves a message out of new/, as mbsync does.
+            new_rel = "cur/" + mn.with_flags(name, new, prefix)
+            if new_rel != rel:
+                os.rename(self._abs(rel), self._abs(new_rel))
+            return new_rel
+
+        for change in changes:
+            try:
+                done = self._on_file(change.uid, functools.partial(rename, change=change), budget)
+            except OSError as e:
+                raise MessageError(
+                    self.name, change.uid, f"cannot rename {e.filename}: {e.strerror}"
+                ) from None
+            if done is None:
+                log.warning(
+                    "Maildir box %s: UID %d vanished, its flags were not changed",
+                    self.name,
+                    change.uid,
+                )
+                self._where.pop(change.uid, None)
+                continue
+            self._where[change.uid] = done
+
+    def expunge(self, uids: Sequence[int]) -> None:
+        self._check_open()
+        budget = [_RESCANS_PER_CALL]
+
+        def unlink(rel: str) -> bool:
+            os.unlink(self._abs(rel))
+            return True
+
+        for uid in uids:
+            try:
+                done = self._on_file(uid, unlink, budget)
+            except OSError as e:
+                raise MessageError(
+                    self.name, uid, f"cannot remove {e.filename}: {e.strerror}"
+                ) from None
+            if done is None:
+                log.debug("Maildir box %s: UID %d was already gone", self.name, uid)
+            self._where.pop(uid, None)
+
+    def path_of(self, uid: int) -> str | None:
+        """Absolute path of the message file of ``uid`` as last seen, None if unknown."""
+        rel = self._where.get(uid)
+        return self._abs(rel) if rel is not None else None
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._uv.close()
+            self._store.forget(self)
+
+
+class MaildirStore(Store):
+    """A ``MaildirStore`` section: the Inbox, the boxes under Path."""
+
+    def __init__(self, cfg: MaildirStoreConfig, *, fsync: bool = True) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.crlf = False
+        self.capabilities = frozenset({"uidplus"})
+        self.info_delimiter = cfg.info_delimiter or ":"
+        self._fsync = fsync
+        self._layout = MaildirLayout(cfg)
+        self._counter = 0
+        self._host: str | None = None
+        self._syncfs: Callable[[int], int] | None = None
+        self._syncfs_loaded = False
+        self._open: list[MaildirBox] = []
+
+    # --- used by MaildirBox -------------------------------------------------------------
+
+    def new_base(self) -> str:
+        """A fresh ``<time>.<pid>_<n>.<host>`` (the counter is per store: O_EXCL settles
+        the rare clash with another store of this process)."""
+        if self._host is None:
+            import socket
+
+            self._host = mn.host_part(socket.gethostname())
+        self._counter += 1
+        return mn.make_base(int(time.time()), os.getpid(), self._counter, self._host)
+
+    def has_syncfs(self) -> bool:
+        if not self._syncfs_loaded:
+            self._syncfs = mf.load_syncfs()
+            self._syncfs_loaded = True
+        return self._syncfs is not None
+
+    def sync_files(self, box: MaildirBox, paths: list[str]) -> None:
+        """Make the data of ``paths`` durable: one syncfs(2), else fsync per file."""
+        if self.has_syncfs() and self._syncfs is not None:
+            fd = os.open(box.path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                err = self._syncfs(fd)
+            finally:
+                os.close(fd)
+            if not err:
+                return
+            if err != errno.ENOSYS:
+                raise MaildirBoxError(
+                    self.name, box.name, f"cannot sync {box.path}: {os.strerror(err)}"
+                )
+            self._syncfs = None
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                raise MaildirBoxError(
+                    self.name, box.name, f"cannot sync {path}: {e.strerror}"
+                ) from None
+
+    def forget(self, box: MaildirBox) -> None:
+        if box in self._open:
+            self._open.remove(box)
+
+    # --- the Store contract -------------------------------------------------------------
+
+    def connect(self) -> None:
+        if len(self.info_delimiter) != 1 or self.info_delimiter in "/\0":
+            raise StoreError(self.name, f"unusable InfoDelimiter {self.info_delimiter!r}")
+        root = self._layout.root
+        if root is not None and os.path.exists(root) and not os.path.isdir(root):
+            raise StoreError(self.name, f"cannot open store '{root}': not a directory")
+        if self.cfg.alt_map:
+            log.warning(
+                "Maildir store %s: AltMap is not supported; new boxes use .uidvalidity", self.name
+            )
+        if self.cfg.trash:
+            try:
+                self._layout.box_dir(self.cfg.trash)
+            except BoxError as e:
+                raise StoreError(self.name, f"Trash: {e.message}") from None
+
+    def box_path(self, name: str) -> str:
+        """Directory of the box ``name`` (whether it exists or not)."""
+        return self._layout.box_dir(name)
+
+    def list_boxes(self) -> list[str]:
+        return self._layout.list_boxes()
+
+    def open_box(self, name: str, *, create: bool = False) -> MaildirBox:
+        path = self._layout.box_dir(name)
+        # The INBOX is always there: it is created whenever it is missing.
+        create = create or self._layout.driver_name(name) == "INBOX"
+        mf.prepare_box_dir(self.name, name, path, create)
+        mf.clear_stale_tmp(self.name, name, path)
+        if not os.path.exists(os.path.join(path, ".uidvalidity")) and os.path.exists(
+            os.path.join(path, ".isyncuidmap.db")
+        ):
+            raise MaildirBoxError(
+                self.name,
+                name,
+                f"{path} keeps its UIDs in .isyncuidmap.db (AltMap), which syncmail cannot "
+                "read; convert it with mdconvert",
+            )
+        uv = mf.UidValidityFile(self.name, name, path, self._fsync)
+        try:
+            box = MaildirBox(self, name, path, uv, self._fsync)
+        except BaseException:
+            uv.close()
+            raise
+        self._open.append(box)
+        return box
+
+    def delete_box(self, name: str) -> None:
+        """Remove an empty box as mbsync does; subfolders stay."""
+        path = self._layout.box_dir(name)
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise MaildirBoxError(
+                self.name, name, f"cannot access mailbox '{path}': {e.strerror}"
+            ) from None
+        if not os.path.isdir(path):
+            raise MaildirBoxError(self.name, name, f"'{path}' is no valid mailbox")
+        if not mf.box_is_empty(self.name, name, path):
+            raise MaildirBoxError(self.name, name, "not deleting: box is not empty")
+        for box in list(self._open):
+            if box.path == path:
+                box.close()
+        mf.remove_box_dir(self.name, name, path)
+
+    def close(self) -> None:
+        for box in list(self._open):
+            box.close()
