@@ -1,0 +1,236 @@
+"""syncmail plugin: keep a notmuch database in step with what the sync does.
+
+Deliveries into Maildirs under the notmuch database are indexed (with ``new.tags`` and
+flag tags), flag renames and removals are followed, and before a sync tag changes made
+in notmuch are written to the Maildir flags so that the sync sends them to the server.
+notmuch2 is imported only when a hook needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from syncmail import hookimpl
+from syncmail.config.model import Config, ExtraKeyword, Target
+from syncmail.events import FlagsChanged, MessageRemoved, NewMessage, RunSummary
+from syncmail_notmuch import revstate
+from syncmail_notmuch.index import BATCH, Operation, batches
+from syncmail_notmuch.settings import (
+    Settings,
+    SettingsError,
+    config_keywords,
+    may_write_database,
+    notmuch_configured,
+    settings_from_config,
+)
+
+if TYPE_CHECKING:
+    from syncmail_notmuch.revstate import Revision
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Settings", "install_hook"]
+
+
+class _Run:
+    """What one run has buffered for notmuch, from ``pre_sync`` to ``post_sync``.
+
+    pluggy registers this module itself, so the buffer lives here; it is emptied at
+    the end of every run. The lock serialises database access: opening notmuch
+    read-write twice in one process deadlocks.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.settings = Settings()
+        self.pending: list[Operation] = []
+        # The revision our tag push and our own writes have reached; None = not tracking.
+        self.baseline: Revision | None = None
+        self.baseline_dirty = False
+        self.root: str | None = None
+        self.warned = False
+        self.enabled: bool | None = None
+
+    def reset(self, settings: Settings) -> None:
+        with self.lock:
+            self.settings = settings
+            self.pending = []
+            self.baseline = None
+            self.baseline_dirty = False
+            self.root = None
+            self.warned = False
+            self.enabled = None
+
+    def is_enabled(self) -> bool:
+        """Index or tag work to do and a notmuch to do it in (looked up once per run)."""
+        if self.enabled is None:
+            self.enabled = self.settings.active and notmuch_configured(self.settings)
+            if not self.enabled:
+                log.debug("notmuch: not configured or switched off; plugin idle")
+        return self.enabled
+
+
+_run = _Run()
+
+
+def install_hook(notmuch_config: str | None = None) -> str:
+    """Install the pre-new hook script; see ``syncmail_notmuch.hook.install_hook``."""
+    from syncmail_notmuch.hook import install_hook as install
+
+    return install(notmuch_config)
+
+
+@hookimpl
+def syncmail_config_keywords() -> list[ExtraKeyword]:
+    return config_keywords()
+
+
+@hookimpl
+def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
+    try:
+        settings = settings_from_config(config)
+    except SettingsError as exc:
+        return str(exc)
+    _run.reset(settings)
+    if settings.sync_tags and _run.is_enabled():
+        with _run.lock:
+            _push_tags(settings)
+    return None
+
+
+@hookimpl
+def syncmail_new_message(event: NewMessage) -> None:
+    if event.path is not None:
+        _queue(Operation("new", event.path))
+
+
+@hookimpl
+def syncmail_flags_changed(event: FlagsChanged) -> None:
+    if event.path is not None:
+        _queue(Operation("flags", event.path, event.old_flags))
+
+
+@hookimpl
+def syncmail_message_removed(event: MessageRemoved) -> None:
+    if event.path is not None:
+        _queue(Operation("removed", event.path))
+
+
+@hookimpl
+def syncmail_post_sync(summary: RunSummary) -> None:
+    with _run.lock:
+        try:
+            if not summary.dry_run:
+                _flush()
+            if _run.baseline is not None and _run.baseline_dirty:
+                _save_baseline()
+        finally:
+            # The next run starts from its own pre_sync (or from the defaults).
+            _run.reset(Settings())
+
+
+def _queue(op: Operation) -> None:
+    if not _run.settings.index or not _run.is_enabled():
+        return
+    with _run.lock:
+        _run.pending.append(op)
+        if len(_run.pending) >= BATCH:
+            # Events come after each box is committed, so writing now is safe and
+            # keeps the buffer (and each write-lock hold) small.
+            _flush()
+
+
+def _open(settings: Settings, mode: str) -> Any | None:
+    """Open the notmuch database, or None (logged) when there is none or notmuch2 is missing."""
+    try:
+        import notmuch2
+    except ImportError:
+        _note(settings, "notmuch2 is not installed (pip install notmuch2); notmuch not updated")
+        return None
+    config: Any = settings.config_file or notmuch2.Database.CONFIG.SEARCH
+    try:
+        return notmuch2.Database(mode=mode, config=config)
+    except (notmuch2.NotmuchError, OSError) as exc:
+        _note(settings, f"cannot open the notmuch database: {exc}")
+        return None
+
+
+def _note(settings: Settings, message: str) -> None:
+    # Without a Notmuch section the plugin is opportunistic: no notmuch, no noise.
+    if settings.configured and not _run.warned:
+        log.warning("notmuch: %s", message)
+        _run.warned = True
+    else:
+        log.debug("notmuch: %s", message)
+
+
+def _flush() -> None:
+    pending, _run.pending = _run.pending, []
+    if not pending:
+        return
+    if not may_write_database():
+        log.info("notmuch < 0.32 holds its lock during pre-new: `notmuch new` will index the mail")
+        return
+    from syncmail_notmuch.index import apply_operations
+
+    for chunk in batches(pending):
+        # One short read-write session per batch so alot / `notmuch tag` get a turn.
+        db = _open(_run.settings, "rw")
+        if db is None:
+            return
+        with db:
+            before = revstate.from_db(db)
+            counts = apply_operations(db, chunk)
+            _advance_baseline(before, revstate.from_db(db))
+        log.debug("notmuch: %s", counts)
+
+
+def _advance_baseline(before: Revision, after: Revision) -> None:
+    # Our own writes need not be pushed back to the flags, but someone else's writes
+    # since the baseline must be: only skip ahead when nobody else wrote in between.
+    if _run.baseline is not None and before == _run.baseline:
+        _run.baseline = after
+        _run.baseline_dirty = True
+
+
+def _push_tags(settings: Settings) -> None:
+    from syncmail_notmuch.index import database_path, push_tags, scope_query, synchronize_flags
+
+    if not may_write_database():
+        log.info("notmuch < 0.32 holds its lock during pre-new: tags are not pushed to flags")
+        return
+    db = _open(settings, "ro")
+    if db is None:
+        return
+    with db:
+        if not synchronize_flags(db):
+            return
+        root = _run.root = database_path(db)
+        current = revstate.from_db(db)
+    known = revstate.load(root)
+    _run.baseline = current
+    if known is None or known.uuid != current.uuid:
+        # First run (or a rebuilt database): flags and tags are taken to agree now.
+        revstate.save(root, current)
+        return
+    scope = scope_query(root, settings.maildir_roots)
+    if scope is None or current.rev <= known.rev:
+        _run.baseline_dirty = current != known
+        return
+    db = _open(settings, "rw")
+    if db is None:
+        return
+    with db:
+        counts = push_tags(db, known.rev, scope)
+        _run.baseline = revstate.from_db(db)
+    revstate.save(root, _run.baseline)
+    log.info("notmuch: tag changes written to the flags of %d messages", counts.flagged_files)
+
+
+def _save_baseline() -> None:
+    if _run.root is not None and _run.baseline is not None:
+        revstate.save(_run.root, _run.baseline)
+    _run.baseline_dirty = False

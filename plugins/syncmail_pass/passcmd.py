@@ -1,0 +1,111 @@
+"""Run ``pass show ENTRY`` safely: argv list, no stdin, bounded time, secrets kept out of errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+
+DEFAULT_TIMEOUT = 30.0
+
+# gpg's complaints when it needs a passphrase it cannot ask for (no agent cache, no tty).
+_LOCKED_HINTS = (
+    "no secret key",
+    "inappropriate ioctl",
+    "no pinentry",
+    "operation cancelled",
+    "cannot open '/dev/tty'",
+    "screen or window too small",
+    "bad passphrase",
+    "timeout",
+)
+
+
+class PassError(Exception):
+    """``pass`` could not give the entry; the message names the entry, never the secret."""
+
+
+@dataclass(frozen=True)
+class PassEntry:
+    """A decrypted entry: the password (first line) and the ``key: value`` lines after it."""
+
+    name: str
+    password: str = field(repr=False)
+    fields: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def value(self, key: str) -> str | None:
+        """The value of the `key:` line (case-insensitive), or None."""
+        return self.fields.get(key.lower())
+
+
+def _parse(name: str, data: bytes) -> PassEntry:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PassError(f"pass entry {name} is not valid UTF-8") from None
+    # The password is the whole first line, spaces included; only the newline goes.
+    first, _, rest = text.partition("\n")
+    fields: dict[str, str] = {}
+    for line in rest.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            fields.setdefault(key.strip().lower(), value.strip())
+    return PassEntry(name, first, fields)
+
+
+def show(name: str, *, timeout: float = DEFAULT_TIMEOUT, command: str = "pass") -> PassEntry:
+    """Decrypt entry ``name`` with ``pass show``; raise PassError with a clear message."""
+    if not name or name.startswith("-"):
+        raise PassError(f"invalid pass entry name {name!r}")
+    try:
+        # Own session so that on timeout the whole group (pass, gpg, pinentry) is killed;
+        # otherwise a surviving gpg keeps the pipes open and communicate() never returns.
+        proc = subprocess.Popen(
+            [command, "show", name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise PassError(f"cannot run {command}: {exc.strerror or exc}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise PassError(
+            f"pass could not decrypt {name} within {timeout:g} s: gpg is probably waiting for "
+            f"a passphrase it cannot ask for; run `pass show {name}` once in a terminal "
+            "(or configure a graphical pinentry / longer gpg-agent cache)"
+        ) from None
+    if proc.returncode != 0:
+        raise PassError(_failure_message(name, err))
+    entry = _parse(name, out)
+    if not entry.password:
+        raise PassError(f"pass entry {name} has an empty first line (no password)")
+    return entry
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    # The pipes are closed by the kill of every holder; this cannot block for long.
+    proc.communicate()
+
+
+def _failure_message(name: str, stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    detail = lines[-1] if lines else "no error message"
+    lowered = " ".join(lines).lower()
+    if "is not in the password store" in lowered:
+        store = os.environ.get("PASSWORD_STORE_DIR", "~/.password-store")
+        return f"pass entry {name} is not in the password store ({store})"
+    if any(hint in lowered for hint in _LOCKED_HINTS):
+        return (
+            f"pass could not decrypt {name}: gpg-agent has no cached passphrase and no "
+            f"terminal; run `pass show {name}` once ({detail})"
+        )
+    return f"pass show {name} failed: {detail}"

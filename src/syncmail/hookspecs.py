@@ -1,0 +1,183 @@
+"""Every hook syncmail calls, with its contract: this module is the plugin reference.
+
+Hooks are grouped by the phase of a run in which they are called. Plugins implement
+them with ``@syncmail.hookimpl`` and may accept any subset of the documented
+arguments (pluggy passes only those they name). All hooks are called with keyword
+arguments.
+
+Ordering and delivery guarantees of the per-message events: they are delivered after
+the box pair's sync state has been committed, so a plugin only hears of changes that
+are durable on both sides, box by box, in the order the boxes were synced. Delivery is
+*at-least-once* across a crash: an event may be delivered again after syncmail was
+interrupted, so plugins must be idempotent (indexing a file twice, setting a tag that
+is already set).
+
+A plugin that raises from an event hook is logged as a ``PluginError`` naming it; the
+other plugins still get the event and the sync goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from syncmail import PROJECT_NAME
+
+if TYPE_CHECKING:
+    from syncmail.config.model import Config, ExtraKeyword, Target
+    from syncmail.events import (
+        CredentialRequest,
+        FlagsChanged,
+        MessageRemoved,
+        NewMessage,
+        RunSummary,
+    )
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+# Bumped when a hook changes in a way plugins could notice; hooks only ever gain
+# optional arguments, they never change meaning.
+HOOK_API_VERSION = 1
+
+
+# -------------------------------------------------------------------------------------
+# Configuration phase
+
+
+@hookspec
+def syncmail_config_keywords() -> list[ExtraKeyword]:
+    """Declare the configuration keywords this plugin reads.
+
+    Called once, before the configuration file is parsed, so that the parser accepts
+    the plugin's keywords instead of rejecting them as unknown.
+
+    :return: A list of :class:`syncmail.config.model.ExtraKeyword`. With ``section``
+        set to ``"Global"``, ``"IMAPAccount"``, ``"IMAPStore"``, ``"MaildirStore"`` or
+        ``"Channel"`` the keyword is added to that kind of section and its value lands
+        in the section's ``extra`` mapping (for example
+        ``IMAPAccountConfig.extra["PassEntry"]``). With any other ``section`` word the
+        plugin declares a section of its own, written ``<section> <name>`` followed by
+        ``<keyword> <value>`` lines; its values land in
+        ``Config.plugin_sections[section][name].values``. A section of its own is
+        declared by returning one ``ExtraKeyword`` per keyword allowed in it.
+
+    Not firstresult: the lists of all plugins are concatenated.
+    """
+    raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------
+# Run phase
+
+
+@hookspec
+def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
+    """Called once per run after the configuration is loaded, before any store is opened.
+
+    Use it to prepare: push changes made in another tool into the Maildir so that this
+    run sends them to the server, open connections, check preconditions.
+
+    :param config: The parsed configuration (frozen; do not modify).
+    :param targets: The channels (and box lists) this run will sync, in order.
+    :return: ``None`` to let the run go on, or a one-line reason string to veto the
+        whole run; syncmail then reports the reason and exits non-zero without syncing.
+
+    Not firstresult: every plugin is called; the first returned reason wins. An
+    exception from this hook is logged as a ``PluginError`` and does not veto the run.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def syncmail_post_sync(summary: RunSummary) -> None:
+    """Called once at the end of a run, after every box was synced and its events delivered.
+
+    Also called when some boxes or stores failed (see ``summary.errors`` and each
+    ``BoxResult.error``), and on a dry run (``summary.dry_run``), where no event hook
+    was called. Plugins that buffered events write them out here.
+
+    :param summary: A :class:`syncmail.events.RunSummary` of the whole run.
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Per box / per message phase (delivered after the box's state is committed)
+
+
+@hookspec
+def syncmail_new_message(event: NewMessage) -> None:
+    """A message was copied into a box by this run.
+
+    Called once per delivered message, after the box pair's state was committed (see
+    the module docstring for ordering and at-least-once delivery).
+
+    :param event: A :class:`syncmail.events.NewMessage`: ``channel``, ``box``, the
+        ``side``/``store`` that received the copy, its ``uid``, its ``flags`` as
+        Maildir letters, the ``message_id`` when known and, when the receiving side is
+        a Maildir, the absolute ``path`` of the new file.
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+@hookspec
+def syncmail_flags_changed(event: FlagsChanged) -> None:
+    """The flags of a message were changed on one side to follow the other side.
+
+    Called after the box's state was committed. For a Maildir side the file was
+    renamed; ``event.path`` is the *new* path (other indexes, such as notmuch's, may
+    still know the old name).
+
+    :param event: A :class:`syncmail.events.FlagsChanged`: ``side``/``store`` that was
+        changed, ``uid``, ``old_flags`` and ``new_flags`` (Maildir letters),
+        ``changed_on`` (the side where the user made the change) and ``path``.
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+@hookspec
+def syncmail_message_removed(event: MessageRemoved) -> None:
+    """A message was expunged from one side, or moved to its trash (``event.trashed``).
+
+    Called after the box's state was committed. For a Maildir side ``event.path`` is
+    the path the file had (it no longer exists there).
+
+    :param event: A :class:`syncmail.events.MessageRemoved`.
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+# -------------------------------------------------------------------------------------
+# Providers (firstresult: the first plugin returning non-None wins)
+
+
+@hookspec(firstresult=True)
+def syncmail_get_credentials(request: CredentialRequest) -> str | None:
+    """Provide a user name or password for an IMAP account.
+
+    Called when a store connects and needs a credential. Plugins are asked in
+    registration order (last registered first, ``tryfirst``/``trylast`` respected);
+    the built-in provider (``syncmail.credentials``: ``User``/``UserCmd``/``Pass``/
+    ``PassCmd``/prompt) is registered ``trylast`` and so comes after every plugin.
+
+    :param request: A :class:`syncmail.events.CredentialRequest`: the ``account``
+        name, ``kind`` (``"user"`` or ``"password"``), ``host``, the ``user`` when
+        already known, and ``extra``, the plugin keywords of the account section.
+    :return: The credential, or ``None`` when this plugin has nothing for the
+        account, to let the next provider answer. Raise
+        ``syncmail.errors.AuthenticationFailed`` when the plugin is responsible for the
+        account but cannot produce the credential; never put the secret in the message.
+
+    firstresult: the first non-``None`` value is used and later providers are not asked.
+    """
+    raise NotImplementedError
