@@ -1,0 +1,206 @@
+"""IMAP user names and passwords: plugins first, then mbsync's User/UserCmd/Pass/PassCmd/prompt.
+
+The built-in provider is itself a plugin (``syncmail_get_credentials``, registered ``trylast``
+by ``syncmail.plugins.make_plugin_manager``), so third-party providers always win.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import subprocess
+import sys
+from typing import Any
+
+from syncmail import hookimpl
+from syncmail.config.model import IMAPAccountConfig
+from syncmail.errors import AuthenticationFailed
+from syncmail.events import CredentialRequest
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "forget",
+    "get_password",
+    "get_user",
+    "run_credential_command",
+    "syncmail_get_credentials",
+]
+
+# A credential command that neither prompts nor finishes (a pinentry with no terminal)
+# must not hang a sync forever; an interactive one gets time for a human.
+COMMAND_TIMEOUT = 120.0
+INTERACTIVE_TIMEOUT = 600.0
+
+# The account whose credential is being asked for: lets the module-level built-in hookimpl
+# see the whole account config while CredentialRequest stays a small plugin-facing event.
+_current: contextvars.ContextVar[IMAPAccountConfig | None] = contextvars.ContextVar(
+    "syncmail_credentials_account", default=None
+)
+
+# Passwords (and command-produced user names) are asked once per account per process,
+# as a run may log in to the same account for several stores and channels. The key holds
+# everything that decides the answer, so equally named accounts of different configs
+# (tests, a library user loading two files) never share an entry.
+_CacheKey = tuple[object, ...]
+_cache: dict[_CacheKey, str] = {}
+
+
+def _key(account: IMAPAccountConfig, kind: str, user: str | None) -> _CacheKey:
+    return (
+        kind,
+        account.name,
+        account.host,
+        account.port,
+        account.user,
+        account.user_cmd,
+        account.pass_cmd,
+        frozenset(account.extra.items()),
+        user,
+    )
+
+
+def get_user(account: IMAPAccountConfig, pm: Any = None) -> str:
+    """The login name for ``account``: plugins, then User / UserCmd / a prompt."""
+    return _get(account, pm, "user", None)
+
+
+def get_password(account: IMAPAccountConfig, pm: Any = None, *, user: str | None = None) -> str:
+    """The password for ``account``: plugins, then Pass / PassCmd / a prompt (tty only)."""
+    return _get(account, pm, "password", user if user is not None else account.user)
+
+
+def forget(account: IMAPAccountConfig) -> None:
+    """Drop the cached passwords of ``account`` (after the server refused one)."""
+    for key in [k for k in _cache if k[0] == "password" and k[1:8] == _key(account, "", None)[1:8]]:
+        del _cache[key]
+
+
+def _get(account: IMAPAccountConfig, pm: Any, kind: str, user: str | None) -> str:
+    key = _key(account, kind, user)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    request = CredentialRequest(
+        account=account.name, kind=kind, host=account.host, user=user, extra=dict(account.extra)
+    )
+    value: str | None = None
+    if pm is not None:
+        token = _current.set(account)
+        try:
+            value = pm.hook.syncmail_get_credentials(request=request)
+        except AuthenticationFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not crash the run
+            # Only the type: a plugin's message could quote what it was handling.
+            raise AuthenticationFailed(
+                account.name,
+                f"a credential plugin failed for account {account.name}: {type(exc).__name__}",
+            ) from None
+        finally:
+            _current.reset(token)
+    if value is None:
+        value = _builtin(account, request)
+    if not isinstance(value, str):
+        raise AuthenticationFailed(account.name, f"a plugin gave a non-text {kind}")
+    literal = account.user if kind == "user" else account.password
+    if value != literal:  # config literals cost nothing and must never go stale
+        _cache[key] = value
+    return value
+
+
+@hookimpl(trylast=True)
+def syncmail_get_credentials(request: CredentialRequest) -> str | None:
+    """Built-in provider: mbsync's User / UserCmd / Pass / PassCmd, else a tty prompt."""
+    account = _current.get()
+    if account is None or account.name != request.account:
+        return None
+    return _builtin(account, request)
+
+
+def _builtin(account: IMAPAccountConfig, request: CredentialRequest) -> str:
+    if request.kind == "user":
+        if account.user is not None:
+            return account.user
+        if account.user_cmd:
+            return run_credential_command(account.user_cmd, account.name, "UserCmd")
+        return _prompt(account.name, f"User ({account.name}): ", secret=False, what="user name")
+    if request.kind == "password":
+        if account.password is not None:
+            return account.password
+        if account.pass_cmd:
+            return run_credential_command(account.pass_cmd, account.name, "PassCmd")
+        return _prompt(account.name, f"Password ({account.name}): ", secret=True, what="password")
+    raise AuthenticationFailed(account.name, f"unknown credential kind {request.kind!r}")
+
+
+def run_credential_command(command: str, account: str, keyword: str) -> str:
+    """Run a ``UserCmd``/``PassCmd`` like mbsync: ``/bin/sh -c``, first line of stdout.
+
+    A leading ``+`` makes it interactive (it may use the terminal); otherwise its stdin is
+    closed. Failures name the account, keyword and exit status, never the output.
+    """
+    interactive = command.startswith("+")
+    if interactive:
+        command = command[1:]
+        sys.stderr.flush()
+    try:
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command],
+            stdin=None if interactive else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            timeout=INTERACTIVE_TIMEOUT if interactive else COMMAND_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise AuthenticationFailed(
+            account,
+            f"{keyword} of account {account} did not finish within "
+            f"{INTERACTIVE_TIMEOUT if interactive else COMMAND_TIMEOUT:.0f} s",
+        ) from None
+    except OSError as exc:
+        raise AuthenticationFailed(
+            account, f"{keyword} of account {account} could not be run: {exc.strerror}"
+        ) from None
+    if proc.returncode != 0:
+        status = (
+            f"killed by signal {-proc.returncode}"
+            if proc.returncode < 0
+            else f"exit status {proc.returncode}"
+        )
+        raise AuthenticationFailed(account, f"{keyword} of account {account} failed ({status})")
+    line = proc.stdout.split(b"\n", 1)[0]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if not line:
+        raise AuthenticationFailed(account, f"{keyword} of account {account} produced no output")
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed(
+            account, f"{keyword} of account {account} printed something that is not UTF-8"
+        ) from None
+
+
+def _prompt(account: str, prompt: str, *, secret: bool, what: str) -> str:
+    if not sys.stdin or not sys.stdin.isatty():
+        keyword = "Pass or PassCmd" if secret else "User or UserCmd"
+        raise AuthenticationFailed(
+            account,
+            f"no {what} for account {account}: set {keyword} (cannot prompt: not a terminal)",
+        )
+    try:
+        if secret:
+            import getpass
+
+            value = getpass.getpass(prompt)
+        else:
+            sys.stderr.write(prompt)
+            sys.stderr.flush()
+            value = sys.stdin.readline().rstrip("\n")
+    except (EOFError, KeyboardInterrupt):
+        raise AuthenticationFailed(account, f"no {what} given for account {account}") from None
+    if not value:
+        raise AuthenticationFailed(account, f"no {what} given for account {account}")
+    return value

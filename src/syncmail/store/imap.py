@@ -1,0 +1,760 @@
+"""The IMAP driver of the Store contract: connection, TLS, login, names and mailbox commands.
+
+Protocol details (UID sets, chunking, raw FETCH, error translation) live in ``imapwire``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from syncmail import credentials, flags
+from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig
+from syncmail.errors import (
+    AuthenticationFailed,
+    BoxError,
+    ConnectionFailed,
+    StoreError,
+)
+from syncmail.store import utf7
+from syncmail.store.base import (
+    Box,
+    BoxMissing,
+    BoxStatus,
+    FetchedMessage,
+    FlagChange,
+    ListRequest,
+    MessageInfo,
+    OutgoingMessage,
+    Store,
+    StoredMessage,
+)
+from syncmail.store.imapwire import (
+    CommandFailed,
+    FetchItem,
+    Session,
+    body_item,
+    internaldate_timestamp,
+    parse_appenduid,
+    translate,
+)
+
+if TYPE_CHECKING:
+    import ssl
+
+log = logging.getLogger(__name__)
+
+__all__ = ["IMAPBoxError", "IMAPStore", "check_box_name"]
+
+# Capabilities the engine may care about, reported lower-case in ``Store.capabilities``.
+_REPORTED_CAPS = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "IDLE", "LITERAL+")
+# Messages per FETCH batch of bodies, and the bytes budget (mbsync's BufferLimit default).
+FETCH_BATCH = 200
+FETCH_BYTES = 10 * 1024 * 1024
+# Messages per MULTIAPPEND command, and its bytes budget.
+STORE_BATCH = 200
+STORE_BYTES = 10 * 1024 * 1024
+_TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+
+
+class IMAPBoxError(BoxError):
+    """A box-level failure found by the IMAP driver (no channel known here)."""
+
+    def __init__(self, store: str, box: str, message: str) -> None:
+        super().__init__("", box, message)
+        self.store = store
+        self.args = (f"store {store}, box {box}: {message}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def check_box_name(name: str) -> str | None:
+    """Why a server-offered canonical name is unsafe to use (CVE-2021-20247), or None.
+
+    ``..`` components could climb out of a Maildir tree; control characters break state
+    file names and terminals.
+    """
+    if any(part == ".." for part in name.split("/")):
+        return "has a '..' component"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "contains control characters"
+    return None
+
+
+class IMAPStore(Store):
+    """One IMAPStore of the config, over one imapclient connection reused for all its boxes."""
+
+    crlf = True
+
+    def __init__(self, cfg: IMAPStoreConfig, *, plugin_manager: Any = None) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.pm = plugin_manager
+        self.capabilities: frozenset[str] = frozenset()
+        self.server_caps: frozenset[str] = frozenset()
+        self.condstore = False
+        self.prefix = ""
+        self.delimiter = "/"
+        self._session: Session | None = None
+        self._selected: IMAPBox | None = None
+
+    # --- connection ----------------------------------------------------------------------
+
+    @property
+    def account(self) -> IMAPAccountConfig:
+        if self.cfg.account is None:
+            raise StoreError(self.name, "no IMAPAccount (Host, User...) configured")
+        return self.cfg.account
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise ConnectionFailed(self.name, "not connected")
+        return self._session
+
+    def connect(self) -> None:
+        if self._session is not None:
+            return
+        acc = self.account
+        if acc.tunnel:
+            raise ConnectionFailed(self.name, "Tunnel is not supported by syncmail yet")
+        if not acc.host:
+            raise ConnectionFailed(self.name, "no Host configured")
+        from imapclient import IMAPClient  # type: ignore[import-untyped]
+        from imapclient.imapclient import SocketTimeout  # type: ignore[import-untyped]
+
+        tls = acc.tls_type
+        port = acc.port or (993 if tls == "imaps" else 143)
+        context = self._ssl_context(acc) if tls != "none" else None
+        timeout = float(acc.timeout) if acc.timeout else None
+        where = f"{acc.host}:{port}"
+        log.info("store %s: connecting to %s (%s)", self.name, where, tls)
+        try:
+            client = IMAPClient(
+                acc.host,
+                port=port,
+                ssl=tls == "imaps",
+                ssl_context=context,
+                timeout=SocketTimeout(timeout, timeout),
+            )
+        except Exception as exc:  # noqa: BLE001 - boundary
+            err = translate(exc, self.name, f"connect to {where}")
+            if isinstance(err, CommandFailed):
+                err = ConnectionFailed(self.name, f"cannot connect to {where}: {err.text}")
+            raise err from None
+        session = Session(client, self.name)
+        try:
+            self._start(session, acc, context)
+        except BaseException:
+            session.logout()
+            raise
+        self._session = session
+
+    def _ssl_context(self, acc: IMAPAccountConfig) -> ssl.SSLContext:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        lo, hi = _tls_range(acc.tls_versions)
+        ctx.minimum_version = lo
+        ctx.maximum_version = hi
+        try:
+            if acc.system_certificates:
+                ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            if acc.certificate_file:
+                # Trusted directly, so a server's own self-signed certificate listed here is
+                # accepted, as mbsync does.
+                ctx.load_verify_locations(cafile=acc.certificate_file)
+                ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+            if acc.client_certificate:
+                ctx.load_cert_chain(acc.client_certificate, acc.client_key)
+            if acc.cipher_string:
+                ctx.set_ciphers(acc.cipher_string)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConnectionFailed(self.name, f"TLS setup failed: {exc}") from None
+        return ctx
+
+    def _start(
+        self, session: Session, acc: IMAPAccountConfig, context: ssl.SSLContext | None
+    ) -> None:
+        client = session.client
+        disabled = {e.upper() for e in acc.disable_extensions}
+        caps = session.capabilities() - disabled
+        if acc.tls_type == "starttls":
+            if "STARTTLS" not in caps:
+                raise ConnectionFailed(
+                    self.name,
+                    "the server does not offer STARTTLS; refusing to continue unencrypted "
+                    "(set TLSType None to allow a clear-text connection)",
+                )
+            with session.guard("STARTTLS"):
+                client.starttls(context)
+            caps = session.capabilities() - disabled
+        if "IMAP4REV1" not in caps:
+            raise ConnectionFailed(self.name, "the server does not support IMAP4rev1")
+        if client._imap.state != "AUTH":  # not PREAUTH
+            self._login(session, acc, caps)
+            caps = session.capabilities() - disabled
+        self.server_caps = caps
+        self.capabilities = frozenset(c.lower() for c in _REPORTED_CAPS if c in caps)
+        if "ENABLE" in caps:
+            wanted = [c for c in ("QRESYNC", "CONDSTORE") if c in caps]
+            if wanted:
+                with session.guard("ENABLE"):
+                    enabled = {
+                        (e.decode() if isinstance(e, bytes) else str(e)).upper()
+                        for e in client.enable(*wanted)
+                    }
+                self.condstore = bool(enabled & {"CONDSTORE", "QRESYNC"})
+        self._namespace(session, caps)
+
+    def _login(self, session: Session, acc: IMAPAccountConfig, caps: frozenset[str]) -> None:
+        mechs = [m.upper() for m in acc.auth_mechs] or ["*"]
+        any_mech = "*" in mechs
+        encrypted = acc.tls_type != "none"
+        sasl = {c[5:] for c in caps if c.startswith("AUTH=")}
+        use_plain = "PLAIN" in sasl and ("PLAIN" in mechs or (any_mech and encrypted))
+        use_login = "LOGINDISABLED" not in caps and ("LOGIN" in mechs or (any_mech and encrypted))
+        if not (use_plain or use_login):
+            if not encrypted and any_mech and ("PLAIN" in sasl or "LOGINDISABLED" not in caps):
+                raise AuthenticationFailed(
+                    self.name,
+                    "refusing to send the password over an unencrypted connection; use TLSType "
+                    "STARTTLS or IMAPS, or name LOGIN in AuthMechs to allow it",
+                )
+            offered = " ".join(sorted(sasl)) or "none"
+            if "LOGINDISABLED" not in caps:
+                offered += " (and LOGIN)"
+            raise AuthenticationFailed(
+                self.name,
+                f"no acceptable authentication mechanism: server offers {offered}, "
+                f"AuthMechs is {' '.join(acc.auth_mechs)}",
+            )
+        if not encrypted:
+            log.warning("store %s: the password is being sent in the clear", self.name)
+        try:
+            user = credentials.get_user(acc, self.pm)
+            password = credentials.get_password(acc, self.pm, user=user)
+        except AuthenticationFailed as exc:
+            raise AuthenticationFailed(self.name, exc.message) from None
+        client = session.client
+        try:
+            with session.guard("LOGIN"):
+                # LOGIN quoting is ASCII-only: AUTHENTICATE PLAIN carries UTF-8 credentials.
+                if use_plain and (not use_login or not (user + password).isascii()):
+                    client.plain_login(user, password)
+                else:
+                    client.login(user, password)
+        except AuthenticationFailed:
+            credentials.forget(acc)
+            raise
+        except CommandFailed as exc:
+            credentials.forget(acc)
+            raise AuthenticationFailed(self.name, f"login refused: {exc.text}") from None
+
+    def _namespace(self, session: Session, caps: frozenset[str]) -> None:
+        client = session.client
+        delim: str | None = self.cfg.path_delimiter
+        if self.cfg.path is not None:
+            self.prefix = self.cfg.path
+        elif self.cfg.use_namespace and "NAMESPACE" in caps:
+            with session.guard("NAMESPACE"):
+                ns = client.namespace()
+            personal = ns.personal or ()
+            if personal:
+                prefix, sep = personal[0]
+                self.prefix = utf7.decode(_str(prefix)) if prefix else ""
+                if delim is None and sep:
+                    delim = _str(sep)
+        if delim is None:
+            with session.guard("LIST"):
+                listed = client.list_folders("", "")
+            for _flags, sep, _name in listed:
+                if sep:
+                    delim = _str(sep)
+                    break
+        self.delimiter = delim or "/"
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.logout()
+            self._session = None
+            self._selected = None
+
+    # --- names ---------------------------------------------------------------------------
+
+    def on_store_name(self, name: str) -> str:
+        """The box name mbsync uses for this store in state file names.
+
+        That is the canonical name with ``MapInbox`` resolved to INBOX and ``Flatten``
+        applied, before the server's ``Path`` prefix and hierarchy delimiter (mbsync's
+        ``box_name``); ``server_name`` gives the full server spelling.
+        """
+        if self.cfg.map_inbox and name == self.cfg.map_inbox:
+            return "INBOX"
+        flat = self.cfg.flatten
+        if flat:
+            if flat in name:
+                raise IMAPBoxError(self.name, name, f"name contains the Flatten delimiter '{flat}'")
+            name = name.replace("/", flat)
+        return name
+
+    def server_name(self, name: str) -> str:
+        """The box name as the server spells it (prefix, delimiter; not UTF-7 encoded)."""
+        name = self.on_store_name(name)
+        if name.upper() == "INBOX":
+            return "INBOX"
+        if name.upper().startswith("INBOX/") and not self.prefix:
+            name = "INBOX" + name[5:]
+        if self.delimiter != "/":
+            for part in name.split("/"):
+                if self.delimiter in part:
+                    raise IMAPBoxError(
+                        self.name,
+                        name,
+                        f"name contains the server's hierarchy delimiter '{self.delimiter}'",
+                    )
+            name = name.replace("/", self.delimiter)
+        return self.prefix + name
+
+    def _wire_name(self, name: str) -> str:
+        return utf7.encode(self.server_name(name))
+
+    def _from_store_name(self, name: str) -> str | None:
+        """Inverse of ``on_store_name`` for a listed name; None if it cannot be represented."""
+        if name == "INBOX" and self.cfg.map_inbox:
+            return self.cfg.map_inbox
+        flat = self.cfg.flatten
+        if flat:
+            if "/" in name:
+                log.warning(
+                    "store %s: ignoring mailbox %r (hierarchy in a Flatten store)",
+                    self.name,
+                    name,
+                )
+                return None
+            name = name.replace(flat, "/")
+        return name
+
+    def _canonical(self, server_name: str) -> str | None:
+        """Canonical name of a LIST entry, or None when it is outside this store."""
+        if server_name.upper() == "INBOX":
+            return "INBOX"
+        if self.prefix and server_name.startswith(self.prefix):
+            rest = server_name[len(self.prefix) :]
+        elif not self.prefix:
+            rest = server_name
+        elif server_name.upper().startswith("INBOX" + self.delimiter):
+            rest = server_name
+        else:
+            return None
+        if not rest:
+            return None
+        if self.delimiter != "/":
+            if "/" in rest:
+                log.warning(
+                    "store %s: ignoring mailbox %s (reserved character '/' in name)",
+                    self.name,
+                    server_name,
+                )
+                return None
+            rest = rest.replace(self.delimiter, "/")
+        if rest.upper().startswith("INBOX/"):
+            rest = "INBOX" + rest[5:]
+        return rest
+
+    def list_boxes(self) -> list[str]:
+        session = self.session
+        client = session.client
+        patterns = [utf7.encode(self.prefix) + "*"]
+        if self.prefix:
+            # INBOX lives outside any prefix; with an "INBOX." prefix only INBOX itself is left.
+            patterns.append("INBOX" if self.prefix.upper().startswith("INBOX") else "INBOX*")
+        seen: dict[str, None] = {}
+        for pattern in patterns:
+            with session.guard("LSUB" if self.cfg.subscribed_only else "LIST"):
+                if self.cfg.subscribed_only:
+                    entries = client.list_sub_folders("", pattern)
+                else:
+                    entries = client.list_folders("", pattern)
+            for box_flags, _sep, raw in entries:
+                canonical = self.accept_listed(box_flags, raw)
+                if canonical is None:
+                    continue
+                seen.setdefault(canonical, None)
+        return sorted(seen, key=lambda n: (n != "INBOX", n))
+
+    def accept_listed(self, box_flags: Iterable[Any], raw: Any) -> str | None:
+        """Canonical name of one LIST/LSUB entry, or None when it must be ignored.
+
+        Unselectable and foreign entries are skipped quietly; unsafe names (mbsync's
+        CVE-2021-20247 rule: ``..`` components) with a warning naming them.
+        """
+        attrs = {_str(f).lower() for f in box_flags}
+        if "\\noselect" in attrs or "\\nonexistent" in attrs:
+            return None
+        name = self._decode_listed(raw)
+        if name is None:
+            return None
+        canonical = self._canonical(name)
+        if canonical is None or canonical.endswith(".lock"):
+            return None
+        canonical = self._from_store_name(canonical)
+        if canonical is None:
+            return None
+        why = check_box_name(canonical)
+        if why is not None:
+            log.warning("store %s: ignoring mailbox %r (unsafe name: %s)", self.name, name, why)
+            return None
+        if any(p in ("", ".") for p in canonical.split("/")):
+            log.info("store %s: ignoring mailbox %r (empty or '.' component)", self.name, name)
+            return None
+        return canonical
+
+    def _decode_listed(self, raw: Any) -> str | None:
+        text = str(raw) if isinstance(raw, int) else _str(raw)
+        try:
+            return utf7.decode(text)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("store %s: ignoring mailbox %r (invalid modified UTF-7)", self.name, text)
+            return None
+
+    # --- boxes ---------------------------------------------------------------------------
+
+    def open_box(self, name: str, *, create: bool = False) -> Box:
+        if check_box_name(name) is not None:
+            raise IMAPBoxError(self.name, name, f"unsafe box name ({check_box_name(name)})")
+        box = IMAPBox(self, name)
+        try:
+            box.select()
+        except CommandFailed as exc:
+            if not create:
+                raise BoxMissing(
+                    f"store {self.name}: box {name} does not exist ({exc.text})"
+                ) from None
+            self.create_box(name)
+            try:
+                box.select()
+            except CommandFailed as exc2:
+                raise IMAPBoxError(self.name, name, f"cannot select: {exc2.text}") from None
+        return box
+
+    def create_box(self, name: str) -> None:
+        try:
+            self.session.simple("CREATE", _quote(self._wire_name(name)))
+        except CommandFailed as exc:
+            if "ALREADYEXISTS" not in exc.text.upper():
+                raise IMAPBoxError(self.name, name, f"cannot create: {exc.text}") from None
+
+    def delete_box(self, name: str) -> None:
+        session = self.session
+        if self._selected is not None and self._selected.name == name:
+            try:
+                session.simple("UNSELECT" if "UNSELECT" in self.server_caps else "CLOSE")
+            except CommandFailed:
+                pass
+            session.client._imap.state = "AUTH"
+            self._selected = None
+        try:
+            session.simple("DELETE", _quote(self._wire_name(name)))
+        except CommandFailed as exc:
+            raise IMAPBoxError(self.name, name, f"cannot delete: {exc.text}") from None
+
+
+class IMAPBox(Box):
+    """A selected IMAP mailbox; re-selected on use when another box took the connection."""
+
+    def __init__(self, store: IMAPStore, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.wire_name = store._wire_name(name)
+        self.status = BoxStatus(uidvalidity=0, uidnext=1)
+        self.permanent_flags: frozenset[str] = frozenset()
+        self.closed = False
+
+    # --- selection ---
+
+    def select(self) -> None:
+        session = self.store.session
+        client = session.client
+        # Through imaplib directly: select_folder would log a decoding warning for
+        # Dovecot's UTF-8 "[NONEXISTENT]" texts.
+        client._imap.untagged_responses = {}
+        self.store._selected = None
+        try:
+            session.simple("SELECT", _quote(self.wire_name))
+        except CommandFailed:
+            client._imap.state = "AUTH"  # a failed SELECT leaves nothing selected
+            raise
+        client._imap.state = "SELECTED"
+        with session.guard("SELECT"):
+            info = client._process_select_response(client._imap.untagged_responses)
+        self.store._selected = self
+        uidvalidity = info.get(b"UIDVALIDITY")
+        if not isinstance(uidvalidity, int):
+            raise self._error("the server sent no UIDVALIDITY")
+        uidnext = info.get(b"UIDNEXT")
+        if not isinstance(uidnext, int):
+            uidnext = self._probe_uidnext(int(info.get(b"EXISTS", 0) or 0))
+        marker = info.get(b"HIGHESTMODSEQ")
+        self.status = BoxStatus(
+            uidvalidity=uidvalidity,
+            uidnext=uidnext,
+            change_marker=str(marker) if self.store.condstore and marker is not None else None,
+        )
+        self.permanent_flags = frozenset(
+            _str(f).lower() for f in info.get(b"PERMANENTFLAGS", ()) or ()
+        )
+
+    def _probe_uidnext(self, exists: int) -> int:
+        if not exists:
+            return 1
+        items = self.store.session.uid_fetch("*", "UID")
+        return max((int(i[b"UID"]) for i in items), default=0) + 1
+
+    def _use(self) -> Session:
+        if self.closed:
+            raise self._error("box is closed")
+        if self.store._selected is not self:
+            try:
+                self.select()
+            except CommandFailed as exc:
+                raise self._error(f"cannot select: {exc.text}") from None
+        return self.store.session
+
+    def _error(self, message: str) -> IMAPBoxError:
+        return IMAPBoxError(self.store.name, self.name, message)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.store._selected is self:
+            self.store._selected = None
+
+    # --- listing ---
+
+    def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
+        session = self._use()
+        items = "UID FLAGS"
+        if request.want_size:
+            items += " RFC822.SIZE"
+        if request.want_date:
+            items += " INTERNALDATE"
+        out: dict[int, MessageInfo] = {}
+        try:
+            for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items):
+                uid = int(item[b"UID"])
+                if uid >= request.min_uid:
+                    out[uid] = _info(uid, item)
+            extra = [u for u in request.extra_uids if u < request.min_uid and u > 0]
+            for item in session.fetch_uids(extra, items):
+                uid = int(item[b"UID"])
+                if uid in request.extra_uids:
+                    out[uid] = _info(uid, item)
+            if request.tuid_from is not None:
+                tuid_from = max(request.tuid_from, 1)
+                wanted = [u for u in out if u >= tuid_from]
+                for item in session.fetch_uids(wanted, "UID BODY.PEEK[HEADER.FIELDS (X-TUID)]"):
+                    info = out.get(int(item[b"UID"]))
+                    if info is not None:
+                        info.tuid = _header(body_item(item), b"x-tuid")
+            ids = [u for u in request.message_id_uids if u in out]
+            for item in session.fetch_uids(ids, "UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"):
+                info = out.get(int(item[b"UID"]))
+                if info is not None:
+                    info.message_id = _header(body_item(item), b"message-id")
+        except CommandFailed as exc:
+            raise self._error(f"listing failed: {exc.text}") from None
+        if out:
+            self.status.uidnext = max(self.status.uidnext, max(out) + 1)
+        return out
+
+    # --- bodies ---
+
+    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        session = self._use()
+        if not uids:
+            return
+        try:
+            sizes = {
+                int(i[b"UID"]): int(i.get(b"RFC822.SIZE", 0) or 0)
+                for i in session.fetch_uids(uids, "UID RFC822.SIZE")
+            }
+        except CommandFailed as exc:
+            raise self._error(f"fetch failed: {exc.text}") from None
+        batch: list[int] = []
+        budget = 0
+        for uid in uids:
+            if uid not in sizes:
+                continue  # vanished
+            size = sizes[uid]
+            if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
+                yield from self._fetch_batch(batch)
+                batch, budget = [], 0
+            batch.append(uid)
+            budget += size
+        if batch:
+            yield from self._fetch_batch(batch)
+
+    def _fetch_batch(self, batch: list[int]) -> Iterator[FetchedMessage]:
+        session = self._use()
+        try:
+            got = {
+                int(i[b"UID"]): i
+                for i in session.fetch_uids(batch, "UID FLAGS INTERNALDATE BODY.PEEK[]")
+            }
+        except CommandFailed as exc:
+            raise self._error(f"fetch failed: {exc.text}") from None
+        for uid in batch:
+            item = got.pop(uid, None)
+            if item is None:
+                continue
+            data = body_item(item)
+            if data is None:
+                continue
+            yield FetchedMessage(
+                uid=uid,
+                data=data,
+                flags=flags.from_imap(item.get(b"FLAGS", ())),
+                date=internaldate_timestamp(item.get(b"INTERNALDATE")),
+            )
+
+    # --- writing ---
+
+    def _imap_flags(self, value: int) -> list[str]:
+        names = flags.to_imap(value)
+        if value & flags.PASSED and not (
+            "$forwarded" in self.permanent_flags or "\\*" in self.permanent_flags
+        ):
+            names.remove(flags.IMAP_NAMES[flags.PASSED])
+        return names
+
+    def store_messages(self, messages: Iterable[OutgoingMessage]) -> Iterator[StoredMessage]:
+        # Dovecot commits (and fsyncs) once per APPEND command, so MULTIAPPEND batches are
+        # an order of magnitude faster than one APPEND per message.
+        multi = "MULTIAPPEND" in self.store.server_caps
+        batch: list[OutgoingMessage] = []
+        size = 0
+        for msg in messages:
+            if batch and (
+                not multi or len(batch) >= STORE_BATCH or size + len(msg.data) > STORE_BYTES
+            ):
+                yield from self._append(batch)
+                batch, size = [], 0
+            batch.append(msg)
+            size += len(msg.data)
+        if batch:
+            yield from self._append(batch)
+
+    def _append(self, batch: list[OutgoingMessage]) -> Iterator[StoredMessage]:
+        session = self._use()
+        try:
+            text = session.multiappend(
+                self.wire_name, [(m.data, self._imap_flags(m.flags), m.date) for m in batch]
+            )
+        except CommandFailed as exc:
+            raise self._error(f"APPEND failed: {exc.text}") from None
+        parsed = parse_appenduid(text) if "uidplus" in self.store.capabilities else None
+        uids: list[int | None] = [None] * len(batch)
+        if parsed is not None and parsed[0] == self.status.uidvalidity:
+            if len(parsed[1]) == len(batch):
+                uids = list(parsed[1])
+                self.status.uidnext = max(self.status.uidnext, max(parsed[1]) + 1)
+        for uid in uids:
+            yield StoredMessage(uid)
+
+    def set_flags(self, changes: Sequence[FlagChange]) -> None:
+        session = self._use()
+        groups: dict[tuple[int, int], list[int]] = {}
+        for change in changes:
+            if change.add or change.remove:
+                groups.setdefault((change.add, change.remove), []).append(change.uid)
+        try:
+            for (add, remove), uids in groups.items():
+                if add and (names := self._imap_flags(add)):
+                    session.uid_store(uids, "+FLAGS.SILENT", names)
+                if remove and (names := self._imap_flags(remove)):
+                    session.uid_store(uids, "-FLAGS.SILENT", names)
+        except CommandFailed as exc:
+            raise self._error(f"STORE failed: {exc.text}") from None
+
+    def expunge(self, uids: Sequence[int]) -> None:
+        if not uids:
+            return
+        session = self._use()
+        try:
+            session.uid_store(uids, "+FLAGS.SILENT", ["\\Deleted"])
+            if "uidplus" in self.store.capabilities:
+                session.uid_expunge(uids)
+            else:
+                # Without UIDPLUS every \Deleted message goes, as with mbsync's CLOSE.
+                session.simple("EXPUNGE")
+                session.drop_expunge_responses()
+        except CommandFailed as exc:
+            raise self._error(f"EXPUNGE failed: {exc.text}") from None
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _info(uid: int, item: FetchItem) -> MessageInfo:
+    return MessageInfo(
+        uid=uid,
+        flags=flags.from_imap(item.get(b"FLAGS", ())),
+        size=int(item.get(b"RFC822.SIZE", 0) or 0),
+        date=internaldate_timestamp(item.get(b"INTERNALDATE")),
+    )
+
+
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+
+
+def _header(block: bytes | None, name: bytes) -> str | None:
+    """Value of header ``name`` (lower-case) in a HEADER.FIELDS block, unfolded."""
+    if not block:
+        return None
+    for line in _FOLD.sub(b" ", block).splitlines():
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            text = value.strip().decode("utf-8", "replace")
+            return text or None
+    return None
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tls_range(spec: Sequence[str]) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
+    """Lowest and highest TLS version of mbsync's ``TLSVersions`` (+x/-x; default 1.2-1.3)."""
+    import ssl
+
+    enabled = {"1.2", "1.3"}
+    for token in spec:
+        t = token.strip()
+        ver = t.lstrip("+-").removeprefix("TLSv").removeprefix("v")
+        if ver not in _TLS_VERSIONS:
+            continue
+        if t.startswith("-"):
+            enabled.discard(ver)
+        else:
+            enabled.add(ver)
+    if not enabled:
+        enabled = {"1.2", "1.3"}
+    versions = {
+        "1.0": ssl.TLSVersion.TLSv1,
+        "1.1": ssl.TLSVersion.TLSv1_1,
+        "1.2": ssl.TLSVersion.TLSv1_2,
+        "1.3": ssl.TLSVersion.TLSv1_3,
+    }
+    ordered = [v for v in _TLS_VERSIONS if v in enabled]
+    return versions[ordered[0]], versions[ordered[-1]]

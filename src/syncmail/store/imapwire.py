@@ -1,0 +1,363 @@
+"""Thin session layer over imapclient: UID sets, chunked raw commands, response codes, errors.
+
+Everything here speaks imapclient/imaplib on one side and syncmail's error tree on the other;
+``store.imap`` builds the Store contract on top of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from syncmail.errors import AuthenticationFailed, ConnectionFailed, StoreError
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+# Dovecot refuses command lines over 64 KiB ("Too long argument"); stay well under it.
+MAX_SET_LEN = 16_000
+
+FetchItem = dict[bytes, Any]
+
+
+class CommandFailed(Exception):
+    """The server answered NO or BAD; ``text`` is its (secret-free) response text."""
+
+    def __init__(self, command: str, text: str) -> None:
+        self.command = command
+        self.text = text
+        super().__init__(f"{command} failed: {text}")
+
+
+# --- UID sets ------------------------------------------------------------------------------
+
+
+def compress_uids(uids: Iterable[int]) -> str:
+    """IMAP sequence-set for ``uids`` with runs collapsed: ``[1, 2, 3, 7] -> "1:3,7"``."""
+    return ",".join(_ranges(sorted(set(uids))))
+
+
+def _ranges(ordered: Sequence[int]) -> Iterator[str]:
+    i = 0
+    n = len(ordered)
+    while i < n:
+        start = ordered[i]
+        j = i
+        while j + 1 < n and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        yield str(start) if j == i else f"{start}:{ordered[j]}"
+        i = j + 1
+
+
+def uid_set_chunks(uids: Iterable[int], max_len: int = MAX_SET_LEN) -> Iterator[str]:
+    """Compressed UID sets covering ``uids`` in ascending order, each at most ``max_len`` long."""
+    parts: list[str] = []
+    length = 0
+    for part in _ranges(sorted(set(uids))):
+        if parts and length + 1 + len(part) > max_len:
+            yield ",".join(parts)
+            parts = []
+            length = 0
+        length += len(part) + (1 if parts else 0)
+        parts.append(part)
+    if parts:
+        yield ",".join(parts)
+
+
+def expand_uid_set(text: str) -> list[int]:
+    """UIDs of an explicit set such as ``"4:6,9"`` in the order written (``*`` not allowed)."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.partition(":")
+        a = int(lo)
+        if not sep:
+            out.append(a)
+            continue
+        b = int(hi)
+        step = 1 if b >= a else -1
+        out.extend(range(a, b + step, step))
+    return out
+
+
+# --- response codes ------------------------------------------------------------------------
+
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.IGNORECASE)
+_COPYUID = re.compile(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", re.IGNORECASE)
+
+
+def _as_bytes(text: bytes | str) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8", "replace")
+
+
+def parse_appenduid(text: bytes | str) -> tuple[int, list[int]] | None:
+    """``(uidvalidity, uids)`` from an ``[APPENDUID v set]`` response code, else None."""
+    m = _APPENDUID.search(_as_bytes(text))
+    if not m:
+        return None
+    return int(m.group(1)), expand_uid_set(m.group(2).decode("ascii"))
+
+
+def parse_copyuid(text: bytes | str) -> tuple[int, list[int], list[int]] | None:
+    """``(uidvalidity, source_uids, dest_uids)`` from ``[COPYUID v src dst]``, else None."""
+    m = _COPYUID.search(_as_bytes(text))
+    if not m:
+        return None
+    src = expand_uid_set(m.group(2).decode("ascii"))
+    dst = expand_uid_set(m.group(3).decode("ascii"))
+    if len(src) != len(dst):
+        return None
+    return int(m.group(1)), src, dst
+
+
+# --- FETCH parsing -------------------------------------------------------------------------
+
+# A literal-free FETCH line made only of atoms, numbers and flag lists: the common case
+# (UID FLAGS RFC822.SIZE MODSEQ) is parsed here, far faster than the generic parser.
+_SIMPLE_FETCH = re.compile(rb"(\d+) \(((?:[A-Z0-9.]+ (?:\([^()\"{]*\)|\d+) ?)*)\)", re.IGNORECASE)
+_SIMPLE_ITEM = re.compile(rb"([A-Z0-9.]+) (\(([^()]*)\)|\d+)", re.IGNORECASE)
+
+
+def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
+    """Per-message dicts of imaplib's FETCH data, in order; keys are upper-case bytes.
+
+    Values: ``UID``/``RFC822.SIZE``/``SEQ`` int, ``FLAGS`` tuple of bytes, ``INTERNALDATE``
+    aware datetime, ``BODY[...]`` bytes.
+    """
+    from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
+
+    fast: list[FetchItem] = []
+    rest: list[Any] = []
+    for element in data:
+        if isinstance(element, bytes):
+            m = _SIMPLE_FETCH.fullmatch(element)
+            if m:
+                item: FetchItem = {b"SEQ": int(m.group(1))}
+                for im in _SIMPLE_ITEM.finditer(m.group(2)):
+                    key = im.group(1).upper()
+                    if im.group(3) is not None:
+                        item[key] = tuple(im.group(3).split())
+                    else:
+                        item[key] = int(im.group(2))
+                fast.append(item)
+                continue
+        if element is not None:
+            rest.append(element)
+    if not rest:
+        return fast
+    parsed = parse_fetch_response(rest, normalise_times=False, uid_is_key=False)
+    slow: list[FetchItem] = []
+    for seq, fields in parsed.items():
+        item = {b"SEQ": seq}
+        for key, value in fields.items():
+            item[key.upper() if isinstance(key, bytes) else key] = value
+        slow.append(item)
+    return fast + slow
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def internaldate(timestamp: float) -> str:
+    """IMAP date-time (``dd-Mon-yyyy hh:mm:ss +zzzz``) of a POSIX time, in local time.
+
+    Month names are spelled out here because strftime's ``%b`` follows the locale.
+    """
+    t = datetime.fromtimestamp(timestamp, tz=UTC).astimezone()
+    return f"{t.day:02d}-{_MONTHS[t.month - 1]}-{t.year:04d} " + t.strftime("%H:%M:%S %z")
+
+
+def internaldate_timestamp(value: Any) -> float | None:
+    """POSIX time of a parsed INTERNALDATE (aware datetime; naive taken as UTC)."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
+def body_item(item: FetchItem, section: bytes = b"") -> bytes | None:
+    """The ``BODY[section...]`` value of a parsed FETCH item, whatever the exact key spelling."""
+    want = b"BODY[" + section
+    for key, value in item.items():
+        if isinstance(key, bytes) and key.startswith(want):
+            if value is None:
+                return b""
+            return bytes(value)
+    return None
+
+
+# --- the session ---------------------------------------------------------------------------
+
+
+class Session:
+    """One logged-in (or about to be) imapclient connection of store ``store``."""
+
+    def __init__(self, client: IMAPClient, store: str) -> None:
+        self.client = client
+        self.store = store
+        # imaplib's per-line debug formatting costs time and would put LOGIN in logs.
+        client._imap.debug = 0
+        client.folder_encode = False  # names are encoded by store.utf7, as we choose
+
+    # --- errors ---
+
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Translate whatever imapclient/socket/ssl raise during ``what`` into our errors."""
+        try:
+            yield
+        except (CommandFailed, StoreError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - this is the boundary
+            raise translate(exc, self.store, what) from None
+
+    def capabilities(self) -> frozenset[str]:
+        with self.guard("CAPABILITY"):
+            return frozenset(
+                c.decode("ascii", "replace").upper() if isinstance(c, bytes) else str(c).upper()
+                for c in self.client.capabilities()
+            )
+
+    # --- raw commands ---
+
+    def _check(self, command: str, typ: str, data: Sequence[Any]) -> None:
+        if typ != "OK":
+            raise CommandFailed(command, _text(data))
+
+    def uid_fetch(self, uid_set: str, items: str) -> list[FetchItem]:
+        """``UID FETCH uid_set (items)`` via imaplib directly (imapclient cannot take ``n:*``).
+
+        Only responses carrying a UID are returned (unsolicited flag updates are dropped).
+        """
+        imap = self.client._imap
+        with self.guard("UID FETCH"):
+            imap.untagged_responses.pop("FETCH", None)
+            tag = imap._command("UID", "FETCH", uid_set, f"({items})")
+            typ, data = imap._command_complete("FETCH", tag)
+            if typ != "OK":
+                raise CommandFailed("UID FETCH", _text(data))
+            typ, data = imap._untagged_response(typ, data, "FETCH")
+            return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+
+    def fetch_uids(self, uids: Iterable[int], items: str) -> Iterator[FetchItem]:
+        """``uid_fetch`` over explicit UIDs, in chunks short enough for the server."""
+        for chunk in uid_set_chunks(uids):
+            yield from self.uid_fetch(chunk, items)
+
+    def uid_command(self, command: str, uid_set: str, *args: str) -> str:
+        """``UID <command> <set> args...``; returns the tagged response text."""
+        imap = self.client._imap
+        with self.guard(f"UID {command}"):
+            typ, data = imap.uid(command, uid_set, *args)
+            self._check(f"UID {command}", typ, data)
+            return _text(data)
+
+    def uid_store(self, uids: Iterable[int], op: str, flags: Sequence[str]) -> None:
+        """``UID STORE <set> op (flags)`` in chunks; ``op`` like ``+FLAGS.SILENT``."""
+        flag_list = "(" + " ".join(flags) + ")"
+        for chunk in uid_set_chunks(uids):
+            self.uid_command("STORE", chunk, op, flag_list)
+
+    def uid_expunge(self, uids: Iterable[int]) -> None:
+        for chunk in uid_set_chunks(uids):
+            self.uid_command("EXPUNGE", chunk)
+            self.drop_expunge_responses()
+
+    def drop_expunge_responses(self) -> None:
+        # Nobody reads them (the caller knows what it expunged); do not let them pile up.
+        for name in ("EXPUNGE", "VANISHED", "EXISTS", "RECENT"):
+            self.client._imap.untagged_responses.pop(name, None)
+
+    def simple(self, command: str, *args: str) -> tuple[str, list[Any]]:
+        """An imaplib simple command (``SELECT``, ``CREATE``...); NO/BAD -> CommandFailed."""
+        imap = self.client._imap
+        with self.guard(command):
+            try:
+                typ, data = imap._simple_command(command, *args)
+            except self.client.Error as exc:
+                # imaplib raises on BAD; NO comes back as typ
+                raise CommandFailed(command, str(exc)) from None
+            self._check(command, typ, data)
+            return typ, list(data)
+
+    def append(self, mailbox: str, message: bytes, flags: Sequence[str], date: float | None) -> str:
+        """``APPEND`` of one message; returns the tagged response text."""
+        return self.multiappend(mailbox, [(message, flags, date)])
+
+    def multiappend(
+        self, mailbox: str, messages: Sequence[tuple[bytes, Sequence[str], float | None]]
+    ) -> str:
+        """One ``APPEND`` carrying ``messages`` (RFC 3502 MULTIAPPEND when more than one).
+
+        Each message is a literal (LITERAL+ when offered). This goes around imaplib.append,
+        which would rewrite bare CR/LF in the message. Returns the tagged response text.
+        """
+        from imapclient.imapclient import _literal, _quote  # type: ignore[import-untyped]
+
+        args: list[bytes] = [_as_bytes(_quote(mailbox))]
+        for message, flags, date in messages:
+            args.append(("(" + " ".join(flags) + ")").encode())
+            if date is not None:
+                args.append(b'"' + internaldate(date).encode("ascii") + b'"')
+            args.append(_literal(message))
+        with self.guard("APPEND"):
+            typ, data = self.client._raw_command(b"APPEND", args, uid=False)
+            self._check("APPEND", typ, data)
+            return _text(data)
+
+    def logout(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            try:
+                self.client.shutdown()
+            except Exception:  # noqa: BLE001
+                log.debug("store %s: connection already closed", self.store)
+
+
+def _text(data: Sequence[Any]) -> str:
+    parts = []
+    for d in data:
+        if isinstance(d, bytes):
+            parts.append(d.decode("utf-8", "replace"))
+        elif d is not None:
+            parts.append(str(d))
+    return " ".join(parts).strip()
+
+
+def translate(exc: BaseException, store: str, what: str) -> StoreError | CommandFailed:
+    """Our error for an exception raised by imapclient/imaplib/socket/ssl during ``what``.
+
+    Texts come from the server or the OS, never from our arguments, so no secret leaks.
+    """
+    import imaplib
+    import ssl
+
+    from imapclient import exceptions as ie
+
+    if isinstance(exc, ie.LoginError):
+        return AuthenticationFailed(store, f"login refused: {_clean(exc)}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ConnectionFailed(store, f"TLS certificate verification failed: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionFailed(store, f"TLS error during {what}: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):
+        return ConnectionFailed(store, f"timed out during {what}")
+    if isinstance(exc, (imaplib.IMAP4.abort, OSError, EOFError)):
+        return ConnectionFailed(store, f"connection lost during {what}: {_clean(exc)}")
+    if isinstance(exc, imaplib.IMAP4.error):
+        return CommandFailed(what, _clean(exc))
+    return ConnectionFailed(store, f"unexpected error during {what}: {type(exc).__name__}: {exc}")
+
+
+def _clean(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("b'") or text.startswith('b"'):
+        text = text[2:-1]
+    return text.strip() or type(exc).__name__

@@ -1,0 +1,82 @@
+"""Shared pytest fixtures: a session-wide Dovecot on 127.0.0.1 and a fresh IMAP user per test."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+# The fixture module is shared with the demo script, so it is imported as ``tests.fixtures``
+# whatever directory pytest was started from.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.fixtures.dovecot import Dovecot, available  # noqa: E402
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+
+_user_counter = itertools.count(1)
+
+
+@dataclass
+class ImapUser:
+    """A Dovecot user with an empty mailbox, created for one test."""
+
+    server: Dovecot
+    name: str
+    password: str
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def maildir(self) -> Path:
+        return self.server.user_maildir(self.name)
+
+    def client(self) -> IMAPClient:
+        """A logged-in imapclient.IMAPClient (plain IMAP on loopback); caller logs out."""
+        return self.server.client(self.name, self.password)
+
+    def append(self, box: str, message: bytes, flags: tuple[str, ...] = ()) -> int | None:
+        return self.server.append(self.name, box, message, flags)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if not available():
+        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
+    # Not tmp_path_factory: pytest's base dir is mode 0700 and Dovecot's mail processes run
+    # as another uid when we are root.
+    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-")
+    server = Dovecot(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> Iterator[ImapUser]:
+    name = f"u{next(_user_counter)}{secrets.token_hex(3)}"
+    password = secrets.token_hex(8)
+    dovecot.reset_user(name)
+    dovecot.add_user(name, password)
+    yield ImapUser(dovecot, name, password)
+    dovecot.reset_user(name)

@@ -1,0 +1,190 @@
+"""Pure parts of the IMAP session layer: UID sets, response codes, FETCH parsing, names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig, Location
+from syncmail.errors import AuthenticationFailed, ConnectionFailed
+from syncmail.store.imap import IMAPBoxError, IMAPStore, check_box_name
+from syncmail.store.imapwire import (
+    MAX_SET_LEN,
+    CommandFailed,
+    body_item,
+    compress_uids,
+    expand_uid_set,
+    internaldate,
+    internaldate_timestamp,
+    parse_appenduid,
+    parse_copyuid,
+    parse_fetch,
+    translate,
+    uid_set_chunks,
+)
+
+
+@pytest.mark.parametrize(
+    ("uids", "text"),
+    [
+        ([1, 2, 3, 7], "1:3,7"),
+        ([], ""),
+        ([5], "5"),
+        ([7, 3, 2, 1, 3], "1:3,7"),
+        ([1, 3, 5, 6], "1,3,5:6"),
+        (range(1, 50_001), "1:50000"),
+    ],
+)
+def test_compress_uids(uids: list[int], text: str) -> None:
+    assert compress_uids(uids) == text
+
+
+def test_chunks_cover_50000_sparse_uids_under_the_line_limit() -> None:
+    uids = list(range(1, 100_001, 2))
+    chunks = list(uid_set_chunks(uids))
+    assert len(chunks) > 1
+    assert all(len(c) <= MAX_SET_LEN for c in chunks)
+    assert [u for c in chunks for u in expand_uid_set(c)] == uids
+
+
+def test_chunks_keep_runs_whole() -> None:
+    assert list(uid_set_chunks([1, 2, 3, 10, 11, 20], max_len=6)) == ["1:3", "10:11", "20"]
+
+
+def test_expand_uid_set() -> None:
+    assert expand_uid_set("4:6,9") == [4, 5, 6, 9]
+    assert expand_uid_set("9:7") == [9, 8, 7]
+
+
+def test_appenduid_and_copyuid() -> None:
+    assert parse_appenduid(b"[APPENDUID 1795636039 9] Append completed.") == (1795636039, [9])
+    assert parse_appenduid("[APPENDUID 38505 3955:3957] done") == (38505, [3955, 3956, 3957])
+    assert parse_appenduid(b"Append completed.") is None
+    assert parse_copyuid(b"[COPYUID 38505 304,319:320 3956:3958] Done") == (
+        38505,
+        [304, 319, 320],
+        [3956, 3957, 3958],
+    )
+    assert parse_copyuid(b"[COPYUID 1 1:3 5] mismatched") is None
+
+
+def test_parse_fetch_fast_and_generic_paths() -> None:
+    data = [
+        b"1 (UID 4 FLAGS (\\Seen $Forwarded) RFC822.SIZE 120)",
+        b"2 (FLAGS () UID 7)",
+        b"3 (FLAGS (\\Deleted))",  # unsolicited: no UID
+        (b"4 (UID 9 BODY[HEADER.FIELDS (X-TUID)] {20}", b"X-TUID: abcdef123456"),
+        b' INTERNALDATE "17-Jul-1996 02:44:25 -0700")',
+    ]
+    items = parse_fetch(data)
+    by_seq = {i[b"SEQ"]: i for i in items}
+    assert by_seq[1][b"UID"] == 4
+    assert by_seq[1][b"FLAGS"] == (b"\\Seen", b"$Forwarded")
+    assert by_seq[1][b"RFC822.SIZE"] == 120
+    assert by_seq[2] == {b"SEQ": 2, b"FLAGS": (), b"UID": 7}
+    assert b"UID" not in by_seq[3]
+    assert body_item(by_seq[4]) == b"X-TUID: abcdef123456"
+    stamp = internaldate_timestamp(by_seq[4][b"INTERNALDATE"])
+    assert stamp == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC).timestamp()
+
+
+def test_internaldate_is_english_and_round_trips() -> None:
+    text = internaldate(1_000_000_000.0)
+    day, month, rest = text.split("-", 2)
+    assert month in ("Sep",)
+    parsed = datetime.strptime(text, "%d-%b-%Y %H:%M:%S %z")
+    assert parsed.timestamp() == 1_000_000_000.0
+
+
+def test_translate_never_leaks_and_classifies() -> None:
+    import imaplib
+
+    from imapclient.exceptions import LoginError
+
+    assert isinstance(
+        translate(LoginError("b'[AUTHENTICATIONFAILED] no'"), "s", "LOGIN"), AuthenticationFailed
+    )
+    assert isinstance(translate(TimeoutError(), "s", "FETCH"), ConnectionFailed)
+    assert isinstance(
+        translate(imaplib.IMAP4.abort("socket error: EOF"), "s", "X"), ConnectionFailed
+    )
+    assert isinstance(translate(ConnectionRefusedError(111, "refused"), "s", "c"), ConnectionFailed)
+    failed = translate(imaplib.IMAP4.error("select failed: NONEXISTENT"), "s", "SELECT")
+    assert isinstance(failed, CommandFailed)
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("INBOX", True),
+        ("Lists/python", True),
+        ("a..b", True),
+        ("..", False),
+        ("foo/../bar", False),
+        ("../etc", False),
+        ("x/..", False),
+        ("tab\there", False),
+    ],
+)
+def test_check_box_name(name: str, safe: bool) -> None:
+    assert (check_box_name(name) is None) is safe
+
+
+def _store(delim: str, prefix: str, **store_fields: str) -> IMAPStore:
+    here = Location("f", 1)
+    cfg = IMAPStoreConfig(
+        name="s",
+        defined_at=here,
+        account=IMAPAccountConfig(name="a", defined_at=here),
+        **store_fields,  # type: ignore[arg-type]
+    )
+    store = IMAPStore(cfg)
+    store.delimiter = delim
+    store.prefix = prefix
+    return store
+
+
+@pytest.mark.parametrize(
+    ("delim", "prefix", "canonical", "server"),
+    [
+        ("/", "", "INBOX", "INBOX"),
+        ("/", "", "Lists/python", "Lists/python"),
+        (".", "INBOX.", "Lists/python", "INBOX.Lists.python"),
+        (".", "INBOX.", "INBOX", "INBOX"),
+        (".", "", "INBOX/sub", "INBOX.sub"),
+        ("/", "mail/", "Sent", "mail/Sent"),
+    ],
+)
+def test_name_mapping_round_trips(delim: str, prefix: str, canonical: str, server: str) -> None:
+    store = _store(delim, prefix)
+    assert store.server_name(canonical) == server
+    assert store.on_store_name(canonical) == canonical  # what mbsync names state files by
+    assert store._canonical(server) == canonical
+
+
+def test_inbox_case_is_normalised() -> None:
+    store = _store("/", "")
+    assert store._canonical("inbox") == "INBOX"
+    assert store._canonical("Inbox/Sub") == "INBOX/Sub"
+    assert store.server_name("inbox") == "INBOX"
+
+
+def test_names_outside_the_prefix_and_slashes_in_dot_names_are_dropped() -> None:
+    store = _store(".", "INBOX.")
+    assert store._canonical("Other") is None
+    assert store._canonical("INBOX.a/b") is None
+
+
+def test_flatten_and_map_inbox() -> None:
+    store = _store("/", "INBOX/", flatten=".", map_inbox="Inbox")
+    # State files are named like mbsync's: Flatten applied, MapInbox resolved, no Path.
+    assert store.on_store_name("Lists/python") == "Lists.python"
+    assert store.on_store_name("Inbox") == "INBOX"
+    assert store.server_name("Lists/python") == "INBOX/Lists.python"
+    assert store.server_name("Inbox") == "INBOX"
+    assert store.accept_listed((), b"INBOX/Lists.python") == "Lists/python"
+    assert store.accept_listed((), b"INBOX") == "Inbox"
+    assert store.accept_listed((), b"INBOX/a/b") is None  # real hierarchy cannot be flattened
+    with pytest.raises(IMAPBoxError, match="Flatten"):
+        store.on_store_name("a.b/c")
