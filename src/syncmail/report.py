@@ -1,0 +1,289 @@
+"""What the user sees of a run: the progress line, the end-of-run summary, logging setup.
+
+The texts follow mbsync 1.5 (``src/main_sync.c``) because scripts and mail clients parse them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from syncmail.events import Progress, RunSummary, SideProgress
+
+# mbsync's verbosity levels; -q steps down from TERSE, -V jumps to VERBOSE.
+VERYQUIET = -2
+QUIET = -1
+TERSE = 0
+VERBOSE = 1
+
+LOGGER_NAME = "syncmail"
+
+
+@dataclass(frozen=True)
+class SummaryShape:
+    """Which lines the summary has: mbsync prints a line only for operations configured.
+
+    ``pull``/``push``: some Sync type runs in that direction on some channel;
+    ``expunge_*``: Expunge or ExpungeSolo on that side; ``trash_*``: that side expunges and
+    a Trash is configured for it (its own, or the other side's with TrashRemoteNew).
+    """
+
+    pull: bool = True
+    push: bool = True
+    expunge_far: bool = False
+    expunge_near: bool = False
+    trash_far: bool = False
+    trash_near: bool = False
+
+
+def summary_text(summary: RunSummary, shape: SummaryShape) -> str | None:
+    """mbsync 1.5's end-of-run summary, or None when no box was processed (as mbsync)."""
+    if not summary.boxes:
+        return None
+    boxes = summary.boxes
+    dry = summary.dry_run
+    parts = [f"Processed {len(boxes)} box(es) in {summary.channels} channel(s)"]
+    # mbsync goes near side first (pull), then far side (push).
+    sides = (
+        ("pull", "near side", shape.pull, shape.trash_near, shape.expunge_near,
+         sum(b.pulled_new for b in boxes), sum(b.pulled_flags for b in boxes),
+         sum(b.trashed_near for b in boxes), sum(b.expunged_near for b in boxes)),
+        ("push", "far side", shape.push, shape.trash_far, shape.expunge_far,
+         sum(b.pushed_new for b in boxes), sum(b.pushed_flags for b in boxes),
+         sum(b.trashed_far for b in boxes), sum(b.expunged_far for b in boxes)),
+    )
+    for verb, side, ops_any, trash_any, expunge_any, new, flags, trashed, expunged in sides:
+        if ops_any:
+            if dry:
+                parts.append(f"would {verb} {new} new message(s) and {flags} flag update(s)")
+            else:
+                parts.append(f"{verb}ed {new} new message(s) and {flags} flag update(s)")
+        if trash_any:
+            if dry:
+                parts.append(f"would move {trashed} {side} message(s) to trash")
+            else:
+                parts.append(f"moved {trashed} {side} message(s) to trash")
+        if expunge_any:
+            if dry:
+                parts.append(f"would expunge {expunged} message(s) from {side}")
+            else:
+                parts.append(f"expunged {expunged} message(s) from {side}")
+    return ",\n".join(parts) + "."
+
+
+def _side_text(side: SideProgress) -> str:
+    return (
+        f"+{side.new_done}/{side.new_total} *{side.flags_done}/{side.flags_total} "
+        f"#{side.trashed_done}/{side.trashed_total} -{side.expunged_done}/{side.expunged_total}"
+    )
+
+
+def progress_text(progress: Progress, columns: int = 80) -> str:
+    """One progress line (without the leading ``\\r``), fitted to ``columns`` like mbsync."""
+    head = (
+        f"C: {progress.channels_done}/{progress.channels_total}  "
+        f"B: {progress.boxes_done}/{progress.boxes_total}"
+    )
+    room = max((columns - len(head) - 10) // 2, 2)
+    fitted = []
+    for side in (progress.far, progress.near):
+        text = _side_text(side)
+        if len(text) > room:
+            # mbsync marks a cut-off side with "~" as its last visible character.
+            text = text[: room - 1] + "~"
+        fitted.append(text)
+    return f"{head}  F: {fitted[0]}  N: {fitted[1]}"
+
+
+def terminal_columns() -> int:
+    """The width mbsync would use: $COLUMNS, else 80."""
+    try:
+        return int(os.environ.get("COLUMNS", "")) or 80
+    except ValueError:
+        return 80
+
+
+class ProgressLine:
+    """The ``\\r``-rewritten progress line on a terminal; log output clears it first.
+
+    Redraws are limited to one per ``interval`` seconds (``clock`` is injectable so the
+    behaviour is testable without timing), except the final one.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        columns: int | None = None,
+        interval: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream
+        self._columns = columns
+        self._interval = interval
+        self._clock = clock
+        self._last_draw: float | None = None
+        self._shown = 0
+        self._latest: Progress | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        self._latest = progress
+        now = self._clock()
+        if self._last_draw is not None and now - self._last_draw < self._interval:
+            return
+        self._last_draw = now
+        self._draw(progress)
+
+    def _draw(self, progress: Progress) -> None:
+        text = progress_text(progress, self._columns or terminal_columns())
+        pad = max(self._shown - len(text), 0)
+        self._stream.write("\r" + text + " " * pad)
+        self._stream.flush()
+        self._shown = len(text)
+
+    def clear(self) -> None:
+        """Erase the line (before a log message or the summary)."""
+        if self._shown:
+            self._stream.write("\r" + " " * self._shown + "\r")
+            self._stream.flush()
+            self._shown = 0
+
+    def finish(self) -> None:
+        """Show the final counts once more, then erase the line, as mbsync does."""
+        self.clear()
+
+
+# --- logging ---------------------------------------------------------------------------
+
+_MASK = "<hidden>"
+# Protocol lines that carry a secret even when nobody registered it.
+_SECRET_PATTERNS = (
+    re.compile(r"(\bLOGIN\s+(?:\"(?:[^\"\\]|\\.)*\"|\S+)\s+)(\"(?:[^\"\\]|\\.)*\"|\S+)", re.I),
+    re.compile(r"(\bAUTHENTICATE\s+\S+\s+)(\S+)", re.I),
+    re.compile(r"((?:password|passwd|pass)\s*[=:]\s*)(\S+)", re.I),
+)
+
+
+class SecretMask(logging.Filter):
+    """Replaces known secrets and credential-bearing protocol arguments in log records."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if secret and secret not in self._secrets:
+                self._secrets.append(secret)
+        # Longest first so that a secret containing another is masked whole.
+        self._secrets.sort(key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, _MASK)
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + _MASK, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken log call must not break the run
+            message = str(record.msg)
+        masked = self.mask(message)
+        if masked != message or record.args:
+            record.msg = masked
+            record.args = None
+        return True
+
+
+# Messages that already say what they are, or where they come from (``file:line: ...``),
+# get no "Warning: " in front.
+_TAGGED = re.compile(r"^(?:(?:Warning|Notice|Error|Fatal):|\S+:\d+: )")
+
+
+class ConsoleFormatter(logging.Formatter):
+    """mbsync-like lines: ``Warning: ...``, ``Error: ...``, plain info, tagged debug."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            text = message if _TAGGED.match(message) else f"Error: {message}"
+        elif record.levelno >= logging.WARNING:
+            text = message if _TAGGED.match(message) else f"Warning: {message}"
+        elif record.levelno >= logging.INFO:
+            text = message
+        else:
+            text = f"[{record.name}] {message}"
+        if record.exc_info and record.levelno < logging.INFO:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class ConsoleHandler(logging.StreamHandler[TextIO]):
+    """Writes to a stream, erasing the progress line first so the two never mix."""
+
+    def __init__(self, stream: TextIO, progress: ProgressLine | None = None) -> None:
+        super().__init__(stream)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.progress is not None:
+            self.progress.clear()
+        super().emit(record)
+
+
+def log_level(verbosity: int, debug: bool) -> int:
+    """WARNING by default, INFO with -V, DEBUG with -D, ERROR with -qq."""
+    if debug:
+        return logging.DEBUG
+    if verbosity >= VERBOSE:
+        return logging.INFO
+    if verbosity <= VERYQUIET:
+        return logging.ERROR
+    return logging.WARNING
+
+
+def setup_logging(
+    stream: TextIO,
+    *,
+    verbosity: int = TERSE,
+    debug: bool = False,
+    secrets: Sequence[str] = (),
+) -> tuple[ConsoleHandler, SecretMask]:
+    """Send syncmail's (and plugins') log records to ``stream`` at the level asked for.
+
+    The handler sits on the root logger so that plugin loggers (any name) are shown.
+    Returns the handler (to attach the progress
+    line) and the mask (to register secrets found later, e.g. in the config).
+    """
+    level = log_level(verbosity, debug)
+    handler = ConsoleHandler(stream)
+    handler.setFormatter(ConsoleFormatter())
+    mask = SecretMask(secrets)
+    handler.addFilter(mask)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old, ConsoleHandler):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger(LOGGER_NAME).setLevel(level)
+    handler.setLevel(level)
+    return handler, mask
+
+
+def remove_console_handlers() -> None:
+    """Undo ``setup_logging``: its handlers leave the root logger, which goes back to WARNING."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, ConsoleHandler):
+            root.removeHandler(handler)
+            root.setLevel(logging.WARNING)
+    logging.getLogger(LOGGER_NAME).setLevel(logging.NOTSET)

@@ -1,0 +1,203 @@
+"""report: mbsync 1.5's summary and progress texts, the progress line, logging setup."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from syncmail.events import BoxResult, Progress, RunSummary, SideProgress
+from syncmail.report import (
+    QUIET,
+    TERSE,
+    VERBOSE,
+    VERYQUIET,
+    ProgressLine,
+    SecretMask,
+    SummaryShape,
+    progress_text,
+    setup_logging,
+    summary_text,
+)
+
+BOXES = (
+    BoxResult("work", "INBOX", pulled_new=3, pushed_new=1, pulled_flags=2, pushed_flags=4,
+              expunged_far=5, expunged_near=6, trashed_far=7, trashed_near=8),
+    BoxResult("work", "Sent", pulled_new=10, pulled_flags=1),
+)
+
+
+def test_summary_default_shape() -> None:
+    text = summary_text(RunSummary(channels=1, boxes=BOXES), SummaryShape())
+    assert text == (
+        "Processed 2 box(es) in 1 channel(s),\n"
+        "pulled 13 new message(s) and 3 flag update(s),\n"
+        "pushed 1 new message(s) and 4 flag update(s)."
+    )
+
+
+def test_summary_all_lines_near_side_first() -> None:
+    shape = SummaryShape(pull=True, push=True, expunge_far=True, expunge_near=True,
+                         trash_far=True, trash_near=True)
+    text = summary_text(RunSummary(channels=1, boxes=BOXES), shape)
+    assert text == (
+        "Processed 2 box(es) in 1 channel(s),\n"
+        "pulled 13 new message(s) and 3 flag update(s),\n"
+        "moved 8 near side message(s) to trash,\n"
+        "expunged 6 message(s) from near side,\n"
+        "pushed 1 new message(s) and 4 flag update(s),\n"
+        "moved 7 far side message(s) to trash,\n"
+        "expunged 5 message(s) from far side."
+    )
+
+
+def test_summary_dry_run_says_would() -> None:
+    shape = SummaryShape(pull=True, push=False, expunge_near=True, trash_near=True)
+    text = summary_text(RunSummary(channels=2, boxes=BOXES, dry_run=True), shape)
+    assert text == (
+        "Processed 2 box(es) in 2 channel(s),\n"
+        "would pull 13 new message(s) and 3 flag update(s),\n"
+        "would move 8 near side message(s) to trash,\n"
+        "would expunge 6 message(s) from near side."
+    )
+
+
+def test_summary_only_expunge() -> None:
+    shape = SummaryShape(pull=False, push=False, expunge_far=True)
+    text = summary_text(RunSummary(channels=1, boxes=BOXES[:1]), shape)
+    assert text == "Processed 1 box(es) in 1 channel(s),\nexpunged 5 message(s) from far side."
+
+
+def test_no_summary_when_nothing_processed() -> None:
+    assert summary_text(RunSummary(channels=0), SummaryShape()) is None
+
+
+def test_progress_text() -> None:
+    progress = Progress(
+        channels_done=1, channels_total=2, boxes_done=3, boxes_total=4,
+        far=SideProgress(1, 2, 3, 4, 5, 6, 7, 8),
+        near=SideProgress(new_done=10, new_total=20),
+    )
+    assert progress_text(progress, 200) == (
+        "C: 1/2  B: 3/4  F: +1/2 *3/4 #5/6 -7/8  N: +10/20 *0/0 #0/0 -0/0"
+    )
+
+
+def test_progress_text_truncated_with_tilde() -> None:
+    progress = Progress(far=SideProgress(123456, 123456), near=SideProgress(1, 1))
+    text = progress_text(progress, 60)
+    # (60 - len("C: 0/0  B: 0/0") - 10) // 2 = 18 characters per side, the last one "~".
+    far = text.split("F: ")[1].split("  N: ")[0]
+    near = text.split("N: ")[1]
+    assert len(far) == 18 and far.endswith("~")
+    assert len(near) == 18 and near.endswith("~")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_line_rate_limited_and_erased() -> None:
+    out = io.StringIO()
+    clock = FakeClock()
+    line = ProgressLine(out, columns=200, interval=0.3, clock=clock)
+    line(Progress(boxes_done=1, boxes_total=3))
+    first = out.getvalue()
+    assert first.startswith("\rC: 0/0  B: 1/3")
+    line(Progress(boxes_done=2, boxes_total=3))  # same instant: not redrawn
+    assert out.getvalue() == first
+    clock.now = 1.0
+    line(Progress(boxes_done=3, boxes_total=3))
+    assert "B: 3/3" in out.getvalue()
+    line.finish()
+    # The line is wiped: the output ends with "\r" + blanks + "\r".
+    tail = out.getvalue().rsplit("\r", 2)
+    assert tail[-1] == "" and tail[-2].strip() == ""
+
+
+@pytest.fixture
+def clean_root() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
+    logging.getLogger("syncmail").setLevel(logging.NOTSET)
+
+
+def emit_all() -> None:
+    log = logging.getLogger("syncmail.test")
+    log.debug("dbg")
+    log.info("inf")
+    log.warning("wrn")
+    log.error("err")
+    logging.getLogger("syncmail_someplugin").info("plugin info")
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "debug", "expected"),
+    [
+        (TERSE, False, ["Warning: wrn", "Error: err"]),
+        (QUIET, False, ["Warning: wrn", "Error: err"]),
+        (VERYQUIET, False, ["Error: err"]),
+        (VERBOSE, False, ["inf", "Warning: wrn", "Error: err", "plugin info"]),
+        (VERBOSE, True,
+         ["[syncmail.test] dbg", "inf", "Warning: wrn", "Error: err", "plugin info"]),
+    ],
+)
+def test_logging_levels(
+    clean_root: None, verbosity: int, debug: bool, expected: list[str]
+) -> None:
+    out = io.StringIO()
+    setup_logging(out, verbosity=verbosity, debug=debug)
+    emit_all()
+    assert out.getvalue().splitlines() == expected
+
+
+def test_tagged_messages_keep_their_tag(clean_root: None) -> None:
+    out = io.StringIO()
+    setup_logging(out)
+    logging.getLogger("syncmail.x").warning("Notice: -N is deprecated")
+    logging.getLogger("syncmail.x").warning("/home/u/.mbsyncrc:6: notice: SSLType is old")
+    assert out.getvalue().splitlines() == [
+        "Notice: -N is deprecated", "/home/u/.mbsyncrc:6: notice: SSLType is old",
+    ]
+
+
+def test_log_output_clears_progress_line(clean_root: None) -> None:
+    out = io.StringIO()
+    handler, _ = setup_logging(out)
+    line = ProgressLine(out, columns=100)
+    handler.progress = line
+    line(Progress(boxes_total=1))
+    logging.getLogger("syncmail.x").warning("careful")
+    assert out.getvalue().endswith("\r\nWarning: careful\n".replace("\r\n", "\r"))
+
+
+def test_secrets_are_masked_in_debug_output(clean_root: None) -> None:
+    out = io.StringIO()
+    _, mask = setup_logging(out, debug=True)
+    mask.add(["hunter2"])
+    log = logging.getLogger("syncmail.imap")
+    log.debug("> a1 LOGIN alice hunter2")
+    log.debug("password is %s", "hunter2")
+    log.debug('> a2 LOGIN "bob" "s3cr et"')
+    log.debug("> a3 AUTHENTICATE PLAIN AGJvYgBzM2NyZXQ=")
+    text = out.getvalue()
+    assert "hunter2" not in text
+    assert "s3cr et" not in text
+    assert "AGJvYgBzM2NyZXQ=" not in text
+    assert "LOGIN alice <hidden>" in text
+
+
+def test_mask_longest_first() -> None:
+    mask = SecretMask(["abc", "abcdef"])
+    assert mask.mask("x abcdef y") == "x <hidden> y"
