@@ -1,0 +1,849 @@
+"""One box pair of a channel: open (Create/Remove), list, plan, apply journalled, commit.
+
+Order of work (mbsync's): TUID matches, killed pairs, new pairs; flag changes (one
+store call per side, then ``*``); ``F`` UIDNEXT and ``#`` TUIDs, journal synced, then
+copies in batches (``%``, store, ``<``/``>``; copies without a UID are found by X-TUID);
+expunges; max UIDs and pruning; commit; only then plugin events (at least once across
+a crash).  Unlike mbsync, pruning (orphaning after an expunge) is journalled, so a run
+whose only change it is still saves the state.
+
+``<state>.syncmail`` (see ``_Sidecar``) lets a run skip listing a box pair when the
+boxes' change markers, the state file and the operations are what they were the last
+time nothing was to be done.
+
+Test hook: with the environment variable ``SYNCMAIL_TEST_CRASH_AFTER=N`` the process
+ends with ``os._exit(100)`` right after the N-th journal line of the run (mbsync's
+``-Ts<N>``), so tests can interrupt a sync at every step and check the resume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncmail.config.model import ChannelConfig, Config, Operations
+from syncmail.errors import BoxError, MessageError, StoreError, SyncmailError, UidValidityError
+from syncmail.events import (
+    BoxResult,
+    FlagsChanged,
+    MessageRemoved,
+    NewMessage,
+    Progress,
+)
+from syncmail.flags import to_letters
+from syncmail.store.base import (
+    Box,
+    BoxMissing,
+    FlagChange,
+    ListRequest,
+    MessageInfo,
+    OutgoingMessage,
+    Store,
+    StoredMessage,
+)
+from syncmail.sync.journal import Journal
+from syncmail.sync.msgcvt import convert_message, make_tuid
+from syncmail.sync.plan import (
+    FAR,
+    NEAR,
+    NOTHING,
+    SIDES,
+    Copy,
+    Plan,
+    bump_maxuid,
+    load_specs,
+    plan,
+)
+from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
+from syncmail.sync.statefiles import StateFiles, state_paths
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
+# Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
+_STORE_BATCH = 500
+
+
+class CrashHook:
+    """Counts journal lines across the run; exits the process at the limit (tests only)."""
+
+    def __init__(self) -> None:
+        value = os.environ.get(CRASH_ENV)
+        self.limit = int(value) if value and value.isdigit() else 0
+        self.count = 0
+
+    def install(self, journal: Journal) -> None:
+        if not self.limit:
+            return
+        inner = journal._log  # noqa: SLF001 - the test hook wraps the one line writer
+
+        def log_and_count(line: str, pre_commit: bool = False) -> None:
+            before = journal.lines_written
+            inner(line, pre_commit)
+            if journal.lines_written > before:
+                self.count += 1
+                if self.count >= self.limit:
+                    os._exit(100)
+
+        setattr(journal, "_log", log_and_count)  # noqa: B010
+
+
+@dataclass
+class RunContext:
+    """What one run carries from box pair to box pair: errors, counts, progress."""
+
+    config: Config
+    pm: Any
+    dry_run: bool = False
+    progress_cb: Callable[[Progress], None] | None = None
+    stores: dict[str, Store | StoreError] = field(default_factory=dict)
+    errors: list[SyncmailError] = field(default_factory=list)
+    boxes: list[BoxResult] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
+    changed: list[bool] = field(default_factory=lambda: [False, False])
+    crash: CrashHook = field(default_factory=CrashHook)
+
+    def report(self) -> None:
+        if self.progress_cb is not None:
+            self.progress_cb(self.progress)
+
+
+def _on_store(store: Store, name: str) -> str:
+    on_store = getattr(store, "on_store_name", None)
+    return str(on_store(name)) if callable(on_store) else name
+
+
+def sync_box(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    far: Store,
+    near: Store,
+    name: str,
+    far_name: str,
+    near_name: str,
+) -> BoxResult:
+    from syncmail.store.maildir import MaildirStore
+
+    label = name or near_name
+    near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
+    paths = state_paths(
+        r.config,
+        channel,
+        far.name,
+        _on_store(far, far_name),
+        near.name,
+        _on_store(near, near_name),
+        near_dir,
+    )
+    sf = StateFiles(
+        paths,
+        fsync=r.config.globals.fsync,
+        channel=channel.name,
+        box=label,
+        dry_run=r.dry_run,
+        expire_side=channel.expire_side,
+    )
+    opened: list[Box | None] = [None, None]
+    with sf:
+        # Locked by load() when a state exists, else once both boxes are there: a box
+        # that is missing and not created gets no directory for a lock file.
+        try:
+            stores = (far, near)
+            names = (far_name, near_name)
+            for t in (FAR, NEAR):
+                opened[t] = _try_open(stores[t], names[t])
+            fbox, nbox = opened
+            if os.path.exists(paths.state):
+                sf.lock()  # mbsync or another syncmail may be at work on this pair
+            if (
+                fbox is not None
+                and nbox is not None
+                and not os.path.exists(paths.journal)
+                and _Sidecar(paths.state + ".syncmail", ops, (fbox, nbox)).unchanged()
+            ):
+                # Not even the state needs reading.
+                log.debug(
+                    "channel %s, box %s: nothing changed since the last run", channel.name, label
+                )
+                return BoxResult(channel.name, label)
+            state = sf.load()
+            missing = [t for t in (FAR, NEAR) if opened[t] is None]
+            if missing:
+                done = _missing_boxes(r, channel, ops, stores, names, opened, sf, missing, label)
+                if done is not None:
+                    return done
+            fbox, nbox = opened
+            assert fbox is not None and nbox is not None
+            sf.lock()
+            return _sync_open(r, channel, ops, stores, (fbox, nbox), sf, state, label)
+        finally:
+            for box in opened:
+                if box is not None:
+                    box.close()
+
+
+class _Sidecar:
+    """syncmail's own notes next to the mbsync state (``<state>.syncmail``, JSON).
+
+    It holds both boxes' change markers as of the last run that found nothing to do,
+    with the state file's identity and the operations of that run.  When all of them
+    are still the same, nothing can have changed and the box pair is not listed at all.
+    A state file changed behind our back (by mbsync, say) makes the notes void.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box]) -> None:
+        self.path = path
+        self.state_path = path[: -len(".syncmail")]
+        # Sorted: a frozenset's order changes from process to process.
+        self.ops = json.dumps(
+            [
+                sorted(ops.sync.pull),
+                sorted(ops.sync.push),
+                sorted(ops.create),
+                sorted(ops.remove),
+                sorted(ops.expunge),
+                sorted(ops.expunge_solo),
+            ]
+        )
+        self.boxes = boxes
+
+    def _state_id(self) -> list[int] | None:
+        try:
+            st = os.stat(self.state_path)
+        except OSError:
+            return None
+        return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+    def _markers(self) -> list[list[object]] | None:
+        out: list[list[object]] = []
+        for box in self.boxes:
+            status = box.status
+            if status.change_marker is None:
+                return None
+            out.append([status.uidvalidity, status.change_marker])
+        return out
+
+    def _notes(self) -> dict[str, object] | None:
+        state_id, markers = self._state_id(), self._markers()
+        if state_id is None or markers is None:
+            return None
+        return {
+            "version": self.VERSION,
+            "state": state_id,
+            "ops": self.ops,
+            "far": markers[FAR],
+            "near": markers[NEAR],
+        }
+
+    def unchanged(self) -> bool:
+        notes = self._notes()
+        if notes is None:
+            return False
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return bool(saved == notes)
+
+    def save(self) -> None:
+        notes = self._notes()
+        if notes is None:
+            self.discard(self.path)
+            return
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(notes, f)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.debug("cannot write %s: %s", self.path, e.strerror)
+
+    @staticmethod
+    def discard(path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.debug("cannot remove %s: %s", path, e.strerror)
+
+
+def _try_open(store: Store, name: str) -> Box | None:
+    try:
+        return store.open_box(name)
+    except BoxMissing:
+        return None
+
+
+def _missing_boxes(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    names: tuple[str, str],
+    opened: list[Box | None],
+    sf: StateFiles,
+    missing: list[int],
+    label: str,
+) -> BoxResult | None:
+    """mbsync's rules for absent boxes: Create, Remove, or an error.
+
+    Returns the result when the pair is finished, None when both boxes are open now.
+    """
+    if len(missing) == 2:
+        if not sf.existing:
+            raise BoxError(
+                channel.name,
+                label,
+                f"both far side {names[FAR]} and near side {names[NEAR]} cannot be opened",
+            )
+        # Both gone: an interrupted deletion propagation; the state goes too.
+        sf.delete()
+        _Sidecar.discard(sf.paths.state + ".syncmail")
+        return BoxResult(channel.name, label)
+    t = missing[0]
+    other = opened[1 - t]
+    assert other is not None
+    if sf.existing:
+        if SIDES[1 - t] not in ops.remove:
+            raise BoxError(
+                channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened anymore"
+            )
+        if other.list_messages(ListRequest()):
+            log.warning(
+                "Warning: channel %s: %s box %s cannot be opened anymore, and %s box %s "
+                "is not empty.",
+                channel.name,
+                SIDES[t],
+                names[t],
+                SIDES[1 - t],
+                names[1 - t],
+            )
+            return BoxResult(channel.name, label)
+        log.info("Deleting %s box %s...", SIDES[1 - t], names[1 - t])
+        if r.dry_run:
+            return BoxResult(channel.name, label)
+        other.close()
+        opened[1 - t] = None
+        stores[1 - t].delete_box(names[1 - t])
+        r.changed[1 - t] = True
+        sf.delete()
+        _Sidecar.discard(sf.paths.state + ".syncmail")
+        return BoxResult(channel.name, label)
+    if SIDES[t] not in ops.create:
+        raise BoxError(channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened")
+    log.info("Creating %s box %s...", SIDES[t], names[t])
+    if r.dry_run:
+        return BoxResult(channel.name, label)
+    opened[t] = stores[t].open_box(names[t], create=True)
+    r.changed[t] = True
+    return None
+
+
+def _sync_open(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    sf: StateFiles,
+    state: SyncState,
+    label: str,
+) -> BoxResult:
+    journal = sf.journal()
+    r.crash.install(journal)
+    uv = (boxes[FAR].status.uidvalidity, boxes[NEAR].status.uidvalidity)
+    if state.far_uidvalidity or state.near_uidvalidity:
+        old = (state.far_uidvalidity, state.near_uidvalidity)
+        changed = [t for t in (FAR, NEAR) if old[t] != uv[t]]
+        if changed:
+            _recover_uidvalidity(channel, boxes, state, changed, label)
+            journal.uidvalidity(state, uv[FAR], uv[NEAR])
+    else:
+        journal.uidvalidity(state, uv[FAR], uv[NEAR])
+
+    sidecar = _Sidecar(sf.paths.state + ".syncmail", ops, boxes)
+    loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext)
+    listings = []
+    for t in (FAR, NEAR):
+        if loads[t].listed:
+            listings.append(boxes[t].list_messages(loads[t].request()))
+        else:
+            listings.append({})
+    p = plan(
+        listings[FAR],
+        listings[NEAR],
+        state,
+        ops,
+        loads=loads,
+        start_maxuid=sf.new_maxuid,
+        expire_side=channel.expire_side,
+    )
+    for notice in p.notices:
+        log.info("Notice: %s", notice)
+    if r.dry_run:
+        return _dry_result(r, channel, label, p)
+    errors_before = len(r.errors)
+    result = _apply(r, channel, stores, boxes, sf, state, journal, p, label)
+    if len(r.errors) == errors_before:
+        if p.empty:
+            sidecar.save()
+        else:
+            _settle(channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar)
+    return result
+
+
+def _settle(
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    state: SyncState,
+    listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
+    p: Plan,
+    sidecar: _Sidecar,
+) -> None:
+    """After a run that changed things, notes for the fast path of the next run.
+
+    Maildir sides are listed again (a directory scan); an IMAP side this run changed
+    gets no notes (its marker moved, by us or not, we cannot tell).  The notes are
+    written only if a plan on what is there now finds nothing to do: what the fresh
+    listing saw is verified, so a concurrent change cannot slip into the notes unseen.
+    """
+    from syncmail.store.maildir import MaildirStore
+
+    changed = [
+        bool(
+            p.copies[t]
+            or p.expunge[t]
+            or any(op.side == t and (op.add or op.remove) for op in p.flags)
+        )
+        for t in (FAR, NEAR)
+    ]
+    loads = load_specs(state, ops)
+    fresh = list(listings)
+    for t in (FAR, NEAR):
+        if isinstance(stores[t], MaildirStore):
+            # Also when unchanged by us: its first listing may have numbered new files.
+            fresh[t] = boxes[t].list_messages(loads[t].request())
+        elif changed[t]:
+            return
+    again = plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expire_side=channel.expire_side)
+    if again.empty:
+        sidecar.save()
+
+
+def _recover_uidvalidity(
+    channel: ChannelConfig,
+    boxes: tuple[Box, Box],
+    state: SyncState,
+    changed: list[int],
+    label: str,
+) -> None:
+    """Accept a changed UIDVALIDITY when the paired messages are still the same ones.
+
+    mbsync's rule: every present pair must agree on its Message-ID, and at least 20
+    pairs (or 80% of them) must be confirmed; otherwise UidValidityError.
+    """
+    names = [boxes[FAR].name, boxes[NEAR].name]
+    if len(changed) == 2:
+        raise UidValidityError(
+            channel.name,
+            label,
+            f"UIDVALIDITY of both far side {names[FAR]} and near side {names[NEAR]} changed",
+        )
+    t = changed[0]
+    live = [rec for rec in state.records if not rec.dead]
+    ids: list[dict[int, str | None]] = []
+    for side in (FAR, NEAR):
+        uids = frozenset(rec.far_uid if side == FAR else rec.near_uid for rec in live) - {0}
+        request = ListRequest(min_uid=NOTHING, extra_uids=uids, message_id_uids=uids)
+        listing = boxes[side].list_messages(request) if uids else {}
+        ids.append({uid: m.message_id for uid, m in listing.items()})
+    need = got = 0
+    for rec in live:
+        need += 1
+        uid = (rec.far_uid, rec.near_uid)
+        mine, partner = ids[t], ids[1 - t]
+        if uid[t] not in mine or not mine[uid[t]]:
+            continue  # gone, or no Message-ID to compare
+        if uid[1 - t] not in partner:
+            continue
+        if partner[uid[1 - t]] != mine[uid[t]]:
+            raise UidValidityError(
+                channel.name,
+                label,
+                f"{SIDES[t]} box {names[t]}: UIDVALIDITY genuinely changed (at UID {uid[t]})",
+            )
+        got += 1
+    if got < 20 and got * 5 < need * 4:
+        raise UidValidityError(
+            channel.name,
+            label,
+            f"{SIDES[t]} box {names[t]}: Unable to recover from UIDVALIDITY change",
+        )
+    log.info(
+        "Notice: channel %s, %s box %s: Recovered from change of UIDVALIDITY.",
+        channel.name,
+        SIDES[t],
+        names[t],
+    )
+
+
+def _dry_result(r: RunContext, channel: ChannelConfig, label: str, p: Plan) -> BoxResult:
+    fl = p.flag_updates
+    for t, sp in ((FAR, r.progress.far), (NEAR, r.progress.near)):
+        sp.new_total += len(p.copies[t])
+        sp.flags_total += fl[t]
+        sp.expunged_total += len(p.expunge[t])
+    return BoxResult(
+        channel.name,
+        label,
+        pulled_new=len(p.copies[NEAR]),
+        pushed_new=len(p.copies[FAR]),
+        pulled_flags=fl[NEAR],
+        pushed_flags=fl[FAR],
+        expunged_far=len(p.expunge[FAR]),
+        expunged_near=len(p.expunge[NEAR]),
+    )
+
+
+def _assign(
+    journal: Journal, rec: SyncRecord, side: int, uid: int, pre_commit: bool = False
+) -> None:
+    if side == FAR:
+        journal.far_uid(rec, uid, pre_commit=pre_commit)
+    else:
+        journal.near_uid(rec, uid, pre_commit=pre_commit)
+
+
+def _apply(
+    r: RunContext,
+    channel: ChannelConfig,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    sf: StateFiles,
+    state: SyncState,
+    journal: Journal,
+    p: Plan,
+    label: str,
+) -> BoxResult:
+    recs = state.records
+    events: list[tuple[str, Any]] = []
+    side_progress = (r.progress.far, r.progress.near)
+    for m in p.tuid_matches:
+        _assign(journal, recs[m.record], m.side, m.uid)
+    for index in p.tuid_lost:
+        journal.tuid_lost(recs[index])
+    for index in p.kills:
+        if index < len(recs) and not recs[index].dead:
+            journal.kill(recs[index])
+    for eo in p.expired_orphans:
+        rec = recs[eo.record]
+        if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
+            journal.status(rec, eo.status, state=state)
+        _assign(journal, rec, eo.side, 0)
+    for pair in p.new_pairs:
+        rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
+        if pair.doomed:
+            journal.kill(rec)
+
+    # Flags, one store call per side, then the journal.
+    flag_counts = [0, 0]
+    for t in (FAR, NEAR):
+        ops_t = [op for op in p.flags if op.side == t]
+        changes = [FlagChange(op.uid, op.add, op.remove) for op in ops_t if op.add or op.remove]
+        side_progress[t].flags_total += len(changes)
+        if changes:
+            try:
+                boxes[t].set_flags(changes)
+            except MessageError as e:
+                r.errors.append(e)
+                log.error("%s", e)
+                continue
+            r.changed[t] = True
+            flag_counts[t] = len(changes)
+            side_progress[t].flags_done += len(changes)
+        for op in ops_t:
+            if op.synced is not None:
+                journal.flags(recs[op.record], op.synced)
+            if (op.add or op.remove) and op.old_flags is not None:
+                new = (op.old_flags | op.add) & ~op.remove
+                events.append(
+                    (
+                        "syncmail_flags_changed",
+                        FlagsChanged(
+                            channel.name,
+                            label,
+                            SIDES[t],
+                            stores[t].name,
+                            op.uid,
+                            to_letters(op.old_flags),
+                            to_letters(new),
+                            SIDES[1 - t],
+                            _path_of(boxes[t], op.uid),
+                        ),
+                    )
+                )
+    r.report()
+
+    # New messages: UIDNEXT and TUIDs first, made durable, then the copies.
+    for t in (FAR, NEAR):
+        if p.copies[t]:
+            journal.uidnext(SIDES[t], boxes[t].status.uidnext)
+    any_copies = bool(p.copies[FAR] or p.copies[NEAR])
+    if any_copies:
+        for t in (FAR, NEAR):
+            for c in p.copies[t]:
+                journal.tuid(recs[c.record], make_tuid())
+        journal.sync()
+    new_counts = [0, 0]
+    newmax = list(p.new_maxuid)
+    for t in (FAR, NEAR):
+        if p.copies[t]:
+            new_counts[t] = _copy(
+                r, channel, stores, boxes, state, journal, p.copies[t], t, label, events, newmax
+            )
+
+    # Expunge.
+    for t in (FAR, NEAR):
+        uids = p.expunge[t]
+        if not uids:
+            continue
+        side_progress[t].expunged_total += len(uids)
+        paths = {uid: _path_of(boxes[t], uid) for uid in uids}
+        boxes[t].expunge(uids)
+        r.changed[t] = True
+        side_progress[t].expunged_done += len(uids)
+        for uid in uids:
+            events.append(
+                (
+                    "syncmail_message_removed",
+                    MessageRemoved(
+                        channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
+                    ),
+                )
+            )
+    r.report()
+
+    # Finish: maxuids, prune, commit; events only once the state is safe.
+    for t in (FAR, NEAR):
+        old = state.max_pulled if t == FAR else state.max_pushed
+        if newmax[t] != old:
+            journal.maxuid(state, SIDES[t], newmax[t], pre_commit=True)
+    # Unlike mbsync (pre-commit lines, not logged), pruning is journalled: otherwise a
+    # run whose only change is an orphaning or an expunge would not save the state.
+    for pr in p.prune:
+        rec = recs[pr.record]
+        if rec.dead:
+            continue
+        if pr.kill:
+            journal.kill(rec)
+        else:
+            _assign(journal, rec, pr.side, 0)
+    if sf.changed:
+        # The sidecar's markers describe the boxes before this run changed them.
+        _Sidecar.discard(sf.paths.state + ".syncmail")
+    sf.commit(state)
+    if r.pm is not None:
+        from syncmail.plugins import deliver
+
+        for hook, event in events:
+            deliver(r.pm, hook, event=event)
+    return BoxResult(
+        channel.name,
+        label,
+        pulled_new=new_counts[NEAR],
+        pushed_new=new_counts[FAR],
+        pulled_flags=flag_counts[NEAR],
+        pushed_flags=flag_counts[FAR],
+        expunged_far=len(p.expunge[FAR]),
+        expunged_near=len(p.expunge[NEAR]),
+    )
+
+
+def _new_path(box: Box, stored: StoredMessage) -> str | None:
+    """Absolute file of a message just stored in a Maildir box (None for IMAP)."""
+    path = _path_of(box, stored.uid) if stored.uid else None
+    base = getattr(box, "path", None)
+    if path is None and stored.path and isinstance(base, str):
+        path = os.path.join(base, stored.path)
+    return path
+
+
+def _path_of(box: Box, uid: int) -> str | None:
+    path_of = getattr(box, "path_of", None)
+    if not callable(path_of):
+        return None
+    result = path_of(uid)
+    return result if isinstance(result, str) else None
+
+
+def _copy(
+    r: RunContext,
+    channel: ChannelConfig,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    state: SyncState,
+    journal: Journal,
+    copies: list[Copy],
+    t: int,
+    label: str,
+    events: list[tuple[str, Any]],
+    newmax: list[int],
+) -> int:
+    """Fetch from the other side, convert, store on side ``t``; returns copies made.
+
+    A message that cannot be read or stored (MessageError) costs only itself, as in
+    mbsync: the batch goes on one message at a time, copies that made it are found by
+    X-TUID, the failed pair is dropped (it is tried again as an old message with
+    ``Sync Old`` only) and the error is reported.
+    """
+    s = 1 - t
+    recs = state.records
+    crlf = (stores[s].crlf, stores[t].crlf)
+    progress = r.progress.far if t == FAR else r.progress.near
+    progress.new_total += len(copies)
+    unfound: list[SyncRecord] = []
+    counter = [0]
+
+    def landed(c: Copy, stored: StoredMessage) -> None:
+        rec = recs[c.record]
+        if stored.uid:
+            _assign(journal, rec, t, stored.uid)
+            newmax[t] = bump_maxuid(newmax[t], stored.uid)
+        else:
+            unfound.append(rec)
+        counter[0] += 1
+        progress.new_done += 1
+        r.changed[t] = True
+        event = NewMessage(
+            channel.name,
+            label,
+            SIDES[t],
+            stores[t].name,
+            stored.uid,
+            to_letters(c.flags),
+            path=_new_path(boxes[t], stored),
+            source_uid=c.source_uid,
+        )
+        events.append(("syncmail_new_message", event))
+
+    for start in range(0, len(copies), _STORE_BATCH):
+        batch = copies[start : start + _STORE_BATCH]
+        sent: deque[Copy] = deque()
+        try:
+            for stored in boxes[t].store_messages(
+                _outgoing(boxes[s], batch, recs, journal, sent, crlf)
+            ):
+                landed(sent.popleft(), stored)
+        except MessageError as e:
+            r.errors.append(e)
+            log.error("%s", e)
+            _copy_singly(r, boxes, recs, journal, batch, t, unfound, newmax, crlf, landed)
+        # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
+        waiting = {id(rec) for rec in unfound}
+        for c in batch:
+            rec = recs[c.record]
+            if rec.tuid is not None and id(rec) not in waiting and not rec.dead:
+                journal.kill(rec)
+        r.report()
+    if unfound:
+        _find_by_tuid(boxes[t], journal, unfound, t, newmax)
+    return counter[0]
+
+
+def _copy_singly(
+    r: RunContext,
+    boxes: tuple[Box, Box],
+    recs: list[SyncRecord],
+    journal: Journal,
+    batch: list[Copy],
+    t: int,
+    unfound: list[SyncRecord],
+    newmax: list[int],
+    crlf: tuple[bool, bool],
+    landed: Callable[[Copy, StoredMessage], None],
+) -> None:
+    """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
+    waiting = {id(rec) for rec in unfound}
+    left = [
+        c
+        for c in batch
+        if recs[c.record].tuid is not None
+        and id(recs[c.record]) not in waiting
+        and not recs[c.record].dead
+    ]
+    if not left:
+        return
+    start = journal.saved_uidnext.get(SIDES[t], 1)
+    listing = boxes[t].list_messages(ListRequest(min_uid=start, tuid_from=start))
+    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
+    for c in left:
+        rec = recs[c.record]
+        uid = by_tuid.get(rec.tuid) if rec.tuid else None
+        if uid is not None:
+            landed(c, StoredMessage(uid))
+            continue
+        sent: deque[Copy] = deque()
+        try:
+            for stored in boxes[t].store_messages(
+                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf)
+            ):
+                landed(sent.popleft(), stored)
+        except MessageError as e:
+            r.errors.append(e)
+            log.error("%s", e)
+            journal.kill(rec)
+
+
+def _outgoing(
+    source: Box,
+    batch: list[Copy],
+    recs: list[SyncRecord],
+    journal: Journal,
+    sent: deque[Copy],
+    crlf: tuple[bool, bool],
+) -> Iterator[OutgoingMessage]:
+    """The converted messages of ``batch``, fetched lazily (memory stays bounded)."""
+    by_uid = {c.source_uid: c for c in batch}
+    for fm in source.fetch_messages([c.source_uid for c in batch]):
+        c = by_uid.get(fm.uid)
+        if c is None:
+            continue
+        rec = recs[c.record]
+        if c.flags:
+            journal.pending_flags(rec, c.flags)
+        data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
+        sent.append(c)
+        yield OutgoingMessage(data, c.flags, fm.date, rec.tuid)
+
+
+def _find_by_tuid(
+    box: Box, journal: Journal, recs: list[SyncRecord], t: int, newmax: list[int]
+) -> None:
+    """The target gave no UIDs (no UIDPLUS): find the copies by X-TUID, as mbsync does."""
+    start = journal.saved_uidnext.get(SIDES[t], 1)
+    listing = box.list_messages(ListRequest(min_uid=start, tuid_from=start))
+    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
+    lost = 0
+    for rec in recs:
+        uid = by_tuid.get(rec.tuid) if rec.tuid else None
+        if uid is None:
+            journal.tuid_lost(rec)
+            lost += 1
+        else:
+            _assign(journal, rec, t, uid)
+            newmax[t] = bump_maxuid(newmax[t], uid)
+    if lost:
+        verb = "push" if t == FAR else "pull"
+        log.warning("Warning: lost track of %d %sed message(s)", lost, verb)

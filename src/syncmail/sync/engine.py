@@ -1,0 +1,196 @@
+"""The sync run: targets -> channels -> stores (connected once) -> box pairs.
+
+Each box pair is synced by ``syncmail.sync.boxsync``; errors are collected by blast
+radius (a store's channels are skipped, a box pair is skipped) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations, Target
+from syncmail.errors import BoxError, StoreError, SyncmailError
+from syncmail.events import BoxResult, Progress, RunSummary
+from syncmail.store.base import Store
+from syncmail.sync.boxsync import CRASH_ENV, RunContext, sync_box
+from syncmail.sync.plan import FAR, NEAR
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CRASH_ENV", "RunOptions", "RunResult", "run"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: command-line operation overrides, dry run, progress callback."""
+
+    cli_ops: ChannelOps = ChannelOps()
+    dry_run: bool = False
+    progress: Callable[[Progress], None] | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run did, its errors, and which sides it changed (for ``--ext-exit``)."""
+
+    summary: RunSummary
+    errors: list[SyncmailError] = field(default_factory=list)
+    far_changed: bool = False
+    near_changed: bool = False
+
+    def exit_code(self, ext_exit: bool) -> int:
+        code = 1 if self.errors else 0
+        if ext_exit:
+            code |= (32 if self.far_changed else 0) | (64 if self.near_changed else 0)
+        return code
+
+
+def run(
+    config: Config,
+    targets: Sequence[Target],
+    options: RunOptions,
+    plugin_manager: Any = None,
+) -> RunResult:
+    """Sync ``targets``; errors are collected per store / box and the run goes on."""
+    r = RunContext(config, plugin_manager, options.dry_run, options.progress)
+    if plugin_manager is not None:
+        from syncmail.plugins import pre_sync
+
+        reason = pre_sync(plugin_manager, config, targets)
+        if reason is not None:
+            err = SyncmailError(f"sync vetoed by {reason}")
+            summary = RunSummary(channels=0, errors=(str(err),), dry_run=options.dry_run)
+            return RunResult(summary, [err])
+    r.progress.channels_total = len(targets)
+    try:
+        for target in targets:
+            _sync_channel(r, target, options.cli_ops)
+            r.progress.channels_done += 1
+            r.report()
+    finally:
+        for store in r.stores.values():
+            if isinstance(store, Store):
+                try:
+                    store.close()
+                except SyncmailError as e:
+                    log.debug("closing store %s: %s", store.name, e)
+    summary = RunSummary(
+        channels=len(targets),
+        boxes=tuple(r.boxes),
+        errors=tuple(str(e) for e in r.errors),
+        dry_run=options.dry_run,
+    )
+    if plugin_manager is not None:
+        from syncmail.plugins import deliver
+
+        deliver(plugin_manager, "syncmail_post_sync", summary=summary)
+    return RunResult(summary, r.errors, r.changed[FAR], r.changed[NEAR])
+
+
+def _store(r: RunContext, name: str) -> Store:
+    """The connected store ``name`` (made once per run); StoreError if unusable."""
+    got = r.stores.get(name)
+    if isinstance(got, StoreError):
+        raise got
+    if got is not None:
+        return got
+    from syncmail.store import make_store
+
+    try:
+        store = make_store(r.config.stores[name], r.config, r.pm)
+        store.connect()
+    except StoreError as e:
+        r.stores[name] = e
+        r.errors.append(e)
+        log.error("%s", e)
+        raise
+    r.stores[name] = store
+    return store
+
+
+def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
+    channel = r.config.channels[target.channel]
+    from syncmail.config.ops import effective_operations
+
+    try:
+        ops = effective_operations(r.config.globals, channel, cli_ops)
+        far = _store(r, channel.far.store)
+        near = _store(r, channel.near.store)
+        _warn_unsupported(channel, r.config, ops)
+        pairs = _box_pairs(channel, target, far, near, ops)
+    except StoreError as e:
+        _store_failed(r, e)
+        return
+    except SyncmailError as e:
+        r.errors.append(e)
+        log.error("%s", e)
+        return
+    r.progress.boxes_total += len(pairs)
+    for name, far_name, near_name in pairs:
+        label = name or near_name
+        try:
+            result = sync_box(r, channel, ops, far, near, name, far_name, near_name)
+        except StoreError as e:
+            # The store is gone for the rest of the run: its other channels are skipped.
+            _store_failed(r, e)
+            r.boxes.append(BoxResult(channel.name, label, error=str(e)))
+            return
+        except SyncmailError as e:
+            # BoxError and anything narrower (a message, a plugin): this box pair only.
+            if not isinstance(e, BoxError):
+                e = BoxError(channel.name, label, str(e))
+            r.errors.append(e)
+            log.error("%s", e)
+            result = BoxResult(channel.name, label, error=str(e))
+        r.boxes.append(result)
+        r.progress.boxes_done += 1
+        r.report()
+
+
+def _store_failed(r: RunContext, e: StoreError) -> None:
+    if e not in r.errors:
+        r.errors.append(e)
+        log.error("%s", e)
+    if e.store in r.stores:
+        r.stores[e.store] = e
+
+
+def _warn_unsupported(channel: ChannelConfig, config: Config, ops: Operations) -> None:
+    """Options that parse but do nothing yet: say so instead of silently differing."""
+    what = ["ExpungeSolo"] if ops.expunge_solo else []
+    if channel.max_messages:
+        what.append("MaxMessages")
+    if channel.max_size or any(
+        config.stores[n].max_size for n in (channel.far.store, channel.near.store)
+    ):
+        what.append("MaxSize")
+    if any(config.stores[n].trash for n in (channel.far.store, channel.near.store)):
+        what.append("Trash")
+    for name in what:
+        log.warning(
+            "Warning: channel %s: %s is not supported yet by syncmail and is ignored",
+            channel.name,
+            name,
+        )
+
+
+def _box_pairs(
+    channel: ChannelConfig, target: Target, far: Store, near: Store, ops: Operations
+) -> list[tuple[str, str, str]]:
+    """(name, far box, near box) of every box pair to sync: the union of both sides'
+    boxes that pass the Patterns (or the boxes named on the command line)."""
+    if not channel.patterns and target.boxes is None:
+        return [("", channel.far.box or "INBOX", channel.near.box or "INBOX")]
+    fpfx, npfx = channel.far.box, channel.near.box
+    if target.boxes is not None:
+        names = [b or "INBOX" for b in target.boxes]
+    else:
+        from syncmail.config.patterns import filter_boxes
+
+        far_names = {n[len(fpfx) :] for n in far.list_boxes() if n.startswith(fpfx)}
+        near_names = {n[len(npfx) :] for n in near.list_boxes() if n.startswith(npfx)}
+        names = filter_boxes(far_names | near_names, channel.patterns)
+    return [(name, fpfx + name, npfx + name) for name in names]

@@ -1,0 +1,86 @@
+"""Message transformation on copy (mbsync.md 3.6): line endings and the X-TUID header.
+
+Works on whole ``bytes`` with ``bytes.replace``/``find``; only the header lines are
+looked at one by one, so multi-megabyte bodies cost a few C-level passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+TUID_LENGTH = 12
+_TUID_PREFIX = b"x-tuid: "
+
+
+def make_tuid() -> str:
+    """A fresh random transaction ID: 12 characters of ``[A-Za-z0-9+/]``."""
+    # 9 random bytes are exactly 12 base64 characters, each of the 64 equally likely.
+    return base64.b64encode(os.urandom(9)).decode("ascii")
+
+
+def convert_line_endings(data: bytes, *, source_crlf: bool, target_crlf: bool) -> bytes:
+    """CRLF -> LF or bare LF -> CRLF; a CR that is not before an LF stays as it is."""
+    if source_crlf == target_crlf:
+        return data
+    lf = data.replace(b"\r\n", b"\n")
+    return lf.replace(b"\n", b"\r\n") if target_crlf else lf
+
+
+def _header_end(data: bytes) -> int:
+    """Offset of the empty line ending the header, or -1 when there is none.
+
+    An empty line is ``\\n`` or ``\\r\\n`` (a stray-CR line counts as empty, as in mbsync).
+    """
+    if data.startswith(b"\n") or data.startswith(b"\r\n"):
+        return 0
+    lf = data.find(b"\n\n")
+    # Only look for the CRLF form before the LF one: no scan of a big body.
+    crlf = data.find(b"\n\r\n", 0, lf if lf >= 0 else len(data))
+    if crlf >= 0:
+        return crlf + 1
+    return lf + 1 if lf >= 0 else -1
+
+
+def insert_tuid(data: bytes, tuid: str, *, crlf: bool) -> bytes:
+    """``data`` with ``X-TUID: tuid`` as its last header line (an existing one is replaced).
+
+    ``crlf`` is the line ending of ``data`` (and of the added line).  A header that is
+    not terminated (no empty line, or a last line without newline) is completed so that
+    the X-TUID line stands on its own line.
+    """
+    if len(tuid) != TUID_LENGTH:
+        raise ValueError(f"TUID must be {TUID_LENGTH} characters")
+    nl = b"\r\n" if crlf else b"\n"
+    line = b"X-TUID: " + tuid.encode("ascii") + nl
+    end = _header_end(data)
+    header_len = len(data) if end < 0 else end
+    # An existing X-TUID line among the header lines (the header is small).
+    head = data[:header_len].lower()
+    start = 0 if head.startswith(_TUID_PREFIX) else head.find(b"\n" + _TUID_PREFIX) + 1
+    if start > 0 or head.startswith(_TUID_PREFIX):
+        nxt = data.find(b"\n", start, header_len)
+        stop = header_len if nxt < 0 else nxt + 1
+        return data[:start] + line + data[stop:]
+    if end >= 0:
+        return data[:end] + line + data[end:]
+    # No empty line: the whole message is header.
+    if not data or data.endswith(b"\n"):
+        return data + line
+    # A last line without newline: complete it first.  A trailing CR is kept after our
+    # line rather than doubled into a CRCRLF (mbsync does the same).
+    if data.endswith(b"\r"):
+        head = data[:-1]
+        sep = b"" if not head or head.endswith(b"\n") else nl
+        return head + sep + line + b"\r"
+    return data + nl + line
+
+
+def convert_message(
+    data: bytes, *, source_crlf: bool, target_crlf: bool, tuid: str | None = None
+) -> bytes:
+    """The bytes to store: line endings of the target store, plus X-TUID when given."""
+    out = convert_line_endings(data, source_crlf=source_crlf, target_crlf=target_crlf)
+    if tuid is not None:
+        out = insert_tuid(out, tuid, crlf=target_crlf)
+    return out

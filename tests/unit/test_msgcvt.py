@@ -1,0 +1,109 @@
+"""syncmail.sync.msgcvt: line endings and X-TUID, as byte literals (isync's tst_msg_cvt)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from syncmail.sync.msgcvt import (
+    convert_line_endings,
+    convert_message,
+    insert_tuid,
+    make_tuid,
+)
+
+T = "one+two/tuid"
+TL = b"X-TUID: one+two/tuid"
+
+
+def test_make_tuid_alphabet() -> None:
+    tuids = {make_tuid() for _ in range(50)}
+    assert len(tuids) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9+/]{12}", t) for t in tuids)
+
+
+@pytest.mark.parametrize(
+    ("lf", "crlf"),
+    [
+        (b"", b""),
+        (b"a\nb\n", b"a\r\nb\r\n"),
+        (b"no newline", b"no newline"),
+        (b"stray\rcr\n", b"stray\rcr\r\n"),
+        (b"\n\n", b"\r\n\r\n"),
+    ],
+)
+def test_line_endings_round_trip(lf: bytes, crlf: bytes) -> None:
+    assert convert_line_endings(lf, source_crlf=False, target_crlf=True) == crlf
+    assert convert_line_endings(crlf, source_crlf=True, target_crlf=False) == lf
+
+
+def test_mixed_input_to_crlf_keeps_existing_crlf() -> None:
+    data = b"a\r\nb\nc\r\r\n"
+    assert convert_line_endings(data, source_crlf=False, target_crlf=True) == b"a\r\nb\r\nc\r\r\n"
+    assert convert_line_endings(data, source_crlf=True, target_crlf=False) == b"a\nb\nc\r\n"
+
+
+def test_same_convention_untouched() -> None:
+    data = b"a\r\nb\n"
+    assert convert_line_endings(data, source_crlf=True, target_crlf=True) is data
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # The usual case: last header line.
+        (b"From: a\nSubject: s\n\nbody\n", b"From: a\nSubject: s\n" + TL + b"\n\nbody\n"),
+        # An existing X-TUID is replaced in place, whatever its case.
+        (b"x-tuid: oldoldoldold\nSubject: s\n\nb\n", TL + b"\nSubject: s\n\nb\n"),
+        (b"Subject: s\nX-TUID: short\n\nb\n", b"Subject: s\n" + TL + b"\n\nb\n"),
+        # An X-TUID in the body is not ours.
+        (b"Subject: s\n\nX-TUID: body\n", b"Subject: s\n" + TL + b"\n\nX-TUID: body\n"),
+        # No header at all.
+        (b"\nbody\n", TL + b"\n\nbody\n"),
+        # Empty message.
+        (b"", TL + b"\n"),
+        # Header without terminating blank line.
+        (b"Subject: s\n", b"Subject: s\n" + TL + b"\n"),
+        # ... and without final newline: the line is completed.
+        (b"Subject: s", b"Subject: s\n" + TL + b"\n"),
+        # ... ending in a CR: our line goes before it.
+        (b"Subject: s\r", b"Subject: s\n" + TL + b"\n\r"),
+        (b"Subject: s\n\r", b"Subject: s\n" + TL + b"\n\r"),
+        # A line holding only a stray CR ends the header too.
+        (b"Subject: s\n\r\nbody", b"Subject: s\n" + TL + b"\n\r\nbody"),
+    ],
+)
+def test_insert_tuid_lf(before: bytes, after: bytes) -> None:
+    assert insert_tuid(before, T, crlf=False) == after
+
+
+def test_insert_tuid_crlf() -> None:
+    msg = b"Subject: s\r\n\r\nbody\r\n"
+    assert insert_tuid(msg, T, crlf=True) == b"Subject: s\r\n" + TL + b"\r\n\r\nbody\r\n"
+    assert insert_tuid(b"Subject: s", T, crlf=True) == b"Subject: s\r\n" + TL + b"\r\n"
+
+
+def test_convert_message_lf_to_crlf_with_tuid() -> None:
+    out = convert_message(b"Subject: s\n\nbody\n", source_crlf=False, target_crlf=True, tuid=T)
+    assert out == b"Subject: s\r\n" + TL + b"\r\n\r\nbody\r\n"
+
+
+def test_convert_message_crlf_to_lf_with_tuid() -> None:
+    data = b"Subject: s\r\nX-TUID: abcdefghijkl\r\n\r\nbody\r\n"
+    out = convert_message(data, source_crlf=True, target_crlf=False, tuid=T)
+    assert out == b"Subject: s\n" + TL + b"\n\nbody\n"
+
+
+def test_big_message_is_fast_enough_and_exact() -> None:
+    body = b"0123456789" * 7 + b"\n"
+    data = b"Subject: big\n\n" + body * 80_000  # ~5.7 MB
+    out = convert_message(data, source_crlf=False, target_crlf=True, tuid=T)
+    assert out.count(b"\r\n") == data.count(b"\n") + 1
+    back = convert_message(out, source_crlf=True, target_crlf=False)
+    assert back == b"Subject: big\n" + TL + b"\n\n" + body * 80_000
+
+
+def test_bad_tuid_length() -> None:
+    with pytest.raises(ValueError):
+        insert_tuid(b"", "short", crlf=False)

@@ -1,0 +1,375 @@
+"""Decision tables for syncmail.sync.plan: isync's generic scenarios (run-tests.pl x01)."""
+
+from __future__ import annotations
+
+from syncmail.flags import FLAGGED, SEEN, TRASHED
+from syncmail.store.base import MessageInfo
+from syncmail.sync.plan import FAR, NEAR, NOTHING, load_specs, plan
+from syncmail.sync.state import (
+    S_DUMMY_NEAR,
+    S_EXPIRE,
+    S_EXPIRED,
+    S_PENDING,
+    SyncRecord,
+    SyncState,
+)
+from tests.unit.plan_tables import Row, build, listing, ops, run_table
+
+# (subject, far, state, near); header I, I: MaxPulled = far UID of I, MaxPushed = near UID of I.
+X01_HEADER = ("I", "I")
+X01: list[Row] = [
+    ("P", "_", "*", "_"),
+    ("R", "*", "", ""),  # old unpaired messages: below maxuid, never copied
+    ("S", "", "", "*"),
+    ("A", "*F", "*", "*"),
+    ("B", "*", "*", "*F"),
+    ("C", "*FS", "*", "*F"),
+    ("D", "*", "*", "*"),
+    ("E", "*T", "*", "*"),
+    ("F", "*", "*", "*T"),
+    ("O", "*T", "*T", "*T"),
+    ("Q", "_", "*T", "*T"),
+    ("G", "*F", "*", "_"),
+    ("H", "*FT", "*", "*"),
+    ("I", "_", "*", "*"),
+    ("J", "*T", "", ""),
+    ("K", "*P", "", ""),
+    ("L", "", "", "*T"),
+    ("M", "", "", "*"),
+]
+
+
+def test_full() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(),
+        ("M", "K"),
+        [
+            ("P", "", "/", ""),  # both gone: entry removed
+            ("A", "", "+F", "+F"),  # flag added far -> near
+            ("B", "+F", "+F", ""),  # near -> far
+            ("C", "", "+FS", "+S"),  # both sides changed: union
+            ("E", "", "+T", "+T"),  # T is a flag like the others
+            ("F", "+T", "+T", ""),
+            ("Q", "", "<", ""),  # far expunged, near T: far link dropped
+            ("G", "+T", ">", ""),  # near expunged: T on far, near link dropped
+            ("H", "", "+FT", "+FT"),
+            ("I", "", "<", "+T"),  # far expunged: T on near
+            ("L", "*T", "*T", ""),  # new near messages pushed, T included
+            ("M", "*", "*", ""),
+            ("J", "", "*T", "*T"),  # new far messages pulled
+            ("K", "", "*P", "*P"),
+        ],
+    )
+
+
+def test_expunge_both() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(expunge="far near"),
+        ("M", "K"),
+        [
+            ("P", "", "/", ""),
+            ("A", "", "+F", "+F"),
+            ("B", "+F", "+F", ""),
+            ("C", "", "+FS", "+S"),
+            ("E", "/", "/", "/"),
+            ("F", "/", "/", "/"),
+            ("O", "/", "/", "/"),
+            ("Q", "", "/", "/"),
+            ("G", "/", "/", ""),
+            ("H", "/", "/", "/"),
+            ("I", "", "/", "/"),
+            ("J", "/", "", ""),  # T-flagged new messages are not copied, only expunged
+            ("L", "", "", "/"),
+            ("M", "*", "*", ""),
+            ("K", "", "*P", "*P"),
+        ],
+    )
+
+
+def test_expunge_near() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(expunge="near"),
+        ("M", "K"),
+        [
+            ("P", "", "/", ""),
+            ("A", "", "+F", "+F"),
+            ("B", "+F", "+F", ""),
+            ("C", "", "+FS", "+S"),
+            ("E", "", ">+T", "/"),
+            ("F", "+T", ">+T", "/"),
+            ("O", "", ">", "/"),
+            ("Q", "", "/", "/"),
+            ("G", "+T", ">", ""),
+            ("H", "", ">+T", "/"),  # going away: only the deletion is propagated
+            ("I", "", "/", "/"),
+            ("L", "", "", "/"),
+            ("M", "*", "*", ""),
+            ("K", "", "*P", "*P"),
+        ],
+    )
+
+
+def test_pull() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(push=""),
+        ("K", "I"),
+        [
+            ("P", "", "/", ""),
+            ("A", "", "+F", "+F"),
+            ("C", "", "+FS", "+S"),
+            ("E", "", "+T", "+T"),
+            ("Q", "", "<", ""),
+            ("H", "", "+FT", "+FT"),
+            ("I", "", "<", "+T"),
+            ("J", "", "*T", "*T"),
+            ("K", "", "*P", "*P"),
+        ],
+    )
+
+
+def test_flags() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="flags", push="flags"),
+        ("I", "I"),
+        [
+            ("P", "", "/", ""),
+            ("A", "", "+F", "+F"),
+            ("B", "+F", "+F", ""),
+            ("C", "", "+FS", "+S"),
+            ("E", "", "+T", "+T"),
+            ("F", "+T", "+T", ""),
+            ("Q", "", "<", ""),
+            ("H", "", "+FT", "+FT"),
+        ],
+    )
+
+
+def test_gone() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="gone", push="gone"),
+        ("I", "I"),
+        [
+            ("P", "", "/", ""),
+            ("G", "+T", ">", ""),
+            ("Q", "", "<", ""),
+            ("I", "", "<", "+T"),
+        ],
+    )
+
+
+def test_new() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="new", push="new"),
+        ("M", "K"),
+        [
+            ("L", "*T", "*T", ""),
+            ("M", "*", "*", ""),
+            ("J", "", "*T", "*T"),
+            ("K", "", "*P", "*P"),
+        ],
+    )
+
+
+def test_push_flags_pull_gone() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="gone", push="flags"),
+        ("I", "I"),
+        [
+            ("P", "", "/", ""),
+            ("B", "+F", "+F", ""),
+            ("C", "", "+F", ""),
+            ("F", "+T", "+T", ""),
+            ("Q", "", "<", ""),
+            ("I", "", "<", "+T"),
+        ],
+    )
+
+
+def test_none_expunge_both() -> None:
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="", push="", expunge="far near"),
+        ("I", "I"),
+        [
+            ("P", "", "/", ""),
+            ("E", "/", "", ""),
+            ("F", "", "", "/"),
+            ("O", "/", "/", "/"),
+            ("Q", "", "/", "/"),
+            ("H", "/", "", ""),
+            ("J", "/", "", ""),
+            ("L", "", "", "/"),
+        ],
+    )
+
+
+def test_none_expunge_near() -> None:
+    # The far side is not listed at all, so no entry is updated or pruned.
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="", push="", expunge="near"),
+        ("I", "I"),
+        [
+            ("F", "", "", "/"),
+            ("O", "", "", "/"),
+            ("Q", "", "", "/"),
+            ("L", "", "", "/"),
+        ],
+    )
+
+
+def test_empty_start_copies_everything_both_ways() -> None:
+    world = run_table(
+        (0, 0),
+        [("A", "*S", "", ""), ("B", "*", "", ""), ("C", "", "", "*F")],
+        ops(),
+        ("C", "B"),
+        [("A", "", "*S", "*S"), ("B", "", "*", "*"), ("C", "*F", "*F", "")],
+    )
+    # Pushes are created before pulls (mbsync's order of new entries).
+    assert [(r.far_uid, r.near_uid) for r in world.state.records] == [(3, 1), (1, 2), (2, 3)]
+
+
+def test_deletion_vs_flag_change_is_a_conflict_notice() -> None:
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0)])
+    p = plan({}, {1: MessageInfo(1, SEEN)}, state, ops())
+    assert p.notices == ["conflicting changes in (1,1)"]
+    assert [(op.side, op.uid, op.add) for op in p.flags] == [(NEAR, 1, TRASHED)]
+
+
+def test_flag_change_both_sides_same_flag_no_store_op() -> None:
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0)])
+    p = plan({1: MessageInfo(1, SEEN)}, {1: MessageInfo(1, SEEN)}, state, ops())
+    # Nothing to store, but the synced flags move: one "*" entry.
+    assert [(op.add, op.remove, op.synced) for op in p.flags] == [(0, 0, SEEN)]
+
+
+def test_loads_smart_ranges() -> None:
+    state = SyncState(1, 1, 10, 20, records=[SyncRecord(5, 7, 0)])
+    far, near = load_specs(state, ops())
+    assert (far.min_uid, far.paired, far.new) == (1, True, True)
+    state_new_only = load_specs(state, ops(pull="new", push="new"))
+    assert state_new_only[FAR].min_uid == 11
+    assert state_new_only[NEAR].min_uid == 21
+    nothing = load_specs(state, ops(pull="", push="", expunge="near"))
+    assert nothing[FAR].request().min_uid == NOTHING
+    assert nothing[NEAR].min_uid == 1
+
+
+def test_pending_copy_found_by_tuid_is_adopted() -> None:
+    rec = SyncRecord(3, 0, status=S_PENDING, tuid="abcdefghijkl", pending_flags=SEEN)
+    state = SyncState(1, 1, 3, 0, records=[rec])
+    near = {5: MessageInfo(5, SEEN, tuid="abcdefghijkl")}
+    loads = load_specs(state, ops(), saved_uidnext={"near": 5})
+    assert loads[NEAR].tuid_from == 5
+    p = plan({3: MessageInfo(3, SEEN)}, near, state, ops(), saved_uidnext={"near": 5})
+    assert [(m.record, m.side, m.uid) for m in p.tuid_matches] == [(0, NEAR, 5)]
+    assert not p.copies[NEAR] and not p.copies[FAR]
+    assert not [op for op in p.flags if op.add or op.remove]
+
+
+def test_pending_copy_not_found_is_copied_again() -> None:
+    rec = SyncRecord(3, 0, status=S_PENDING, tuid="abcdefghijkl")
+    state = SyncState(1, 1, 3, 0, records=[rec])
+    p = plan({3: MessageInfo(3, 0)}, {}, state, ops(), saved_uidnext={"near": 1})
+    assert p.tuid_lost == [0]
+    assert [(c.record, c.source_uid) for c in p.copies[NEAR]] == [(0, 3)]
+    assert not p.new_pairs
+
+
+def test_pending_copy_whose_source_vanished_is_killed() -> None:
+    rec = SyncRecord(3, 0, status=S_PENDING)
+    state = SyncState(1, 1, 3, 0, records=[rec])
+    p = plan({}, {}, state, ops())
+    assert p.kills == [0]
+    assert not p.copies[NEAR]
+
+
+def test_maxuid_topping_over_paired_messages() -> None:
+    # A legacy state whose maxuids lag behind its pairs: topped up to the pairs.
+    world = build((0, 0), [("A", "*", "*", "*"), ("B", "*", "*", "*")])
+    p = plan(listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, ops())
+    assert p.new_maxuid == (2, 2)
+    assert not p.copies[FAR] and not p.copies[NEAR]
+
+
+def test_maxuid_topping_stops_at_first_unknown_message() -> None:
+    # A (old, unpaired, below maxuid) stops the topping; B is paired but above it.
+    world = build(("A", "A"), [("A", "*", "", "*"), ("B", "*", "*", "*")])
+    world.state.max_pulled = world.state.max_pushed = 1
+    p = plan(listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, ops())
+    assert p.new_maxuid == (1, 1)
+    assert not p.new_pairs
+
+
+def test_expired_message_gone_near_is_not_deleted_far() -> None:
+    # An mbsync state with MaxMessages: near expired (and expunged) far UID 1.
+    state = SyncState(
+        1,
+        1,
+        2,
+        2,
+        max_expired=1,
+        records=[SyncRecord(1, 1, SEEN, status=S_EXPIRE | S_EXPIRED), SyncRecord(2, 2, SEEN)],
+    )
+    far = {1: MessageInfo(1, SEEN), 2: MessageInfo(2, SEEN)}
+    near = {2: MessageInfo(2, SEEN)}
+    p = plan(far, near, state, ops())
+    assert not [op for op in p.flags if op.add or op.remove]  # no T for far 1
+    assert [(o.record, o.side) for o in p.expired_orphans] == [(0, NEAR)]
+    assert [(pr.record, pr.kill) for pr in p.prune] == [(0, True)]
+
+
+def test_expiry_t_flag_is_not_propagated() -> None:
+    # Expiry put T on the near copy (not yet expunged): the far copy keeps its flags.
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, SEEN, status=S_EXPIRE)])
+    p = plan({1: MessageInfo(1, SEEN)}, {1: MessageInfo(1, SEEN | TRASHED)}, state, ops())
+    assert not [op for op in p.flags if op.side == FAR and op.add]
+
+
+def test_placeholder_flags_not_propagated() -> None:
+    # Near holds a placeholder (">" mark): flagging it is an upgrade request, not a flag.
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0, status=S_DUMMY_NEAR)])
+    p = plan({1: MessageInfo(1, 0)}, {1: MessageInfo(1, FLAGGED | SEEN)}, state, ops())
+    assert not [op for op in p.flags if op.side == FAR and (op.add or op.remove)]
+    # ... and Flagged is not pushed onto a placeholder either.
+    p = plan({1: MessageInfo(1, FLAGGED)}, {1: MessageInfo(1, 0)}, state, ops())
+    assert not [op for op in p.flags if op.side == NEAR and op.add]
+
+
+def test_new_old() -> None:
+    # Sync New Old: old unpaired messages below maxuid (R, S) are copied as well.
+    run_table(
+        X01_HEADER,
+        X01,
+        ops(pull="new old", push="new old"),
+        ("M", "K"),
+        [
+            ("P", "", "/", ""),  # listing everything (Old) shows both are gone
+            ("Q", "", "<", ""),  # ... and that Q's far copy is gone (near has T)
+            ("R", "", "*", "*"),
+            ("S", "*", "*", ""),
+            ("L", "*T", "*T", ""),
+            ("M", "*", "*", ""),
+            ("J", "", "*T", "*T"),
+            ("K", "", "*P", "*P"),
+        ],
+    )
