@@ -20,7 +20,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fixtures.dovecot import Dovecot, available  # noqa: E402
+from tests.fixtures.dovecot import CAPABILITY_WITHOUT_UIDPLUS, Dovecot, available  # noqa: E402
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -80,3 +80,29 @@ def imap_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> Iterator[Imap
     dovecot.add_user(name, password)
     yield ImapUser(dovecot, name, password)
     dovecot.reset_user(name)
+
+
+@pytest.fixture(scope="session")
+def dovecot_no_uidplus() -> Iterator[Dovecot]:
+    """A second Dovecot whose CAPABILITY lacks UIDPLUS (APPEND gives no UIDs to rely on)."""
+    if not available():
+        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
+    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-nouidplus-")
+    server = Dovecot(directory, imap_capability=CAPABILITY_WITHOUT_UIDPLUS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_user_no_uidplus(dovecot_no_uidplus: Dovecot) -> Iterator[ImapUser]:
+    """Like ``imap_user``, on the server without UIDPLUS."""
+    name = f"n{next(_user_counter)}{secrets.token_hex(3)}"
+    password = secrets.token_hex(8)
+    dovecot_no_uidplus.reset_user(name)
+    dovecot_no_uidplus.add_user(name, password)
+    yield ImapUser(dovecot_no_uidplus, name, password)
+    dovecot_no_uidplus.reset_user(name)

@@ -95,6 +95,22 @@ class FlagChange:
 
 
 @dataclass(slots=True)
+class BoxChanges:
+    """What changed in a box since an earlier change marker (CONDSTORE/QRESYNC).
+
+    ``flags``: every message changed or added since, UID -> flags (``sizes``: their
+    sizes, when asked).  Expunges come as ``vanished`` (UID ranges, inclusive, possibly
+    naming UIDs that never existed) or, when the store cannot tell, as ``present``:
+    every UID in the box now.  Exactly one of the two is set.
+    """
+
+    flags: dict[int, int]
+    vanished: list[tuple[int, int]] | None = None
+    present: set[int] | None = None
+    sizes: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class BoxStatus:
     uidvalidity: int
     # The UID the next stored message will get at least (Maildir: highest assigned + 1).
@@ -113,6 +129,14 @@ class Box(ABC):
     @abstractmethod
     def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
         """Messages by UID, as ``request`` asks; UIDs never repeat."""
+
+    def list_changes(self, since: str, *, want_size: bool = False) -> BoxChanges | None:
+        """Changes since ``since``, an earlier ``status.change_marker`` of this box under
+        the same UIDVALIDITY, or None when the store cannot tell (list in full then).
+
+        Optional: only stores whose marker is a CONDSTORE mod-sequence implement it.
+        """
+        return None
 
     @abstractmethod
     def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
@@ -137,6 +161,32 @@ class Box(ABC):
     @abstractmethod
     def expunge(self, uids: Sequence[int]) -> None:
         """Remove these messages for good (they carry \\Deleted / T already)."""
+
+    @abstractmethod
+    def trash_messages(self, uids: Sequence[int], trash_box: str) -> None:
+        """Move ``uids`` into the box ``trash_box`` (canonical name) of this same store.
+
+        The trash box is created when it is missing.  Messages that vanished meanwhile
+        are skipped.  Trash copies keep the message bytes and flags; they get fresh
+        UIDs in the trash box (which no sync state knows) and no X-TUID.
+
+        - Maildir: each file is renamed into the trash box's ``cur/`` or ``new/`` (the
+          sub-directory it was in) as ``<time>.<pid>_<n>.<host><D>2,FLAGS``, its UID
+          dropped; it is gone from this box when this returns.
+        - IMAP: ``UID MOVE`` when the server offers MOVE (gone from this box when this
+          returns); otherwise ``UID COPY`` (after ``NO [TRYCREATE]``: ``CREATE``, then
+          once more), which leaves the originals in this box.
+
+        What the caller must do afterwards, whatever the driver or the server offered:
+        journal each trashed UID (``Journal.trashed(side, uid)``, so a resumed run does
+        not trash it twice), then call ``expunge(uids)`` on this box.  That removes the
+        originals a COPY left behind (setting ``\\Deleted`` first) and is a harmless
+        no-op for messages that were moved away.  Without UIDPLUS on the server that
+        expunge removes *every* ``\\Deleted`` message of the box, as mbsync's CLOSE does.
+
+        Raises ``BoxError`` when the trash box cannot be created or the server refuses
+        the command, ``MessageError`` when one message cannot be moved.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional for drivers
         """Release locks and the selection; the box is unusable afterwards."""

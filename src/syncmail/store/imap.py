@@ -21,6 +21,7 @@ from syncmail.errors import (
 from syncmail.store import utf7
 from syncmail.store.base import (
     Box,
+    BoxChanges,
     BoxMissing,
     BoxStatus,
     FetchedMessage,
@@ -39,6 +40,7 @@ from syncmail.store.imapwire import (
     internaldate_timestamp,
     parse_appenduid,
     translate,
+    uid_set_chunks,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +58,8 @@ FETCH_BYTES = 10 * 1024 * 1024
 # Messages per MULTIAPPEND command, and its bytes budget.
 STORE_BATCH = 200
 STORE_BYTES = 10 * 1024 * 1024
-_TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+# The largest UID IMAP allows (RFC 3501: nz-number is 32 bit).
+_MAX_UID = 0xFFFFFFFF
 
 
 class IMAPBoxError(BoxError):
@@ -96,6 +99,8 @@ class IMAPStore(Store):
         self.capabilities: frozenset[str] = frozenset()
         self.server_caps: frozenset[str] = frozenset()
         self.condstore = False
+        # QRESYNC enabled: expunges can be asked for as VANISHED (EARLIER).
+        self.qresync = False
         self.prefix = ""
         self.delimiter = "/"
         self._session: Session | None = None
@@ -119,17 +124,37 @@ class IMAPStore(Store):
         if self._session is not None:
             return
         acc = self.account
-        if acc.tunnel:
-            raise ConnectionFailed(self.name, "Tunnel is not supported by syncmail yet")
-        if not acc.host:
+        if not acc.host and not acc.tunnel:
             raise ConnectionFailed(self.name, "no Host configured")
+        tls = acc.tls_type
+        if acc.tunnel and tls != "none" and not acc.host:
+            raise ConnectionFailed(
+                self.name,
+                f"TLSType {tls.upper()} through a Tunnel needs Host, to check the server "
+                "certificate's name",
+            )
+        context = self._ssl_context(acc) if tls != "none" else None
+        timeout = float(acc.timeout) if acc.timeout else None
+        if acc.tunnel:
+            client = self._open_tunnel(acc, context, timeout)
+        else:
+            client = self._open_tcp(acc, context, timeout)
+        session = Session(client, self.name)
+        try:
+            self._start(session, acc, context)
+        except BaseException:
+            session.logout()
+            raise
+        self._session = session
+
+    def _open_tcp(
+        self, acc: IMAPAccountConfig, context: ssl.SSLContext | None, timeout: float | None
+    ) -> Any:
         from imapclient import IMAPClient  # type: ignore[import-untyped]
         from imapclient.imapclient import SocketTimeout  # type: ignore[import-untyped]
 
         tls = acc.tls_type
         port = acc.port or (993 if tls == "imaps" else 143)
-        context = self._ssl_context(acc) if tls != "none" else None
-        timeout = float(acc.timeout) if acc.timeout else None
         where = f"{acc.host}:{port}"
         log.info("store %s: connecting to %s (%s)", self.name, where, tls)
         try:
@@ -145,38 +170,35 @@ class IMAPStore(Store):
             if isinstance(err, CommandFailed):
                 err = ConnectionFailed(self.name, f"cannot connect to {where}: {err.text}")
             raise err from None
-        session = Session(client, self.name)
+        return client
+
+    def _open_tunnel(
+        self, acc: IMAPAccountConfig, context: ssl.SSLContext | None, timeout: float | None
+    ) -> Any:
+        from syncmail.store.imaptunnel import TunnelError, open_tunnel
+
+        assert acc.tunnel is not None
+        log.info("store %s: starting tunnel (%s)", self.name, acc.tls_type)
         try:
-            self._start(session, acc, context)
-        except BaseException:
-            session.logout()
-            raise
-        self._session = session
+            client = open_tunnel(
+                acc.tunnel,
+                host=acc.host or "",
+                ssl_context=context if acc.tls_type == "imaps" else None,
+                timeout=timeout,
+            )
+        except TunnelError as exc:
+            raise ConnectionFailed(self.name, f"Tunnel: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - boundary
+            err = translate(exc, self.name, "the tunnel's greeting")
+            if isinstance(err, CommandFailed):
+                err = ConnectionFailed(self.name, f"Tunnel: {err.text}")
+            raise err from None
+        return client
 
     def _ssl_context(self, acc: IMAPAccountConfig) -> ssl.SSLContext:
-        import ssl
+        from syncmail.store.imaptls import client_context
 
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = True
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        lo, hi = _tls_range(acc.tls_versions)
-        ctx.minimum_version = lo
-        ctx.maximum_version = hi
-        try:
-            if acc.system_certificates:
-                ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
-            if acc.certificate_file:
-                # Trusted directly, so a server's own self-signed certificate listed here is
-                # accepted, as mbsync does.
-                ctx.load_verify_locations(cafile=acc.certificate_file)
-                ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-            if acc.client_certificate:
-                ctx.load_cert_chain(acc.client_certificate, acc.client_key)
-            if acc.cipher_string:
-                ctx.set_ciphers(acc.cipher_string)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise ConnectionFailed(self.name, f"TLS setup failed: {exc}") from None
-        return ctx
+        return client_context(self.name, acc)
 
     def _start(
         self, session: Session, acc: IMAPAccountConfig, context: ssl.SSLContext | None
@@ -184,6 +206,13 @@ class IMAPStore(Store):
         client = session.client
         disabled = {e.upper() for e in acc.disable_extensions}
         caps = session.capabilities() - disabled
+        preauth = client._imap.state == "AUTH"
+        if acc.tls_type == "starttls" and preauth:
+            raise ConnectionFailed(
+                self.name,
+                "the server greeted with PREAUTH, so STARTTLS is impossible "
+                "(use TLSType None with this Tunnel, or TLSType IMAPS)",
+            )
         if acc.tls_type == "starttls":
             if "STARTTLS" not in caps:
                 raise ConnectionFailed(
@@ -196,10 +225,13 @@ class IMAPStore(Store):
             caps = session.capabilities() - disabled
         if "IMAP4REV1" not in caps:
             raise ConnectionFailed(self.name, "the server does not support IMAP4rev1")
-        if client._imap.state != "AUTH":  # not PREAUTH
+        if not preauth:
             self._login(session, acc, caps)
             caps = session.capabilities() - disabled
         self.server_caps = caps
+        # imapclient consults its cached list too (LITERAL+ when sending literals, and
+        # the commands it guards): it must see the masked one.
+        client._cached_capabilities = tuple(c.encode() for c in sorted(caps))
         self.capabilities = frozenset(c.lower() for c in _REPORTED_CAPS if c in caps)
         if "ENABLE" in caps:
             wanted = [c for c in ("QRESYNC", "CONDSTORE") if c in caps]
@@ -210,12 +242,14 @@ class IMAPStore(Store):
                         for e in client.enable(*wanted)
                     }
                 self.condstore = bool(enabled & {"CONDSTORE", "QRESYNC"})
+                self.qresync = "QRESYNC" in enabled
         self._namespace(session, caps)
 
     def _login(self, session: Session, acc: IMAPAccountConfig, caps: frozenset[str]) -> None:
         mechs = [m.upper() for m in acc.auth_mechs] or ["*"]
         any_mech = "*" in mechs
-        encrypted = acc.tls_type != "none"
+        # As in mbsync, a Tunnel counts as a secure channel (it is usually ssh).
+        encrypted = acc.tls_type != "none" or bool(acc.tunnel)
         sasl = {c[5:] for c in caps if c.startswith("AUTH=")}
         use_plain = "PLAIN" in sasl and ("PLAIN" in mechs or (any_mech and encrypted))
         use_login = "LOGINDISABLED" not in caps and ("LOGIN" in mechs or (any_mech and encrypted))
@@ -325,9 +359,12 @@ class IMAPStore(Store):
         return utf7.encode(self.server_name(name))
 
     def _from_store_name(self, name: str) -> str | None:
-        """Inverse of ``on_store_name`` for a listed name; None if it cannot be represented."""
-        if name == "INBOX" and self.cfg.map_inbox:
-            return self.cfg.map_inbox
+        """Inverse of ``on_store_name`` for a listed name; None if it cannot be represented.
+
+        INBOX stays INBOX: like mbsync, the store lists the MapInbox name *as well*.
+        """
+        if name == "INBOX":
+            return name
         flat = self.cfg.flatten
         if flat:
             if "/" in name:
@@ -386,6 +423,8 @@ class IMAPStore(Store):
                 if canonical is None:
                     continue
                 seen.setdefault(canonical, None)
+        if self.cfg.map_inbox:
+            seen.setdefault(self.cfg.map_inbox, None)
         return sorted(seen, key=lambda n: (n != "INBOX", n))
 
     def accept_listed(self, box_flags: Iterable[Any], raw: Any) -> str | None:
@@ -536,6 +575,31 @@ class IMAPBox(Box):
 
     # --- listing ---
 
+    def list_changes(self, since: str, *, want_size: bool = False) -> BoxChanges | None:
+        """``CHANGEDSINCE`` flags, with QRESYNC's VANISHED or else ``UID SEARCH ALL``."""
+        if not self.store.condstore or not since.isdigit():
+            return None
+        session = self._use()
+        items = "UID FLAGS RFC822.SIZE" if want_size else "UID FLAGS"
+        try:
+            # The search first: a message added between the two is then a changed one.
+            present = None if self.store.qresync else session.uid_search_all()
+            got, vanished = session.fetch_changed(items, int(since), vanished=self.store.qresync)
+        except CommandFailed as exc:
+            log.debug("store %s, box %s: no change listing: %s", self.store.name, self.name, exc)
+            return None
+        changes = BoxChanges(
+            flags={}, vanished=vanished if self.store.qresync else None, present=present
+        )
+        for item in got:
+            uid = int(item[b"UID"])
+            changes.flags[uid] = flags.from_imap(item.get(b"FLAGS", ()))
+            if want_size:
+                changes.sizes[uid] = int(item.get(b"RFC822.SIZE", 0) or 0)
+        if changes.flags:
+            self.status.uidnext = max(self.status.uidnext, max(changes.flags) + 1)
+        return changes
+
     def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
         session = self._use()
         items = "UID FLAGS"
@@ -545,7 +609,10 @@ class IMAPBox(Box):
             items += " INTERNALDATE"
         out: dict[int, MessageInfo] = {}
         try:
-            for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items):
+            # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
+            # and the server would reject it as an invalid set.
+            ranged = request.min_uid <= _MAX_UID
+            for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items) if ranged else ():
                 uid = int(item[b"UID"])
                 if uid >= request.min_uid:
                     out[uid] = _info(uid, item)
@@ -696,6 +763,37 @@ class IMAPBox(Box):
         except CommandFailed as exc:
             raise self._error(f"EXPUNGE failed: {exc.text}") from None
 
+    def trash_messages(self, uids: Sequence[int], trash_box: str) -> None:
+        if not uids:
+            return
+        why = check_box_name(trash_box)
+        if why is not None:
+            raise self._error(f"unusable Trash {trash_box!r} ({why})")
+        if self.store._wire_name(trash_box) == self.wire_name:
+            # A COPY into itself followed by the caller's expunge would only renumber.
+            raise self._error(f"the Trash box {trash_box} is this box itself")
+        session = self._use()
+        # MOVE takes the messages out of this box at once; COPY leaves them to the
+        # caller's expunge (mbsync's order: trash first, expunge after).
+        command = "MOVE" if "move" in self.store.capabilities else "COPY"
+        target = _quote(self.store._wire_name(trash_box))
+        created = False
+        for chunk in uid_set_chunks(uids):
+            while True:
+                try:
+                    session.uid_command(command, chunk, target)
+                    break
+                except CommandFailed as exc:
+                    if created or "[TRYCREATE]" not in exc.text.upper():
+                        raise self._error(
+                            f"UID {command} to {trash_box} failed: {exc.text}"
+                        ) from None
+                log.info("store %s: creating Trash box %s", self.store.name, trash_box)
+                self.store.create_box(trash_box)
+                created = True
+        if command == "MOVE":
+            session.drop_expunge_responses()
+
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -732,29 +830,3 @@ def _str(value: Any) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _tls_range(spec: Sequence[str]) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
-    """Lowest and highest TLS version of mbsync's ``TLSVersions`` (+x/-x; default 1.2-1.3)."""
-    import ssl
-
-    enabled = {"1.2", "1.3"}
-    for token in spec:
-        t = token.strip()
-        ver = t.lstrip("+-").removeprefix("TLSv").removeprefix("v")
-        if ver not in _TLS_VERSIONS:
-            continue
-        if t.startswith("-"):
-            enabled.discard(ver)
-        else:
-            enabled.add(ver)
-    if not enabled:
-        enabled = {"1.2", "1.3"}
-    versions = {
-        "1.0": ssl.TLSVersion.TLSv1,
-        "1.1": ssl.TLSVersion.TLSv1_1,
-        "1.2": ssl.TLSVersion.TLSv1_2,
-        "1.3": ssl.TLSVersion.TLSv1_3,
-    }
-    ordered = [v for v in _TLS_VERSIONS if v in enabled]
-    return versions[ordered[0]], versions[ordered[-1]]

@@ -85,6 +85,31 @@ def expand_uid_set(text: str) -> list[int]:
     return out
 
 
+def parse_vanished(data: Iterable[Any]) -> list[tuple[int, int]]:
+    """UID ranges of untagged ``VANISHED`` data (``b"(EARLIER) 4:6,9"`` or ``b"9"``).
+
+    Kept as ranges: a server may name far more UIDs than ever existed (RFC 7162 3.2.10).
+    Raises ValueError on anything else.
+    """
+    out: list[tuple[int, int]] = []
+    for element in data:
+        if element is None:
+            continue
+        text = element.decode("ascii") if isinstance(element, bytes) else str(element)
+        text = text.strip()
+        if text[:1] == "(":
+            tag, sep, text = text.partition(")")
+            if not sep or tag[1:].strip().upper() != "EARLIER":
+                raise ValueError(f"unexpected VANISHED data {text!r}")
+            text = text.strip()
+        for part in text.split(","):
+            lo, sep, hi = part.partition(":")
+            a = int(lo)
+            b = int(hi) if sep else a
+            out.append((min(a, b), max(a, b)))
+    return out
+
+
 # --- response codes ------------------------------------------------------------------------
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.IGNORECASE)
@@ -244,6 +269,45 @@ class Session:
                 raise CommandFailed("UID FETCH", _text(data))
             typ, data = imap._untagged_response(typ, data, "FETCH")
             return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+
+    def fetch_changed(
+        self, items: str, modseq: int, *, vanished: bool
+    ) -> tuple[list[FetchItem], list[tuple[int, int]]]:
+        """``UID FETCH 1:* (items) (CHANGEDSINCE modseq [VANISHED])`` (RFC 7162).
+
+        Returns the changed messages and the expunged UID ranges: those of ``VANISHED
+        (EARLIER)`` (only with ``vanished``, which needs QRESYNC enabled) and of any
+        other ``VANISHED`` the server sent meanwhile (expunged is expunged).
+        """
+        imap = self.client._imap
+        modifier = f"(CHANGEDSINCE {modseq}{' VANISHED' if vanished else ''})"
+        with self.guard("UID FETCH"):
+            imap.untagged_responses.pop("FETCH", None)
+            tag = imap._command("UID", "FETCH", "1:*", f"({items})", modifier)
+            typ, data = imap._command_complete("FETCH", tag)
+            if typ != "OK":
+                raise CommandFailed("UID FETCH", _text(data))
+            typ, data = imap._untagged_response(typ, data, "FETCH")
+            gone = imap.untagged_responses.pop("VANISHED", [])
+            try:
+                ranges = parse_vanished(gone)
+            except ValueError as exc:
+                raise CommandFailed("UID FETCH", f"bad VANISHED response: {exc}") from None
+            items_ = [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+            return items_, ranges
+
+    def uid_search_all(self) -> set[int]:
+        """Every UID of the selected box (``UID SEARCH ALL``)."""
+        imap = self.client._imap
+        with self.guard("UID SEARCH"):
+            imap.untagged_responses.pop("SEARCH", None)
+            typ, data = imap.uid("SEARCH", "ALL")
+            self._check("UID SEARCH", typ, data)
+            out: set[int] = set()
+            for line in data:
+                if isinstance(line, bytes):
+                    out.update(int(u) for u in line.split())
+            return out
 
     def fetch_uids(self, uids: Iterable[int], items: str) -> Iterator[FetchItem]:
         """``uid_fetch`` over explicit UIDs, in chunks short enough for the server."""

@@ -82,6 +82,8 @@ class MaildirBox(Box):
         self._prefix = mn.info_prefix(self._delim)
         # UID -> "cur/<name>" or "new/<name>", from the last listing plus what we did since.
         self._where: dict[int, str] = {}
+        # UIDs trash_messages() moved out of the box (a later expunge skips them).
+        self._trashed: set[int] = set()
         self._closed = False
         stamps, settled = self._settled_stamps()
         self.status = BoxStatus(
@@ -485,6 +487,8 @@ class MaildirBox(Box):
             return True
 
         for uid in uids:
+            if uid in self._trashed:
+                continue  # moved away already: no rescans looking for it
             try:
                 done = self._on_file(uid, unlink, budget)
             except OSError as e:
@@ -494,6 +498,61 @@ class MaildirBox(Box):
             if done is None:
                 log.debug("Maildir box %s: UID %d was already gone", self.name, uid)
             self._where.pop(uid, None)
+
+    def trash_messages(self, uids: Sequence[int], trash_box: str) -> None:
+        self._check_open()
+        if not uids:
+            return
+        store = self._store
+        trash_dir = store.box_path(trash_box)
+        if os.path.realpath(trash_dir) == os.path.realpath(self.path):
+            raise self._error(f"the Trash box {trash_box} is this box itself")
+        mf.prepare_box_dir(store.name, trash_box, trash_dir, True)
+        budget = [_RESCANS_PER_CALL]
+        prefix = self._prefix
+        touched: set[str] = set()
+
+        def move(rel: str, uid: int) -> str:
+            sub, name = rel[:3], rel[4:]
+            i = name.find(prefix)
+            info = name[i:] if i >= 0 else ""
+            # rename() would silently replace a file of the same name.
+            while True:
+                dest = os.path.join(trash_dir, sub, store.new_base() + info)
+                if not os.path.lexists(dest):
+                    break
+            src = self._abs(rel)
+            try:
+                os.rename(src, dest)
+            except FileNotFoundError:
+                if not os.path.lexists(src):
+                    raise
+                # The message is there but the trash is not: never skip it as "vanished",
+                # the caller expunges it next.
+                raise MessageError(
+                    self.name, uid, f"cannot move {src} to {dest}: trash directory vanished"
+                ) from None
+            touched.add(sub)
+            return dest
+
+        for uid in uids:
+            try:
+                done = self._on_file(uid, functools.partial(move, uid=uid), budget)
+            except OSError as e:
+                raise MessageError(
+                    self.name, uid, f"cannot move {e.filename} to the trash: {e.strerror}"
+                ) from None
+            if done is None:
+                log.debug("Maildir box %s: UID %d vanished before it was trashed", self.name, uid)
+            self._where.pop(uid, None)
+            self._trashed.add(uid)
+        if self._fsync:
+            for sub in sorted(touched):
+                for parent in (trash_dir, self.path):
+                    try:
+                        mf.fsync_dir(os.path.join(parent, sub))
+                    except OSError as e:
+                        raise self._error(f"cannot sync {parent}/{sub}: {e.strerror}") from None
 
     def path_of(self, uid: int) -> str | None:
         """Absolute path of the message file of ``uid`` as last seen, None if unknown."""
@@ -583,7 +642,9 @@ class MaildirStore(Store):
             raise StoreError(self.name, f"cannot open store '{root}': not a directory")
         if self.cfg.alt_map:
             log.warning(
-                "Maildir store %s: AltMap is not supported; new boxes use .uidvalidity", self.name
+                "Maildir store %s: AltMap: syncmail cannot write .isyncuidmap.db; existing "
+                "native boxes are used as they are, new boxes get .uidvalidity (mbsync reads both)",
+                self.name,
             )
         if self.cfg.trash:
             try:
@@ -610,8 +671,9 @@ class MaildirStore(Store):
             raise MaildirBoxError(
                 self.name,
                 name,
-                f"{path} keeps its UIDs in .isyncuidmap.db (AltMap), which syncmail cannot "
-                "read; convert it with mdconvert",
+                f"{path} keeps its UIDs in .isyncuidmap.db (mbsync's AltMap scheme), which "
+                f"syncmail cannot read; convert it to the native scheme with isync's mdconvert: "
+                f"mdconvert -n '{path}' (and set AltMap no)",
             )
         uv = mf.UidValidityFile(self.name, name, path, self._fsync)
         try:
