@@ -56,6 +56,9 @@ class Invocation:
     notices: tuple[str, ...] = ()
     # Options given that syncmail parses but does not implement yet (the run must refuse).
     unsupported: tuple[str, ...] = ()
+    # syncmail's own: ``-p NAME`` / ``-p no:NAME`` in command-line order, ``--strict-plugins``.
+    plugins: tuple[str, ...] = ()
+    strict_plugins: bool = False
 
 
 # --- argument parsing (mbsync's src/main.c rules) --------------------------------------
@@ -141,8 +144,9 @@ def parse_args(argv: Sequence[str]) -> Invocation:
     config: str | None = None
     flags: dict[str, bool] = {
         "all": False, "list": False, "list_stores": False, "dry_run": False,
-        "ext_exit": False, "help": False, "version": False,
+        "ext_exit": False, "help": False, "version": False, "strict_plugins": False,
     }
+    plugins: list[str] = []
     verbosity = TERSE
     debug: str | None = None
     ops = OpsBuilder()
@@ -199,6 +203,15 @@ def parse_args(argv: Sequence[str]) -> Invocation:
                 entry.have = entry.noop = True
             elif opt == "noop":
                 ops.have_type = ops.type_noop = True
+            elif opt == "plugin":
+                if index >= len(argv):
+                    raise UsageError("--plugin requires an argument.")
+                plugins.append(_plugin_arg(argv[index], "--plugin"))
+                index += 1
+            elif opt.startswith("plugin="):
+                plugins.append(_plugin_arg(opt[len("plugin="):], "--plugin"))
+            elif opt == "strict-plugins":
+                flags["strict_plugins"] = True
             else:
                 _parse_long_op(opt, arg, ops, notices)
             continue
@@ -222,6 +235,17 @@ def parse_args(argv: Sequence[str]) -> Invocation:
                     raise UsageError("-c requires an argument.")
                 config = argv[index]
                 index += 1
+            elif letter == "p":
+                # Not an mbsync option: getopt's rules, so -pNAME and -p NAME both work
+                # (mbsync's -c, unlike this, never reads the rest of its bundle).
+                if pos < len(letters):
+                    value, pos = letters[pos:], len(letters)
+                elif index < len(argv):
+                    value = argv[index]
+                    index += 1
+                else:
+                    raise UsageError("-p requires an argument.")
+                plugins.append(_plugin_arg(value, "-p"))
             elif letter in _BOX_OP_LETTERS:
                 suffix = letters[pos:pos + 1]
                 side: str | None = None
@@ -293,16 +317,22 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         args=tuple(argv[index:]),
         notices=tuple(n for n in (_MS_NOTICE, _RENEW_NOTICE, _DELETE_NOTICE) if n in notices),
         unsupported=_unsupported_options(ops, merged),
+        plugins=tuple(plugins),
+        strict_plugins=flags["strict_plugins"],
     )
+
+
+def _plugin_arg(value: str, option: str) -> str:
+    """Check the value of ``-p``/``--plugin``: a plugin name or ``no:`` and a name."""
+    name = value[3:] if value.startswith("no:") else value
+    if not name or name.startswith("-"):
+        raise UsageError(f"{option} requires a plugin name (NAME or no:NAME), not '{value}'.")
+    return value
 
 
 def _unsupported_options(ops: OpsBuilder, merged: ChannelOps) -> tuple[str, ...]:
     """What the config parser would mark unsupported, given on the command line instead."""
-    found = []
-    if ops.old_words:
-        found.append(ops.old_words[0])
-    if merged.expunge_solo:
-        found.append("--expunge-solo")
+    found: list[str] = []
     return tuple(found)
 
 
@@ -368,6 +398,9 @@ usage:
   -x, --expunge-solo    expunge deleted messages that are not paired
   -c, --config CONFIG   read an alternate config file (default: ~/.mbsyncrc or
                         $XDG_CONFIG_HOME/isyncrc)
+  -p, --plugin NAME     load only the named plugins (repeatable; the built-in
+                        credentials always load); -p no:NAME disables NAME
+  --strict-plugins      a plugin that cannot be loaded is an error, not a warning
   -D, --debug           debug logging (passwords are never shown)
   -y, --dry-run         do not actually modify anything
   -e, --ext-exit        return extended exit code (+32 far changed, +64 near changed)
@@ -462,9 +495,9 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
     if inv.debug is not None:
         log.debug("%s called with: %s", VERSION_TEXT, " ".join(f"'{a}'" for a in argv))
 
-    from syncmail.plugins import config_keywords, disable_plugins, make_plugin_manager
+    from syncmail.plugins import config_keywords, disable_plugins
 
-    pm = make_plugin_manager()
+    pm = _plugin_manager(inv)
     keywords = config_keywords(pm)
     if _maybe_subcommand(inv):
         # A command word needs no (valid) config, unless the config names a channel so.
@@ -474,12 +507,12 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
             maybe_config = None
         if maybe_config is None or _is_subcommand(inv, maybe_config):
             if maybe_config is not None and maybe_config.globals.disable_plugins:
-                disable_plugins(pm, maybe_config.globals.disable_plugins)
+                disable_plugins(pm, _config_disabled(inv, maybe_config))
             return _subcommand(inv, maybe_config, pm, io)
     config = _load_config(inv, keywords)
     mask.add(a.password for a in config.accounts.values() if a.password)
     if config.globals.disable_plugins:
-        disable_plugins(pm, config.globals.disable_plugins)
+        disable_plugins(pm, _config_disabled(inv, config))
     if config.unsupported:
         raise ConfigError(_unsupported_problems(config))
 
@@ -492,6 +525,46 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
     if inv.list:
         return _list_boxes(config, targets, pm, io)
     return _sync(inv, config, targets, pm, io, handler)
+
+
+def _plugin_selection(inv: Invocation) -> tuple[list[str], list[str] | None]:
+    """``-p`` values as (disabled, only): ``no:NAME`` disables, any plain NAME selects."""
+    disabled = [v[3:] for v in inv.plugins if v.startswith("no:")]
+    only = [v for v in inv.plugins if not v.startswith("no:")]
+    return disabled, (only or None)
+
+
+def _plugin_manager(inv: Invocation) -> pluggy.PluginManager:
+    """The run's plugin manager, as ``-p``/``--strict-plugins`` ask (before the config is read)."""
+    import importlib.metadata
+
+    from syncmail.plugins import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, make_plugin_manager
+
+    disabled, only = _plugin_selection(inv)
+    for name in disabled:
+        if name in BUILTIN_PLUGINS:
+            raise UsageError(f"-p no:{name}: the built-in plugin {name} cannot be disabled.")
+    if not inv.plugins:
+        # Nothing to check: skip a second scan of every installed distribution.
+        return make_plugin_manager(strict=inv.strict_plugins)
+    installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    installed.update(BUILTIN_PLUGINS)
+    for name in only or ():
+        if name not in installed:
+            raise UsageError(
+                f"-p {name}: no plugin named '{name}' is installed "
+                f"(installed: {', '.join(sorted(installed))})."
+            )
+    for name in disabled:
+        if name not in installed:
+            log.warning("-p no:%s: no plugin named '%s' is installed", name, name)
+    return make_plugin_manager(disabled=disabled, only=only, strict=inv.strict_plugins)
+
+
+def _config_disabled(inv: Invocation, config: Config) -> list[str]:
+    """``DisablePlugins`` minus what ``-p`` names: ``-p NAME`` wins, ``no:NAME`` is listed."""
+    off, only = _plugin_selection(inv)
+    return [n for n in config.globals.disable_plugins if n not in (only or ()) and n not in off]
 
 
 def _load_config(inv: Invocation, keywords: Sequence[Any]) -> Config:
@@ -546,7 +619,9 @@ def _subcommand(
             kind = " (built-in)" if plugin.get("builtin") else ""
             hooks = ", ".join(plugin.get("hooks") or ()) or "no hooks"
             print(f"{plugin['name']}{version}{kind}: {hooks}", file=io.out)
-        for blocked in config.globals.disable_plugins if config is not None else ():
+        for blocked in _plugin_selection(inv)[0]:
+            print(f"{blocked}: disabled by -p no:{blocked}", file=io.out)
+        for blocked in _config_disabled(inv, config) if config is not None else ():
             print(f"{blocked}: disabled by DisablePlugins", file=io.out)
         return 0
     if rest != ("notmuch",):

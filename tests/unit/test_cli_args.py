@@ -272,13 +272,15 @@ def test_subcommand_words_are_plain_arguments() -> None:
 @pytest.mark.parametrize(
     ("argv", "unsupported"),
     [
-        (["-o"], ("-o",)),
-        (["-Lo"], ("-o",)),
-        (["--old"], ("--old",)),
-        (["--push-old"], ("--push-old",)),
-        (["-x"], ("--expunge-solo",)),
-        (["--expunge-solo-far"], ("--expunge-solo",)),
-        (["-o", "-xn"], ("-o", "--expunge-solo")),
+        # Old is supported now.
+        (["-o"], ()),
+        (["-Lo"], ()),
+        (["--old"], ()),
+        (["--push-old"], ()),
+        # So is ExpungeSolo.
+        (["-x"], ()),
+        (["--expunge-solo-far"], ()),
+        (["-o", "-xn"], ()),
         # Not asked for explicitly: --full's Old is what the config's "Sync Full" does too.
         (["--full"], ()),
         (["--no-expunge-solo"], ()),
@@ -287,3 +289,67 @@ def test_subcommand_words_are_plain_arguments() -> None:
 )
 def test_unimplemented_options_are_flagged(argv: list[str], unsupported: tuple[str, ...]) -> None:
     assert parse_args(argv).unsupported == unsupported
+
+
+# --- syncmail's own plugin options (not mbsync's): -p/--plugin, --strict-plugins ---------
+
+
+@pytest.mark.parametrize(
+    ("argv", "plugins", "rest"),
+    [
+        (["-p", "recorder", "-a"], ("recorder",), ()),
+        (["-precorder", "-a"], ("recorder",), ()),
+        (["--plugin", "recorder", "chan"], ("recorder",), ("chan",)),
+        (["--plugin=recorder", "chan"], ("recorder",), ("chan",)),
+        (["-p", "no:notmuch", "-p", "pass"], ("no:notmuch", "pass"), ()),
+        (["-pno:notmuch", "--plugin=no:pass"], ("no:notmuch", "no:pass"), ()),
+        # Bundled: -p as the last letter takes the next argument ...
+        (["-ap", "recorder", "chan"], ("recorder",), ("chan",)),
+        (["-Vp", "recorder"], ("recorder",), ()),
+        # ... anywhere else the rest of the bundle is the name (not more flags).
+        (["-apyV"], ("yV",), ()),
+        # Repeated names are kept as given; order matters for nothing but is preserved.
+        (["-p", "b", "-p", "a", "-p", "b"], ("b", "a", "b"), ()),
+    ],
+)
+def test_plugin_option(argv: list[str], plugins: tuple[str, ...], rest: tuple[str, ...]) -> None:
+    inv = parse_args(argv)
+    assert inv.plugins == plugins
+    assert inv.args == rest
+    assert not inv.strict_plugins
+
+
+def test_plugin_option_keeps_the_rest_of_the_bundle_apart() -> None:
+    inv = parse_args(["-ap", "x", "-V"])
+    assert inv.all and inv.plugins == ("x",) and inv.verbosity == VERBOSE
+    # A bundle taking -c's argument and -p's: each takes the next word, in order.
+    inv = parse_args(["-cp", "rc", "x", "chan"])
+    assert inv.config == "rc" and inv.plugins == ("x",) and inv.args == ("chan",)
+    # -p stops option parsing no earlier than any other option.
+    assert parse_args(["chan", "-p", "x"]).args == ("chan", "-p", "x")
+    assert parse_args(["chan", "-p", "x"]).plugins == ()
+
+
+def test_strict_plugins() -> None:
+    inv = parse_args(["--strict-plugins", "-p", "pass", "-a"])
+    assert inv.strict_plugins and inv.plugins == ("pass",) and inv.all
+    assert parse_args(["-a"]) == Invocation(all=True)  # defaults unchanged
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-p"], "-p requires an argument."),
+        (["-ap"], "-p requires an argument."),
+        (["--plugin"], "--plugin requires an argument."),
+        (["--plugin="], "--plugin requires a plugin name (NAME or no:NAME), not ''."),
+        (["-p", "no:"], "-p requires a plugin name (NAME or no:NAME), not 'no:'."),
+        (["-p", "-a"], "-p requires a plugin name (NAME or no:NAME), not '-a'."),
+        (["--plugins"], "Unknown option '--plugins'"),
+        (["--strict-plugins=yes"], "Unknown option '--strict-plugins=yes'"),
+    ],
+)
+def test_plugin_option_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_args(argv)
+    assert str(info.value) == message

@@ -424,11 +424,11 @@ def test_message_error_costs_only_that_message(
 
 
 def test_unsupported_options_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cfg = write_config(tmp_path, "Create Both\nMaxMessages 10\nExpireUnread yes")
+    cfg = write_config(tmp_path, "Create Both\nMaxSize 1k")
     deliver(tmp_path, "far", "A")
     result = sync(cfg)
     assert not result.errors
-    assert "MaxMessages is not supported yet" in caplog.text
+    assert "Upgrade (flag one to fetch the real message) is not supported yet" in caplog.text
 
 
 def test_fast_path_right_after_a_pull(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,6 +46,8 @@ _EXTRA_SECTIONS = ("Global", "IMAPAccount", "IMAPStore", "MaildirStore", "Channe
 DISABLE_EXTENSIONS = (
     "IMAP4REV1", "LOGINDISABLED", "SASL-IR", "STARTTLS", "UIDPLUS", "LITERAL+", "LITERAL-",
     "MOVE", "NAMESPACE", "UTF8=ACCEPT", "UTF8=ONLY", "COMPRESS=DEFLATE",
+    # syncmail only (mbsync does not use them, and rejects these names):
+    "CONDSTORE", "QRESYNC",
 )  # fmt: skip
 _TLS_TYPES: dict[str, TLSType] = {"none": "none", "starttls": "starttls", "imaps": "imaps"}
 _SUBFOLDERS: dict[str, SubFolders] = {
@@ -58,6 +60,10 @@ _PATH_KEYS = {
     "clientcertificate": "client_certificate",
     "clientkey": "client_key",
 }
+ALTMAP_UNSUPPORTED = (
+    "AltMap yes (new boxes would need mbsync's .isyncuidmap.db, which syncmail cannot write: "
+    "use AltMap no, and convert boxes that have only that database with isync's mdconvert -n)"
+)
 _LEGACY_SSL = ("useimaps", "requiressl", "usesslv2", "usesslv3",
                "usetlsv1", "usetlsv1.1", "usetlsv1.2", "usetlsv1.3")  # fmt: skip
 
@@ -363,11 +369,8 @@ class _Parser:
         """Options shared by the global section and channels (isync's ``getopt_helper``)."""
         low = cmd.low
         if low == "sync":
-            before = len(ops.old_words)
             for message in ops.sync_words(cmd.args):
                 self.error(cmd.line, message)
-            if len(ops.old_words) > before:
-                self.mark_unsupported(cmd.line, f"Sync {ops.old_words[before]}")
             for message in ops.notices:
                 self.notice(cmd.line, message)
             ops.notices.clear()
@@ -378,8 +381,6 @@ class _Parser:
             for message in ops.notices:
                 self.notice(cmd.line, message)
             ops.notices.clear()
-            if op == "ExpungeSolo" and any(w.lower() != "none" for w in cmd.args):
-                self.mark_unsupported(cmd.line, "ExpungeSolo")
         elif low == "syncstate":
             if self.one(cmd) == "*":
                 values["sync_state"] = "*"
@@ -387,16 +388,10 @@ class _Parser:
                 values["sync_state"] = self.path_value(cmd)
         elif low == "copyarrivaldate":
             values["copy_arrival_date"] = self.convert(cmd, parse_bool, None)
-            if values["copy_arrival_date"]:
-                self.mark_unsupported(cmd.line, "CopyArrivalDate")
         elif low == "maxmessages":
             values["max_messages"] = self.convert(cmd, parse_int, 0)
-            if values["max_messages"]:
-                self.mark_unsupported(cmd.line, "MaxMessages")
         elif low == "expireunread":
             values["expire_unread"] = self.convert(cmd, parse_bool, None)
-            if values["expire_unread"]:
-                self.mark_unsupported(cmd.line, "ExpireUnread")
         elif low == "expireside":
             value = self.one(cmd)
             side: Side | None = {"far": "far", "near": "near"}.get(value.lower())  # type: ignore[assignment]
@@ -404,8 +399,6 @@ class _Parser:
                 self.error(cmd.line, f"invalid ExpireSide argument '{value}'")
             else:
                 values["expire_side"] = side
-                if side == "far":
-                    self.mark_unsupported(cmd.line, "ExpireSide")
         else:
             return False
         if low in ("sync", "create", "remove", "expunge", "expungesolo"):
@@ -418,19 +411,15 @@ class _Parser:
         low = cmd.low
         if low == "trash":
             values["trash"] = self.one(cmd)
-            self.mark_unsupported(cmd.line, "Trash")
         elif low in ("trashnewonly", "trashremotenew"):
             key = "trash_new_only" if low == "trashnewonly" else "trash_remote_new"
             values[key] = self.convert(cmd, parse_bool, False)
-            if values[key]:
-                self.mark_unsupported(cmd.line, cmd.keyword)
         elif low == "maxsize":
             values["max_size"] = self.convert(cmd, parse_size, 0)
             if values["max_size"]:
                 self.mark_unsupported(cmd.line, "MaxSize")
         elif low == "mapinbox":
             values["map_inbox"] = self.one(cmd)
-            self.mark_unsupported(cmd.line, "MapInbox")
         elif low == "flatten":
             value = self.one(cmd)
             if "/" in value:
@@ -440,7 +429,6 @@ class _Parser:
                 )
             else:
                 values["flatten"] = value
-                self.mark_unsupported(cmd.line, "Flatten")
         elif (canonical := self.extras.lookup(kind, low)) is not None:
             values.setdefault("extra", {})[canonical] = " ".join(cmd.args)
         else:
@@ -458,7 +446,10 @@ class _Parser:
             elif low == "altmap":
                 values["alt_map"] = self.convert(cmd, parse_bool, False)
                 if values["alt_map"]:
-                    self.mark_unsupported(cmd.line, "AltMap")
+                    # Existing boxes of both schemes are handled (db-only ones refused with
+                    # a pointer to mdconvert), but mbsync creates *new* boxes with the db,
+                    # which syncmail cannot write.
+                    self.mark_unsupported(cmd.line, ALTMAP_UNSUPPORTED)
             elif low == "infodelimiter":
                 value = self.one(cmd)
                 problem = _delimiter_problem(value, "Info")
@@ -508,8 +499,6 @@ class _Parser:
                 values["use_namespace"] = self.convert(cmd, parse_bool, True)
             elif low == "subscribedonly":
                 values["subscribed_only"] = self.convert(cmd, parse_bool, False)
-                if values["subscribed_only"]:
-                    self.mark_unsupported(cmd.line, "SubscribedOnly")
             elif low == "path":
                 values["path"] = self.one(cmd)
             elif low == "pathdelimiter":
@@ -553,12 +542,10 @@ class _Parser:
                 key = {"usercmd": "user_cmd", "passcmd": "pass_cmd", "pass": "password",
                        "cipherstring": "cipher_string"}.get(low, low)  # fmt: skip
                 values[key] = self.one(cmd)
-                if low in ("tunnel", "cipherstring"):
-                    self.mark_unsupported(cmd.line, cmd.keyword)
             elif low == "usekeychain":
-                values["use_keychain"] = self.convert(cmd, parse_bool, False)
-                if values["use_keychain"]:
-                    self.mark_unsupported(cmd.line, "UseKeychain")
+                # mbsync has the keyword only in macOS builds; "no" is harmless anywhere.
+                if self.convert(cmd, parse_bool, False):
+                    self.error(cmd.line, "UseKeychain is only available on macOS")
             elif low == "port":
                 port = self.convert(cmd, parse_int, None)
                 if port is not None and not 0 <= port <= 0xFFFF:
@@ -589,8 +576,6 @@ class _Parser:
                             else "Permission denied"
                         self.error(cmd.line, f"{cmd.keyword} '{path}': {reason}")
                     values[_PATH_KEYS[low]] = path
-                if low != "certificatefile":
-                    self.mark_unsupported(cmd.line, cmd.keyword)
             elif low == "systemcertificates":
                 values["system_certificates"] = self.convert(cmd, parse_bool, True)
             elif low == "tlsversions":
@@ -598,8 +583,10 @@ class _Parser:
                 for arg in cmd.args:
                     if arg[:1] not in ("+", "-"):
                         self.error(cmd.line, "TLSVersions arguments must start with +/-")
+                        version_line = -1
                     elif arg[1:] not in _TLS_VERSIONS:
                         self.error(cmd.line, f"Unrecognized TLS version '{arg[1:]}'")
+                        version_line = -1
                     elif arg[0] == "+":
                         versions.add(arg[1:])
                     else:
@@ -619,6 +606,7 @@ class _Parser:
                         versions.add(ver)
                     else:
                         self.error(cmd.line, "Unrecognized SSL version")
+                        version_line = -1
                 tls_explicit = True
             elif low in ("tlstype", "ssltype"):
                 if low == "ssltype":
@@ -648,9 +636,11 @@ class _Parser:
                 self.notice(where.line, f"{kind} '{name}': UseSSL*, UseTLS*, UseIMAPS, and "
                             "RequireSSL are deprecated. Use TLSType and TLSVersions instead.")
                 values["tls_type"] = self.legacy_tls_type(legacy, where, kind, name)
-        if versions != _DEFAULT_TLS_VERSIONS:
-            self.mark_unsupported(version_line, "TLSVersions")
         if version_line:
+            # (-1: a version word was already reported as wrong.)
+            problem = tls_versions_problem(versions) if version_line > 0 else None
+            if problem:
+                self.error(version_line, problem)
             values["tls_versions"] = tuple(f"+{v}" if v in versions else f"-{v}"
                                            for v in _TLS_VERSIONS)
         if require_cram is not None:
@@ -683,10 +673,6 @@ class _Parser:
             if values.get(key1) is not None and values.get(key2) is not None:
                 self.error(at.line, f"{kind} '{name}' has both {first} and {second}")
                 return True
-        if values.get("use_keychain") and (values.get("password") or values.get("pass_cmd")):
-            self.error(at.line,
-                       f"{kind} '{name}' has UseKeychain enabled despite specifying Pass/PassCmd")
-            return True
         return False
 
     def legacy_ssl(self, cmd: _Cmd, legacy: dict[str, bool]) -> None:
@@ -820,6 +806,26 @@ _ACCOUNT_KEYWORDS = frozenset({
 })  # fmt: skip
 
 
+def tls_versions_problem(enabled: Iterable[str]) -> str | None:
+    """Why the enabled TLS versions cannot be used, or None.
+
+    Python's ``ssl`` takes a lowest and a highest version, so a set with a hole
+    (``+1.1 -1.2 +1.3``) cannot be honoured; refusing beats silently widening it.
+    """
+    wanted = set(enabled)
+    on = [i for i, v in enumerate(_TLS_VERSIONS) if v in wanted]
+    if not on:
+        return "no TLS version is left enabled"
+    holes = [v for i, v in enumerate(_TLS_VERSIONS) if on[0] < i < on[-1] and i not in on]
+    if holes:
+        return (
+            f"TLSVersions: syncmail needs a contiguous range of versions, but "
+            f"{' and '.join(holes)} {'is' if len(holes) == 1 else 'are'} disabled between "
+            f"{_TLS_VERSIONS[on[0]]} and {_TLS_VERSIONS[on[-1]]}"
+        )
+    return None
+
+
 def _delimiter_problem(value: str, what: str) -> str | None:
     if len(value) != 1:
         return f"{what} delimiter must be exactly one character long"
@@ -828,4 +834,4 @@ def _delimiter_problem(value: str, what: str) -> str | None:
     return None
 
 
-__all__ = ["default_config_path", "load_config", "parse_config"]
+__all__ = ["default_config_path", "load_config", "parse_config", "tls_versions_problem"]

@@ -1,11 +1,14 @@
 """One box pair of a channel: open (Create/Remove), list, plan, apply journalled, commit.
 
-Order of work (mbsync's): TUID matches, killed pairs, new pairs; flag changes (one
-store call per side, then ``*``); ``F`` UIDNEXT and ``#`` TUIDs, journal synced, then
-copies in batches (``%``, store, ``<``/``>``; copies without a UID are found by X-TUID);
-expunges; max UIDs and pruning; commit; only then plugin events (at least once across
-a crash).  Unlike mbsync, pruning (orphaning after an expunge) is journalled, so a run
-whose only change it is still saves the state.
+Order of work (mbsync's): TUID matches, killed pairs, new pairs (``_`` placeholders,
+``~`` expiry starts); flag changes (one store call per side, then ``*`` and ``~``);
+``F`` UIDNEXT and ``#`` TUIDs, journal synced, then copies in batches (``%``, store,
+``<``/``>``; copies without a UID are found by X-TUID); per side trash (``T``) then
+expunge; pruning, max UIDs, pruning of expired pairs; commit; only then plugin events
+(at least once across a crash).  Unlike mbsync, pruning (orphaning after an expunge)
+and the max UIDs are journalled, so a run whose only change they are still saves the
+state; their order keeps every prefix of the journal a state a resumed run can start
+from.
 
 ``<state>.syncmail`` (see ``_Sidecar``) lets a run skip listing a box pair when the
 boxes' change markers, the state file and the operations are what they were the last
@@ -46,15 +49,24 @@ from syncmail.store.base import (
     Store,
     StoredMessage,
 )
+from syncmail.sync import snapshot
+from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.journal import Journal
-from syncmail.sync.msgcvt import convert_message, make_tuid
+from syncmail.sync.msgcvt import (
+    convert_line_endings,
+    convert_message,
+    make_placeholder,
+    make_tuid,
+)
 from syncmail.sync.plan import (
     FAR,
     NEAR,
     NOTHING,
     SIDES,
     Copy,
+    Expiry,
     Plan,
+    Prune,
     bump_maxuid,
     load_specs,
     plan,
@@ -309,6 +321,7 @@ def _missing_boxes(
         # Both gone: an interrupted deletion propagation; the state goes too.
         sf.delete()
         _Sidecar.discard(sf.paths.state + ".syncmail")
+        snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     t = missing[0]
     other = opened[1 - t]
@@ -338,6 +351,7 @@ def _missing_boxes(
         r.changed[1 - t] = True
         sf.delete()
         _Sidecar.discard(sf.paths.state + ".syncmail")
+        snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
         raise BoxError(channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened")
@@ -372,11 +386,20 @@ def _sync_open(
         journal.uidvalidity(state, uv[FAR], uv[NEAR])
 
     sidecar = _Sidecar(sf.paths.state + ".syncmail", ops, boxes)
-    loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext)
+    expiry = _expiry(r.config, channel)
+    loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext, expiry=expiry)
     listings = []
     for t in (FAR, NEAR):
         if loads[t].listed:
-            listings.append(boxes[t].list_messages(loads[t].request()))
+            listings.append(
+                snapshot.list_box(
+                    stores[t],
+                    boxes[t],
+                    loads[t].request(),
+                    snapshot.snapshot_path(sf.paths.state, t),
+                    save_notes=not r.dry_run,
+                )
+            )
         else:
             listings.append({})
     p = plan(
@@ -386,8 +409,18 @@ def _sync_open(
         ops,
         loads=loads,
         start_maxuid=sf.new_maxuid,
-        expire_side=channel.expire_side,
+        trashed=sf.trashed,
+        expiry=expiry,
     )
+    if p.refusal is not None:
+        unread, most = p.refusal
+        xbox = boxes[FAR if channel.expire_side == "far" else NEAR].name
+        raise BoxError(
+            channel.name,
+            label,
+            f"{xbox}: {unread} unread messages in excess of MaxMessages ({most}). "
+            "Please set ExpireUnread to decide outcome. Skipping mailbox.",
+        )
     for notice in p.notices:
         log.info("Notice: %s", notice)
     if r.dry_run:
@@ -398,7 +431,10 @@ def _sync_open(
         if p.empty:
             sidecar.save()
         else:
-            _settle(channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar)
+            _settle(
+                channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar,
+                expiry,
+            )  # fmt: skip
     return result
 
 
@@ -411,6 +447,7 @@ def _settle(
     listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
     p: Plan,
     sidecar: _Sidecar,
+    expiry: Expiry,
 ) -> None:
     """After a run that changed things, notes for the fast path of the next run.
 
@@ -429,7 +466,7 @@ def _settle(
         )
         for t in (FAR, NEAR)
     ]
-    loads = load_specs(state, ops)
+    loads = load_specs(state, ops, expiry=expiry)
     fresh = list(listings)
     for t in (FAR, NEAR):
         if isinstance(stores[t], MaildirStore):
@@ -437,9 +474,29 @@ def _settle(
             fresh[t] = boxes[t].list_messages(loads[t].request())
         elif changed[t]:
             return
-    again = plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expire_side=channel.expire_side)
-    if again.empty:
+    # The quick check usually answers; a full plan only when it cannot tell.
+    quick = not channel.max_messages and obviously_in_sync(state, fresh[FAR], fresh[NEAR])
+    if quick or plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry).empty:
         sidecar.save()
+
+
+def _expiry(config: Config, channel: ChannelConfig) -> Expiry:
+    """The channel's MaxMessages/ExpireUnread/ExpireSide and the stores' MaxSize (a
+    channel's MaxSize applies to both stores, as in mbsync)."""
+    sizes = [
+        channel.max_size if channel.max_size is not None else config.stores[end.store].max_size
+        for end in (channel.far, channel.near)
+    ]
+    ends = [config.stores[end.store] for end in (channel.far, channel.near)]
+    return Expiry(
+        channel.max_messages,
+        channel.expire_unread,
+        channel.expire_side,
+        (sizes[0], sizes[1]),
+        (ends[0].trash, ends[1].trash),
+        (ends[0].trash_new_only, ends[1].trash_new_only),
+        (ends[0].trash_remote_new, ends[1].trash_remote_new),
+    )
 
 
 def _recover_uidvalidity(
@@ -556,6 +613,10 @@ def _apply(
         rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
         if pair.doomed:
             journal.kill(rec)
+    for index in p.placeholders:
+        journal.placeholder(recs[index])
+    for sc in p.statuses:
+        journal.status(recs[sc.record], sc.status, state=state)
 
     # Flags, one store call per side, then the journal.
     flag_counts = [0, 0]
@@ -576,6 +637,8 @@ def _apply(
         for op in ops_t:
             if op.synced is not None:
                 journal.flags(recs[op.record], op.synced)
+            if op.status is not None:
+                journal.status(recs[op.record], op.status, state=state)
             if (op.add or op.remove) and op.old_flags is not None:
                 new = (op.old_flags | op.add) & ~op.remove
                 events.append(
@@ -621,6 +684,7 @@ def _apply(
             continue
         side_progress[t].expunged_total += len(uids)
         paths = {uid: _path_of(boxes[t], uid) for uid in uids}
+        _trash(r, channel, stores, boxes, journal, p, t)
         boxes[t].expunge(uids)
         r.changed[t] = True
         side_progress[t].expunged_done += len(uids)
@@ -635,21 +699,20 @@ def _apply(
             )
     r.report()
 
-    # Finish: maxuids, prune, commit; events only once the state is safe.
+    # Finish: prune, maxuids, commit; events only once the state is safe.
+    # Unlike mbsync (pre-commit lines, not logged), pruning is journalled: otherwise a
+    # run whose only change is an orphaning or an expunge would not save the state.
+    _prune(journal, recs, [pr for pr in p.prune if not pr.expired])
+    # The max UIDs after that: replayed after a crash, they shrink what the next run
+    # lists, so what was decided on the old range must be in the journal before them.
+    # Not pre-commit, so that a run that only tops up a lagging max UID saves it.
     for t in (FAR, NEAR):
         old = state.max_pulled if t == FAR else state.max_pushed
         if newmax[t] != old:
-            journal.maxuid(state, SIDES[t], newmax[t], pre_commit=True)
-    # Unlike mbsync (pre-commit lines, not logged), pruning is journalled: otherwise a
-    # run whose only change is an orphaning or an expunge would not save the state.
-    for pr in p.prune:
-        rec = recs[pr.record]
-        if rec.dead:
-            continue
-        if pr.kill:
-            journal.kill(rec)
-        else:
-            _assign(journal, rec, pr.side, 0)
+            journal.maxuid(state, SIDES[t], newmax[t])
+    # Expired pairs last: until the max UIDs cover them, their entry is what keeps
+    # their message from looking new.
+    _prune(journal, recs, [pr for pr in p.prune if pr.expired])
     if sf.changed:
         # The sidecar's markers describe the boxes before this run changed them.
         _Sidecar.discard(sf.paths.state + ".syncmail")
@@ -669,6 +732,60 @@ def _apply(
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
     )
+
+
+def _trash(
+    r: RunContext,
+    channel: ChannelConfig,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    journal: Journal,
+    p: Plan,
+    t: int,
+) -> None:
+    """Side ``t``'s messages to trash before the expunge: moved into its own store's
+    Trash, or (TrashRemoteNew) copied into the other store's.  Each is journalled
+    ("T") so that a resumed run does not trash it twice."""
+    local, remote = p.trash[t], p.remote_trash[t]
+    if local:
+        name = r.config.stores[stores[t].name].trash
+        assert name is not None
+        boxes[t].trash_messages(local, name)
+        for uid in local:
+            journal.trashed(SIDES[t], uid)
+    if not remote:
+        return
+    name = r.config.stores[stores[1 - t].name].trash
+    assert name is not None
+    trash_box = stores[1 - t].open_box(name, create=True)
+    try:
+        done: deque[int] = deque()
+
+        def outgoing() -> Iterator[OutgoingMessage]:
+            for fm in boxes[t].fetch_messages(remote):
+                data = convert_line_endings(
+                    fm.data, source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
+                )
+                done.append(fm.uid)
+                date = fm.date if channel.copy_arrival_date else None
+                # Flags as they are, T included (mbsync's trash copies keep it).
+                yield OutgoingMessage(data, fm.flags, date)
+
+        for _stored in trash_box.store_messages(outgoing()):
+            journal.trashed(SIDES[t], done.popleft())
+    finally:
+        trash_box.close()
+
+
+def _prune(journal: Journal, recs: list[SyncRecord], prunes: list[Prune]) -> None:
+    for pr in prunes:
+        rec = recs[pr.record]
+        if rec.dead:
+            continue
+        if pr.kill:
+            journal.kill(rec)
+        else:
+            _assign(journal, rec, pr.side, 0)
 
 
 def _new_path(box: Box, stored: StoredMessage) -> str | None:
@@ -711,6 +828,7 @@ def _copy(
     s = 1 - t
     recs = state.records
     crlf = (stores[s].crlf, stores[t].crlf)
+    dates = bool(channel.copy_arrival_date)
     progress = r.progress.far if t == FAR else r.progress.near
     progress.new_total += len(copies)
     unfound: list[SyncRecord] = []
@@ -743,13 +861,13 @@ def _copy(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[s], batch, recs, journal, sent, crlf)
+                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
             r.errors.append(e)
             log.error("%s", e)
-            _copy_singly(r, boxes, recs, journal, batch, t, unfound, newmax, crlf, landed)
+            _copy_singly(r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed)
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
         for c in batch:
@@ -770,8 +888,8 @@ def _copy_singly(
     batch: list[Copy],
     t: int,
     unfound: list[SyncRecord],
-    newmax: list[int],
     crlf: tuple[bool, bool],
+    dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
@@ -797,7 +915,7 @@ def _copy_singly(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf)
+                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -813,8 +931,14 @@ def _outgoing(
     journal: Journal,
     sent: deque[Copy],
     crlf: tuple[bool, bool],
+    dates: bool,
 ) -> Iterator[OutgoingMessage]:
-    """The converted messages of ``batch``, fetched lazily (memory stays bounded)."""
+    """The converted messages of ``batch``, fetched lazily (memory stays bounded).
+
+    ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
+    INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
+    mbsync.
+    """
     by_uid = {c.source_uid: c for c in batch}
     for fm in source.fetch_messages([c.source_uid for c in batch]):
         c = by_uid.get(fm.uid)
@@ -824,8 +948,12 @@ def _outgoing(
         if c.flags:
             journal.pending_flags(rec, c.flags)
         data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
+        if c.placeholder:
+            # mbsync drops Flagged before it writes the placeholder, so its "flagged
+            # as important" line never appears; neither does it here.
+            data = make_placeholder(data, c.size, crlf=crlf[1])
         sent.append(c)
-        yield OutgoingMessage(data, c.flags, fm.date, rec.tuid)
+        yield OutgoingMessage(data, c.flags, fm.date if dates else None, rec.tuid)
 
 
 def _find_by_tuid(

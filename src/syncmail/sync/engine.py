@@ -120,6 +120,7 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         _warn_unsupported(channel, r.config, ops)
+        _check_expunge_solo(ops, far, near)
         pairs = _box_pairs(channel, target, far, near, ops)
     except StoreError as e:
         _store_failed(r, e)
@@ -158,22 +159,24 @@ def _store_failed(r: RunContext, e: StoreError) -> None:
         r.stores[e.store] = e
 
 
+def _check_expunge_solo(ops: Operations, far: Store, near: Store) -> None:
+    """ExpungeSolo must expunge single messages: an IMAP store needs UIDPLUS for that
+    (without it, EXPUNGE takes every deleted message)."""
+    for side, store in (("far", far), ("near", near)):
+        if side in ops.expunge_solo and store.crlf and "uidplus" not in store.capabilities:
+            raise SyncmailError(f"Error: Store {store.name} does not support ExpungeSolo.")
+
+
 def _warn_unsupported(channel: ChannelConfig, config: Config, ops: Operations) -> None:
-    """Options that parse but do nothing yet: say so instead of silently differing."""
-    what = ["ExpungeSolo"] if ops.expunge_solo else []
-    if channel.max_messages:
-        what.append("MaxMessages")
+    """Options only partly done (the config refuses them; run() can be called without
+    that check): say so instead of silently differing."""
     if channel.max_size or any(
         config.stores[n].max_size for n in (channel.far.store, channel.near.store)
     ):
-        what.append("MaxSize")
-    if any(config.stores[n].trash for n in (channel.far.store, channel.near.store)):
-        what.append("Trash")
-    for name in what:
         log.warning(
-            "Warning: channel %s: %s is not supported yet by syncmail and is ignored",
+            "Warning: channel %s: MaxSize makes placeholders, but their Upgrade (flag one "
+            "to fetch the real message) is not supported yet by syncmail",
             channel.name,
-            name,
         )
 
 

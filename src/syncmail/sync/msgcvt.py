@@ -84,3 +84,55 @@ def convert_message(
     if tuid is not None:
         out = insert_tuid(out, tuid, crlf=target_crlf)
     return out
+
+
+PLACEHOLDER_PREFIX = b"[placeholder] "
+PLACEHOLDER_NOTE = (
+    "Having a size of {size}, this message is over the MaxSize limit.{nl}"
+    "Flag it and sync again (Sync mode Upgrade) to fetch its real contents.{nl}"
+)
+PLACEHOLDER_FLAGGED = "{nl}The original message is flagged as important.{nl}"
+
+
+def placeholder_size(size: int) -> str:
+    """The size as mbsync writes it in a placeholder: ``123KiB`` or ``1.5MiB``."""
+    return f"{size >> 10}KiB" if size < 1024000 else f"{size / 1048576:.1f}MiB"
+
+
+def make_placeholder(data: bytes, size: int, *, crlf: bool, flagged: bool = False) -> bytes:
+    """mbsync's placeholder for a message over MaxSize (mbsync.md 3.6), byte for byte.
+
+    ``data`` is the converted message (target line endings, X-TUID already inserted);
+    only its header is kept.  ``Subject:`` gets the ``[placeholder] `` prefix, or a
+    ``Subject: [placeholder] (No Subject)`` line is added last; the body is the note
+    naming ``size`` (the original's size).
+    """
+    nl = b"\r\n" if crlf else b"\n"
+    end = _header_end(data)
+    if end < 0:
+        head = data if not data or data.endswith(b"\n") else data + nl
+    else:
+        head = data[:end]
+    lower = head.lower()
+    at = 0 if lower.startswith(b"subject:") else lower.find(b"\nsubject:") + 1
+    if at > 0 or lower.startswith(b"subject:"):
+        cut = at + len(b"subject:")
+        if head[cut : cut + 1] == b" ":
+            cut += 1
+        head = head[:cut] + PLACEHOLDER_PREFIX + head[cut:]
+    else:
+        head += b"Subject: " + PLACEHOLDER_PREFIX + b"(No Subject)" + nl
+    text = PLACEHOLDER_NOTE.format(size=placeholder_size(size), nl=nl.decode())
+    if flagged:
+        text += PLACEHOLDER_FLAGGED.format(nl=nl.decode())
+    return head + nl + text.encode("ascii")
+
+
+def is_placeholder(data: bytes) -> bool:
+    """Whether ``data`` is a placeholder made by mbsync or syncmail."""
+    end = _header_end(data)
+    body = data[end:] if end >= 0 else b""
+    return (
+        b"this message is over the MaxSize limit." in body
+        and b"[placeholder] " in data[: max(end, 0)]
+    )

@@ -5,8 +5,12 @@ This is mbsync's ``box_opened2``/``load_box`` (what to list) and ``box_loaded`` 
 what each side must list, ``plan`` returns the actions in the order the engine applies
 them.  Deliberate differences from mbsync 1.5:
 
-- not implemented yet: MaxMessages expiry, MaxSize placeholders and Upgrade, Trash,
-  ExpungeSolo, and supported-flag masking (every store is taken to support all six);
+- not implemented yet: the Upgrade of placeholders (flagging one to fetch the real
+  message: journal "^"/"$"/"P"), and supported-flag masking (every store is taken to
+  support all six);
+- an expired message that is copied again (Sync Old) logs ``~ F N 16`` like mbsync,
+  and its status becomes exactly that also in the live run (mbsync keeps the expiry
+  bits live but not on replay);
 - setting flags on a side makes it list its paired messages (mbsync's Maildir rule,
   used for IMAP too), and a side that expunges lists everything (the Store contract
   expunges by UID, so the engine must know them all);
@@ -16,7 +20,7 @@ them.  Deliberate differences from mbsync 1.5:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from syncmail.config.model import Operations, SyncType
@@ -28,11 +32,15 @@ from syncmail.sync.state import (
     S_EXPIRE,
     S_EXPIRED,
     S_PENDING,
+    S_PERSISTENT,
+    S_PURGED,
+    S_SKIPPED,
     SyncState,
 )
 
 FAR = 0
 NEAR = 1
+_DUMMY = (S_DUMMY_FAR, S_DUMMY_NEAR)
 SIDES = ("far", "near")
 _INF = 1 << 62
 # ListRequest.min_uid that lists nothing (UIDs are 32 bit).
@@ -50,17 +58,49 @@ class SideLoad:
     min_uid: int = NOTHING
     max_uid: int = 0
     tuid_from: int | None = None
+    # Older paired messages listed besides the window (mbsync's expiry exception list).
+    extra: frozenset[int] = frozenset()
+    size: bool = False  # sizes are needed (the other side has a MaxSize)
 
     @property
     def listed(self) -> bool:
-        return self.min_uid <= self.max_uid
+        return self.min_uid <= self.max_uid or bool(self.extra)
 
     def visible(self, uid: int) -> bool:
-        return self.min_uid <= uid <= self.max_uid
+        return self.min_uid <= uid <= self.max_uid or uid in self.extra
 
     def request(self) -> ListRequest:
         return ListRequest(
-            min_uid=self.min_uid if self.listed else NOTHING, tuid_from=self.tuid_from
+            min_uid=self.min_uid if self.min_uid <= self.max_uid else NOTHING,
+            extra_uids=self.extra,
+            want_size=self.size,
+            tuid_from=self.tuid_from,
+        )
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """MaxMessages, ExpireUnread (None: unset) and ExpireSide of a channel."""
+
+    max_messages: int = 0
+    expire_unread: bool | None = None
+    side: str = "near"
+    # MaxSize of the far and near store (0: no limit); bigger messages are copied as
+    # placeholders.  Not about expiry, but a channel setting the decision needs too.
+    max_size: tuple[int, int] = (0, 0)
+    # Trash, TrashNewOnly, TrashRemoteNew of the far and near store (the same story).
+    trash: tuple[str | None, str | None] = (None, None)
+    trash_only_new: tuple[bool, bool] = (False, False)
+    trash_remote_new: tuple[bool, bool] = (False, False)
+
+    @property
+    def xt(self) -> int:
+        return FAR if self.side == "far" else NEAR
+
+    def expiring(self, ops: Operations) -> bool:
+        """mbsync's any_expiring: something may add messages to the expire side."""
+        return bool(
+            self.max_messages and _toward(ops, self.xt) & {"old", "new", "upgrade", "flags"}
         )
 
 
@@ -78,15 +118,25 @@ def _expunges(ops: Operations, t: int) -> bool:
     return SIDES[t] in ops.expunge
 
 
+def _solo(ops: Operations, t: int) -> bool:
+    return SIDES[t] in ops.expunge_solo
+
+
 def load_specs(
-    state: SyncState, ops: Operations, *, saved_uidnext: Mapping[str, int] | None = None
+    state: SyncState,
+    ops: Operations,
+    *,
+    saved_uidnext: Mapping[str, int] | None = None,
+    expiry: Expiry | None = None,
 ) -> tuple[SideLoad, SideLoad]:
     """What the far and near side must list for ``plan`` to decide (mbsync's load_box)."""
     saved = saved_uidnext or {}
+    expiry = expiry or Expiry()
     maxuid = (state.max_pulled, state.max_pushed)
     any_new = [False, False]
     any_old = [False, False]
     any_tuids = [False, False]
+    any_dummies = [False, False]
     seen = [0, 0]
     for rec in state.records:
         if rec.dead:
@@ -94,6 +144,10 @@ def load_specs(
         uids = (rec.far_uid, rec.near_uid)
         seen[FAR] = max(seen[FAR], rec.far_uid)
         seen[NEAR] = max(seen[NEAR], rec.near_uid)
+        if rec.status & S_DUMMY_FAR:
+            any_dummies[FAR] = True
+        if rec.status & S_DUMMY_NEAR:
+            any_dummies[NEAR] = True
         if rec.status & S_PENDING:
             t = FAR if not rec.far_uid else NEAR
             if uids[1 - t] <= maxuid[1 - t]:
@@ -118,28 +172,65 @@ def load_specs(
                 opts[s].add("old")
             if "new" in types or any_new[t]:
                 opts[s].add("new")
+            if expiry.max_size[t]:
+                opts[s].add("size")
             if _expunges(ops, t) or _expunges(ops, s):
                 opts[s].add("flags")
-    loads = []
+    xt = expiry.xt
+    if expiry.expiring(ops):
+        # Expiry counts the expire side's pairs and needs the other side's flags.
+        opts[xt] |= {"paired", "flags"}
+        if any_dummies[xt]:
+            opts[1 - xt] |= {"paired", "flags"}
+        elif _toward(ops, xt) & {"old", "new", "upgrade"}:
+            opts[1 - xt].add("flags")
     for t in (FAR, NEAR):
         o = opts[t]
         if "setflags" in o:
             o.add("paired")
-        if _expunges(ops, t):
+        if _expunges(ops, t) or _solo(ops, t):
             o |= {"paired", "old", "new", "flags"}
+        if _solo(ops, t):
+            # Whether a deleted message is alone needs the other side's old ones.
+            opts[1 - t] |= {"old"}
+    # The non-expire side lists from MaxExpiredUid on, plus the older pairs that are
+    # still alive (kept because they were important): mbsync's bulk + exception fetch.
+    minwuid = [1, 1]
+    extra: list[frozenset[int]] = [frozenset(), frozenset()]
+    o = opts[1 - xt]
+    if "paired" in o and "old" not in o and expiry.max_messages:
+        minwuid[1 - xt] = state.max_expired + 1
+        exc = set()
+        for rec in state.records:
+            if rec.dead:
+                continue
+            uids = (rec.far_uid, rec.near_uid)
+            u = uids[1 - xt]
+            if not u or u >= minwuid[1 - xt]:
+                continue
+            if "new" in o and u > maxuid[1 - xt]:
+                continue  # the new range covers it
+            if not uids[xt] and not rec.status & S_PENDING:
+                continue  # only pairs that really are pairs matter
+            exc.add(u)
+        extra[1 - xt] = frozenset(exc)
+    loads = []
+    for t in (FAR, NEAR):
+        o = opts[t]
         lo, hi = NOTHING, 0
         if "new" in o:
             if "old" in o:
                 o.add("paired")
                 lo = 1
-            elif "paired" not in o:
+            elif "paired" not in o or minwuid[t] > maxuid[t] + 1:
                 lo = maxuid[t] + 1
             else:
-                lo = 1
+                lo = minwuid[t]
             hi = _INF
         elif o & {"paired", "old"}:
-            lo = 1
+            lo = minwuid[t]
             if "old" in o:
+                lo = 1
                 hi = maxuid[t]
                 if hi < seen[t]:
                     if "paired" in o:
@@ -158,6 +249,8 @@ def load_specs(
                 min_uid=lo,
                 max_uid=hi,
                 tuid_from=find if find else (1 if "find" in o else None),
+                extra=extra[t],
+                size="size" in o,
             )
         )
     return loads[FAR], loads[NEAR]
@@ -208,6 +301,18 @@ class SetFlags:
     remove: int
     synced: int | None
     old_flags: int | None = None
+    # Then journal ``~`` with this persistent status (an expiry committed or canceled).
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Journal ``~``: ``record``'s persistent status becomes ``status`` (an expiry
+    begins, a new message is expired before it is copied, an expired one is copied
+    again)."""
+
+    record: int
+    status: int
 
 
 @dataclass(frozen=True)
@@ -218,6 +323,10 @@ class Copy:
     record: int
     source_uid: int
     flags: int
+    # Store a placeholder instead (MaxSize): the source's header and a note naming
+    # ``size``, the source's size.
+    placeholder: bool = False
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -227,6 +336,9 @@ class Prune:
     record: int
     kill: bool
     side: int = NEAR
+    # An expired pair dropped because MaxExpired covers it now: applied after the new
+    # max UIDs (before them, a resumed run would see its message as new).
+    expired: bool = False
 
 
 @dataclass
@@ -239,12 +351,22 @@ class Plan:
     kills: list[int] = field(default_factory=list)
     expired_orphans: list[ExpiredOrphan] = field(default_factory=list)
     new_pairs: list[NewPair] = field(default_factory=list)
+    statuses: list[StatusChange] = field(default_factory=list)
+    # Records whose copy is to be a placeholder (journal "_"), after the new pairs.
+    placeholders: list[int] = field(default_factory=list)
     flags: list[SetFlags] = field(default_factory=list)
     copies: tuple[list[Copy], list[Copy]] = field(default_factory=lambda: ([], []))
     expunge: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
+    # Of those, what goes to the side's own Trash first (journal "T" each), and what is
+    # copied into the *other* store's Trash (TrashRemoteNew) first.
+    trash: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
+    remote_trash: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
     new_maxuid: tuple[int, int] = (0, 0)
     prune: list[Prune] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # (unread, MaxMessages): too many unread messages and ExpireUnread unset; the box
+    # pair must be skipped with mbsync's error, nothing applied.
+    refusal: tuple[int, int] | None = None
 
     @property
     def flag_updates(self) -> tuple[int, int]:
@@ -263,7 +385,9 @@ class Plan:
             or self.kills
             or self.expired_orphans
             or self.new_pairs
-            or any(op.add or op.remove for op in self.flags)
+            or self.statuses
+            or self.placeholders
+            or any(op.add or op.remove or op.status is not None for op in self.flags)
             or self.copies[FAR]
             or self.copies[NEAR]
             or self.expunge[FAR]
@@ -288,6 +412,7 @@ class _Work:
     delete: bool = False
     dead: bool = False
     status: int = 0
+    nexpire: bool = False  # mbsync's S_NEXPIRE: expiry wants this pair expired
 
 
 def plan(
@@ -302,6 +427,8 @@ def plan(
     loads: tuple[SideLoad, SideLoad] | None = None,
     start_maxuid: Mapping[str, int] | None = None,
     expire_side: str = "near",
+    expiry: Expiry | None = None,
+    trashed: Collection[tuple[str, int]] = (),
 ) -> Plan:
     """Decide everything for one box pair.  ``far``/``near`` may hold more messages than
     ``load_specs`` asked for; those outside the window are ignored, as mbsync never
@@ -313,18 +440,25 @@ def plan(
     copy that gets exactly the next UID of its side raises it further (mbsync's
     ``assign_uid``), see ``bump_maxuid``.
     """
+    if expiry is None:
+        expiry = Expiry(side=expire_side)
     if loads is None:
-        loads = load_specs(state, ops, saved_uidnext=saved_uidnext)
+        loads = load_specs(state, ops, saved_uidnext=saved_uidnext, expiry=expiry)
     expunge = [
         _expunges(ops, FAR) if far_expunge is None else far_expunge,
         _expunges(ops, NEAR) if near_expunge is None else near_expunge,
+    ]
+    solo = [
+        _solo(ops, FAR) and far_expunge is not False,
+        _solo(ops, NEAR) and near_expunge is not False,
     ]
     msgs: list[dict[int, MessageInfo]] = [
         {u: m for u, m in far.items() if loads[FAR].visible(u)},
         {u: m for u, m in near.items() if loads[NEAR].visible(u)},
     ]
     result = Plan(loads=loads)
-    xt = FAR if expire_side == "far" else NEAR
+    xt = expiry.xt
+    maxxf = state.max_expired
     maxuid = [state.max_pulled, state.max_pushed]
     newmax = list(maxuid)
     if start_maxuid:
@@ -418,6 +552,11 @@ def plan(
 
     # New messages (step 5); pushes (target far) first, as mbsync.
     base = len(state.records)
+    copies: list[tuple[_Work, Copy]] = []
+
+    def unimportant(flags: int) -> bool:
+        return not flags & FLAGGED and bool(flags & SEEN or expiry.expire_unread)
+
     for t in (FAR, NEAR):
         s = 1 - t
         types = _toward(ops, t)
@@ -431,15 +570,36 @@ def plan(
                     continue
                 if topping and newmax[s] < uid:
                     newmax[s] = uid
-                if not w.pending:
-                    continue
+                if w.status & S_SKIPPED and not w.pending:
+                    # Pre-1.4 "^": skipped as too big; Upgrade makes it a placeholder.
+                    if "upgrade" not in types:
+                        continue
+                    w.status = S_PENDING | _DUMMY[t]
+                    w.pending = True
+                    result.placeholders.append(w.index)
+                elif not w.pending:
+                    if w.uid[t] or "old" not in types:
+                        continue  # paired, or an orphan reported already
+                    if t != xt or not w.status & S_EXPIRED:
+                        continue  # an orphan: an interrupted deletion, not copied again
+                    if unimportant(m.flags):
+                        continue  # expired, and still not worth keeping
+                    # Expired earlier, important now: copy it again.  The status is
+                    # logged as mbsync does (its replay sets exactly this).
+                    w.status = S_PENDING
+                    w.pending = True
+                    result.statuses.append(StatusChange(w.index, S_PENDING))
                 new = False
             else:
-                # The expire side never tops without expiry (MaxExpiredUid is 0).
-                topping = False
+                # The first unknown message that should be known ends the synced
+                # range; on the expire side only above the expired ones.
+                if t != xt or uid > maxxf:
+                    topping = False
                 if uid <= maxuid[s]:
                     if "old" not in types:
                         continue
+                    if topping and unimportant(m.flags):
+                        continue  # below the bulk range: expired and pruned earlier
                 elif "new" not in types:
                     continue
                 w = _Work(base + len(result.new_pairs), [0, 0], 0, True, None)
@@ -458,7 +618,26 @@ def plan(
             if doomed:
                 w.dead = True
                 continue
-            result.copies[t].append(Copy(t, w.index, uid, m.flags & ALL))
+            flags = m.flags & ALL
+            if (
+                expiry.max_size[t]
+                and m.size > expiry.max_size[t]
+                and not w.status & (S_DUMMY_FAR | S_DUMMY_NEAR)
+            ):
+                w.status |= _DUMMY[t]
+                result.placeholders.append(w.index)
+            dummy = bool(w.status & _DUMMY[t])
+            if dummy:
+                flags &= ~FLAGGED  # a flagged placeholder would ask for its upgrade
+            copies.append((w, Copy(t, w.index, uid, flags, dummy, m.size)))
+
+    if expiry.expiring(ops):
+        maxxf = _expire(w_list=work, xt=xt, expiry=expiry, result=result, maxxf=maxxf)
+        if result.refusal is not None:
+            return result
+    for w, c in copies:
+        if w.pending and not w.dead:
+            result.copies[c.target].append(c)
 
     # Flags (step 7, first half).
     cur: list[dict[int, int]] = [
@@ -475,9 +654,20 @@ def plan(
             a, d = w.aflags[t], w.dflags[t]
             if w.delete and not a:
                 continue
+            expiring = (
+                not w.delete and t == xt and bool(w.status & S_EXPIRE) != bool(w.status & S_EXPIRED)
+            )
+            if expiring:
+                # An expiry is under way: T follows the wanted state, so a canceled
+                # expiry takes its T back.
+                if w.nexpire:
+                    a |= TRASHED
+                else:
+                    d |= TRASHED
             m = w.msg[t]
             have = cur[t].get(uid, 0) if m is not None else 0
-            if expunge[t] and (have | a) & ~d & TRASHED:
+            keeps_flags = expiry.trash[t] and not expiry.trash_only_new[t]
+            if expunge[t] and (have | a) & ~d & TRASHED and not keeps_flags:
                 # It is going away: only the deletion matters.
                 w.aflags[t] &= TRASHED
                 a &= TRASHED
@@ -491,9 +681,20 @@ def plan(
                 if nflags != w.flags:
                     synced = nflags
                     w.flags = nflags
-            if a or d or synced is not None:
+            status: int | None = None
+            if expiring:
+                st = w.status
+                if w.nexpire == bool(st & S_EXPIRE):
+                    if w.nexpire:
+                        maxxf = max(maxxf, w.uid[1 - xt])
+                    st = (st & ~S_EXPIRED) | (S_EXPIRED if w.nexpire else 0)
+                else:
+                    st = (st & ~S_EXPIRE) | (S_EXPIRE if w.nexpire else 0)
+                w.status = st
+                status = st & S_PERSISTENT
+            if a or d or synced is not None or status is not None:
                 result.flags.append(
-                    SetFlags(t, w.index, uid, a, d, synced, have if m is not None else None)
+                    SetFlags(t, w.index, uid, a, d, synced, have if m is not None else None, status)
                 )
             if a or d:
                 if m is not None:
@@ -503,13 +704,20 @@ def plan(
                 elif d & TRASHED:
                     w.deleted[t] = False
 
-    # Expunge (step 8): everything listed that carries T by now.
+    # Expunge (step 8): everything listed that carries T by now; with ExpungeSolo
+    # only what has no partner (anymore), or is expired.  Both sides are decided
+    # before either is expunged.
     for t in (FAR, NEAR):
-        if not expunge[t]:
+        if not expunge[t] and not solo[t]:
             continue
         gone_uids = sorted(u for u, f in cur[t].items() if f & TRASHED)
+        if not expunge[t]:
+            gone_uids = [u for u in gone_uids if _alone(by_uid[t].get(u), t, u, expunge, xt)]
         result.expunge[t].extend(gone_uids)
-        for uid in gone_uids:
+    for t in (FAR, NEAR):
+        _to_trash(t, by_uid[t], xt, expiry, trashed, result)
+    for t in (FAR, NEAR):
+        for uid in result.expunge[t]:
             w_gone = by_uid[t].get(uid)
             if w_gone is not None and w_gone.uid[t] == uid:
                 w_gone.gone[t] = True
@@ -523,9 +731,9 @@ def plan(
             w.status & S_EXPIRED
             and (not w.uid[xt] or w.gone[xt])
             and newmax[1 - xt] >= w.uid[1 - xt]
-            and state.max_expired >= w.uid[1 - xt]
+            and maxxf >= w.uid[1 - xt]
         ):
-            result.prune.append(Prune(w.index, kill=True))
+            result.prune.append(Prune(w.index, kill=True, expired=True))
         elif not w.uid[NEAR] or w.gone[NEAR]:
             if not w.uid[FAR] or w.gone[FAR]:
                 result.prune.append(Prune(w.index, kill=True))
@@ -534,3 +742,127 @@ def plan(
         elif w.uid[FAR] and w.gone[FAR] and w.deleted[NEAR]:
             result.prune.append(Prune(w.index, kill=False, side=FAR))
     return result
+
+
+def _expire(w_list: list[_Work], xt: int, expiry: Expiry, result: Plan, maxxf: int) -> int:
+    """MaxMessages (step 6): mark the oldest excess pairs for expiry on side ``xt``.
+
+    Flagged and (unless ExpireUnread) unread messages are important and kept.  Pairs
+    are ordered by the other side's UID (arrival order).  A pair being copied that is
+    excess is expired before it is born (not copied at all).  Returns the raised
+    MaxExpired bound; sets ``result.refusal`` when too many unread messages would
+    have to stay and ExpireUnread is unset.
+    """
+    dummy_x = S_DUMMY_FAR if xt == FAR else S_DUMMY_NEAR
+    alive: list[tuple[_Work, int]] = []
+    for w in w_list:
+        if w.dead or not w.uid[1 - xt]:
+            continue
+        src = w.msg[1 - xt]
+        if not w.pending:
+            m = w.msg[xt]
+            if m is None:
+                continue
+            nflags = m.flags
+            if w.status & dummy_x:
+                # A placeholder's Seen/Flagged say nothing: the real message's count.
+                if src is None:
+                    continue
+                add = src.flags & ~w.flags & (SEEN | FLAGGED)
+                rm = ~src.flags & w.flags & SEEN
+                nflags = (nflags & (~(SEEN | FLAGGED) | (w.flags & SEEN)) & ~rm) | add
+            nflags = (nflags | w.aflags[xt]) & ~w.dflags[xt]
+        else:
+            if src is None:
+                continue
+            nflags = src.flags
+        if not nflags & TRASHED or w.status & (S_EXPIRE | S_EXPIRED):
+            alive.append((w, nflags))
+    alive.sort(key=lambda item: item[0].uid[1 - xt])
+    todel = len(alive) - expiry.max_messages
+    unseen = 0
+    for w, nflags in alive:
+        important = bool(nflags & FLAGGED)
+        if not important and not nflags & SEEN:
+            if todel > 0:
+                unseen += 1
+            important = not expiry.expire_unread
+        if important:
+            todel -= 1
+            continue
+        both = S_EXPIRE | S_EXPIRED
+        m = w.msg[xt]
+        if (
+            todel > 0
+            or w.status & both == both
+            or (w.status & both and m is not None and m.flags & TRASHED)
+        ):
+            w.nexpire = True
+            todel -= 1
+    if expiry.expire_unread is None and unseen * 2 > expiry.max_messages:
+        result.refusal = (unseen, expiry.max_messages)
+        return maxxf
+    for w, _ in alive:
+        if not w.pending:
+            if w.nexpire != bool(w.status & S_EXPIRED) and w.nexpire != bool(w.status & S_EXPIRE):
+                w.status = (w.status & ~S_EXPIRE) | (S_EXPIRE if w.nexpire else 0)
+                result.statuses.append(StatusChange(w.index, w.status & S_PERSISTENT))
+        elif w.nexpire:
+            # Excess before it was even copied: not copied at all.
+            w.status = S_EXPIRE | S_EXPIRED
+            w.pending = False
+            result.statuses.append(StatusChange(w.index, w.status))
+            maxxf = max(maxxf, w.uid[1 - xt])
+    return maxxf
+
+
+def _alone(w: _Work | None, t: int, uid: int, expunge: list[bool], xt: int) -> bool:
+    """ExpungeSolo: may this deleted message on side ``t`` be expunged (mbsync's rule)?
+
+    Yes when it has no pair, its partner is gone or goes now, or it expired; not while
+    it is being copied.
+    """
+    if w is None or w.dead or w.uid[t] != uid:
+        return True  # isolated
+    o = 1 - t
+    if not (
+        not w.uid[o]
+        or w.gone[o]
+        or (expunge[o] and w.deleted[o])
+        or (t == xt and w.status & (S_EXPIRE | S_EXPIRED))
+    ):
+        return False
+    return not w.pending
+
+
+def _to_trash(
+    t: int,
+    by_uid: dict[int, _Work],
+    xt: int,
+    expiry: Expiry,
+    trashed: Collection[tuple[str, int]],
+    result: Plan,
+) -> None:
+    """Which of side ``t``'s expunged messages go to a Trash first (mbsync's rules).
+
+    Not expired ones, not placeholders; with TrashNewOnly / TrashRemoteNew only "new"
+    ones: no pair, or a placeholder as partner.  Nothing twice after a resume.
+    """
+    if expiry.trash[t]:
+        only_new, out = expiry.trash_only_new[t], result.trash[t]
+    elif expiry.trash[1 - t] and expiry.trash_remote_new[1 - t]:
+        only_new, out = True, result.remote_trash[t]
+    else:
+        return
+    for uid in result.expunge[t]:
+        w = by_uid.get(uid)
+        if w is not None and not w.dead and w.uid[t] == uid:
+            if t == xt and w.status & (S_EXPIRE | S_EXPIRED):
+                continue  # deleted only by expiry
+            if w.status & (_DUMMY[t] | S_PURGED):
+                continue
+            if only_new and not w.status & (_DUMMY[1 - t] | S_SKIPPED):
+                continue
+        if (SIDES[t], uid) in trashed:
+            continue
+        out.append(uid)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -212,7 +213,22 @@ def _parse_header_line(
     return None
 
 
+# The common entry, "far near FLAGS" with plain numbers (9 digits fit a C unsigned)
+# and no marks: read without the general path's splitting and checks.
+_PLAIN_ENTRY = re.compile(rb"(\d{1,9}) (\d{1,9}) ([DFPRST]*)")
+# Flag letters of every flag set (for writing), and back (canonical spellings only).
+_LETTERS_OF = [to_letters(f) for f in range(64)]
+_BITS_OF = {letters.encode(): f for f, letters in enumerate(_LETTERS_OF)}
+
+
 def _parse_entry(raw: bytes, lineno: int, fail: _Fail) -> SyncRecord:
+    m = _PLAIN_ENTRY.fullmatch(raw)
+    if m is not None:
+        far_b, near_b, letters = m.groups()
+        bits = _BITS_OF.get(letters)
+        if bits is None:
+            bits = _parse_flag_letters(letters)
+        return SyncRecord(int(far_b), int(near_b), bits)
     parts = raw.split()
     far = _uint(parts[0]) if len(parts) >= 2 else None
     near = _uint(parts[1]) if len(parts) >= 2 else None
@@ -264,5 +280,7 @@ def format_state(state: SyncState, *, expire_side: str = "near") -> bytes:
         st = rec.status
         dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
         mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
-        out.append(f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{to_letters(rec.flags)}\n")
+        flags = rec.flags
+        letters = _LETTERS_OF[flags] if 0 <= flags < 64 else to_letters(flags)
+        out.append(f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{letters}\n")
     return "".join(out).encode("ascii")

@@ -1,0 +1,245 @@
+"""Incremental listings: a box's last full listing, kept up to date with CONDSTORE/QRESYNC.
+
+``<state>.syncmail-far`` (``-near``) holds the UID -> flags listing of an IMAP box with
+the UIDVALIDITY and HIGHESTMODSEQ of the SELECT before it.  The next run asks only for
+what changed since that mod-sequence (``Box.list_changes``) and patches the listing; the
+result equals a full listing.  Anything doubtful (other UIDVALIDITY, a lower or no
+HIGHESTMODSEQ, a missing or damaged file, a listing the request cannot be answered
+from) means a full listing.  The notes describe the server's box only, not the sync
+state, so a run of mbsync in between does not void them: its changes are changes since.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+SUFFIXES = (".syncmail-far", ".syncmail-near")
+
+
+@dataclass
+class Snapshot:
+    """One box's listing as of mod-sequence ``modseq`` (sizes only if they were listed)."""
+
+    key: str
+    uidvalidity: int
+    modseq: int
+    flags: dict[int, int]
+    sizes: dict[int, int] | None = None
+
+
+def snapshot_path(state_path: str, side: int) -> str:
+    return state_path + SUFFIXES[side]
+
+
+def discard(state_path: str) -> None:
+    """Remove both sides' snapshots of a box pair (its state is going away)."""
+    for suffix in SUFFIXES:
+        try:
+            os.unlink(state_path + suffix)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.debug("cannot remove %s: %s", state_path + suffix, e.strerror)
+
+
+# --- the file ---------------------------------------------------------------------------
+
+
+def encode(snap: Snapshot) -> bytes:
+    """The file's bytes: JSON, UIDs ascending and delta-coded (short, quick to read)."""
+    uids = sorted(snap.flags)
+    deltas = [b - a for a, b in zip([0, *uids], uids, strict=False)]
+    doc: dict[str, object] = {
+        "version": VERSION,
+        "key": snap.key,
+        "uidvalidity": snap.uidvalidity,
+        "modseq": snap.modseq,
+        "count": len(uids),
+        "uids": deltas,
+        "flags": [snap.flags[u] for u in uids],
+    }
+    if snap.sizes is not None:
+        doc["sizes"] = [snap.sizes.get(u, 0) for u in uids]
+    return json.dumps(doc, separators=(",", ":")).encode("ascii")
+
+
+def decode(data: bytes) -> Snapshot | None:
+    """The snapshot in ``data``, or None when it is not a complete, valid one."""
+    try:
+        doc = json.loads(data)
+        if not isinstance(doc, dict) or doc.get("version") != VERSION:
+            return None
+        key, uv, modseq, count = doc["key"], doc["uidvalidity"], doc["modseq"], doc["count"]
+        deltas, flag_list = doc["uids"], doc["flags"]
+        sizes = doc.get("sizes")
+        if not (isinstance(key, str) and _ints([uv, modseq, count])):
+            return None
+        if not (isinstance(deltas, list) and isinstance(flag_list, list)):
+            return None
+        if len(deltas) != count or len(flag_list) != count or not _ints(deltas + flag_list):
+            return None
+        if sizes is not None and not (
+            isinstance(sizes, list) and len(sizes) == count and _ints(sizes)
+        ):
+            return None
+        uids = []
+        uid = 0
+        for d in deltas:
+            if d <= 0:
+                return None
+            uid += d
+            uids.append(uid)
+        return Snapshot(
+            key,
+            uv,
+            modseq,
+            dict(zip(uids, flag_list, strict=True)),
+            None if sizes is None else dict(zip(uids, sizes, strict=True)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _ints(values: Sequence[object]) -> bool:
+    return all(type(v) is int and v >= 0 for v in values)
+
+
+def load(path: str) -> Snapshot | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    snap = decode(data)
+    if snap is None:
+        log.debug("%s: damaged, listing in full", path)
+    return snap
+
+
+def save(path: str, snap: Snapshot) -> None:
+    """Write by rename; a failure only costs the next run a full listing."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(encode(snap))
+        os.replace(tmp, path)
+    except OSError as e:
+        log.debug("cannot write %s: %s", path, e.strerror)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+# --- patching (pure) ----------------------------------------------------------------------
+
+
+def patch(known: Mapping[int, int], changes: BoxChanges) -> dict[int, int]:
+    """The listing ``known`` with ``changes`` applied: UID -> flags of the box now."""
+    if changes.present is not None:
+        present = changes.present
+        out = {u: f for u, f in known.items() if u in present}
+    else:
+        out = dict(known)
+    out.update(changes.flags)
+    if changes.vanished:
+        drop_ranges(out, changes.vanished)
+    return out
+
+
+def drop_ranges(listing: dict[int, int], ranges: Sequence[tuple[int, int]]) -> None:
+    """Remove the UIDs inside any of the inclusive ``ranges`` from ``listing``."""
+    span = sum(hi - lo + 1 for lo, hi in ranges)
+    if span <= 4 * len(listing):
+        for lo, hi in ranges:
+            for uid in range(lo, hi + 1):
+                listing.pop(uid, None)
+        return
+    # Huge ranges (a server may answer with a superset): look the known UIDs up instead.
+    merged = sorted(ranges)
+    starts = [lo for lo, _ in merged]
+    reach: list[int] = []
+    top = 0
+    for _, hi in merged:
+        top = max(top, hi)
+        reach.append(top)
+    for uid in list(listing):
+        i = bisect.bisect_right(starts, uid) - 1
+        if i >= 0 and reach[i] >= uid:
+            del listing[uid]
+
+
+# --- listing a box ----------------------------------------------------------------------
+
+
+def incremental(store: Store) -> bool:
+    """Whether boxes of ``store`` get snapshots (a CONDSTORE mod-sequence as marker)."""
+    return bool(store.capabilities & {"condstore", "qresync"})
+
+
+def list_box(
+    store: Store, box: Box, request: ListRequest, path: str, *, save_notes: bool = True
+) -> dict[int, MessageInfo]:
+    """``box.list_messages(request)``, answered from the snapshot at ``path`` plus the
+    changes since when that is possible; the snapshot is renewed (``save_notes``)."""
+    if not incremental(store):
+        return box.list_messages(request)
+    status = box.status
+    # Read before listing: changes after this point come back next time, which is safe.
+    marker = status.change_marker
+    modseq = int(marker) if marker is not None and marker.isdigit() else None
+    key = f"{store.name}\0{box.name}"
+    simple = request.tuid_from is None and not request.message_id_uids and not request.want_date
+    known = load(path) if simple and modseq is not None else None
+    listing: dict[int, int] | None = None
+    sizes: dict[int, int] | None = None
+    if (
+        known is not None
+        and modseq is not None
+        and known.key == key
+        and known.uidvalidity == status.uidvalidity
+        and known.modseq <= modseq
+        and (known.sizes is not None or not request.want_size)
+    ):
+        changes = box.list_changes(str(known.modseq), want_size=request.want_size)
+        if changes is not None:
+            listing = patch(known.flags, changes)
+            if request.want_size and known.sizes is not None:
+                sizes = {u: known.sizes.get(u, 0) for u in listing}
+                sizes.update(changes.sizes)
+            log.debug(
+                "store %s, box %s: %d changed since modseq %d",
+                store.name,
+                box.name,
+                len(changes.flags),
+                known.modseq,
+            )
+    if listing is None:
+        out = box.list_messages(request)
+        if save_notes and modseq is not None and request.min_uid <= 1:
+            full_sizes = {u: m.size for u, m in out.items()} if request.want_size else None
+            snap = Snapshot(
+                key, status.uidvalidity, modseq, {u: m.flags for u, m in out.items()}, full_sizes
+            )
+            save(path, snap)
+        return out
+    if save_notes and modseq is not None:
+        save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes))
+    min_uid, extra = request.min_uid, request.extra_uids
+    if sizes is not None:
+        return {
+            u: MessageInfo(u, f, sizes.get(u, 0))
+            for u, f in listing.items()
+            if u >= min_uid or u in extra
+        }
+    return {u: MessageInfo(u, f) for u, f in listing.items() if u >= min_uid or u in extra}
