@@ -73,7 +73,7 @@ def make_plugin_manager(
     for module_name in BUILTIN_PLUGINS:
         _register_builtin(pm, module_name)
 
-    blocked = set(disabled)
+    blocked = _blockable(disabled)
     wanted = None if only is None else set(only)
     for name in sorted(blocked):
         pm.set_blocked(name)
@@ -153,8 +153,16 @@ def _describe(exc: BaseException) -> str:
 
 def disable_plugins(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
     """Unregister and block the named plugins (for ``DisablePlugins`` read from the config)."""
-    for name in names:
+    for name in _blockable(names):
         pm.set_blocked(name)
+
+
+def _blockable(names: Iterable[str]) -> set[str]:
+    """``names`` less the built-ins, which stay loaded: without them no store could log in."""
+    blocked = set(names)
+    for name in sorted(blocked & set(BUILTIN_PLUGINS)):
+        log.warning("plugin %s is built in and cannot be disabled; keeping it", name)
+    return blocked - set(BUILTIN_PLUGINS)
 
 
 def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:

@@ -207,3 +207,14 @@ def test_example_plugin_is_installed_and_works(
     assert pre_sync(pm, config, []) == (
         "plugin example: paused: remove ~/.syncmail-pause to sync again"
     )
+
+
+@pytest.mark.parametrize("how", ["make", "config"])
+def test_builtin_credentials_cannot_be_disabled(how: str, caplog: pytest.LogCaptureFixture) -> None:
+    if how == "make":
+        pm = make_plugin_manager(disabled=["syncmail.credentials"])
+    else:
+        pm = make_plugin_manager()
+        disable_plugins(pm, ["syncmail.credentials"])
+    assert pm.has_plugin("syncmail.credentials")
+    assert "cannot be disabled" in caplog.text
