@@ -413,6 +413,9 @@ class _Work:
     dead: bool = False
     status: int = 0
     nexpire: bool = False  # mbsync's S_NEXPIRE: expiry wants this pair expired
+    # Both copies carry exactly the synced flags (no T) and nothing is under way: steps
+    # 4 and 7 have nothing to do for it.  Most pairs of a big box are like this.
+    clean: bool = False
 
 
 def plan(
@@ -503,6 +506,17 @@ def plan(
 
     # Old entries (step 4).
     for w in work:
+        mf, mn = w.msg
+        if (
+            mf is not None
+            and mn is not None
+            and not w.status
+            and not w.pending
+            and not w.flags & TRASHED
+            and mf.flags & ALL == w.flags == mn.flags & ALL
+        ):
+            w.clean = True
+            continue
         no = [w.msg[t] is None and loads[t].paired for t in (FAR, NEAR)]
         if no[FAR] and no[NEAR]:
             w.dead = True
@@ -644,8 +658,10 @@ def plan(
         {u: m.flags for u, m in msgs[FAR].items()},
         {u: m.flags for u, m in msgs[NEAR].items()},
     ]
+    # Expiry may have picked a clean pair; otherwise clean pairs need no flag change.
+    skip_clean = not expiry.expiring(ops)
     for w in work:
-        if w.dead or w.pending:
+        if w.dead or w.pending or (w.clean and skip_clean):
             continue
         for t in (FAR, NEAR):
             uid = w.uid[t]
