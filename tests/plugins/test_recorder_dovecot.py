@@ -344,10 +344,6 @@ def test_recorder_hears_every_event_of_real_syncs(tmp_path: Path, imap_user: Any
     assert all(_numbers(b) == _counts() for b in boxes.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine does not fill NewMessage.message_id yet (sync/boxsync.py _copy)",
-)
 def test_new_message_events_carry_the_message_id(tmp_path: Path, imap_user: Any) -> None:
     run, records = _first_run(tmp_path, imap_user)
     got = {}

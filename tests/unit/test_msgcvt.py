@@ -9,6 +9,7 @@ import pytest
 from syncmail.sync.msgcvt import (
     convert_line_endings,
     convert_message,
+    header_value,
     insert_tuid,
     make_tuid,
 )
@@ -107,3 +108,30 @@ def test_big_message_is_fast_enough_and_exact() -> None:
 def test_bad_tuid_length() -> None:
     with pytest.raises(ValueError):
         insert_tuid(b"", "short", crlf=False)
+
+
+def test_header_value_message_id() -> None:
+    msg = b"From: a@b\nMessage-ID: <x@y>\nSubject: s\n\nMessage-ID: <body@y>\n"
+    assert header_value(msg, b"message-id") == "<x@y>"
+    # Any case of the field name, CRLF, a field that is the first line.
+    assert header_value(b"message-id:  <x@y> \r\n\r\nbody\r\n", b"message-id") == "<x@y>"
+    assert header_value(b"MESSAGE-ID:<x@y>\r\n\r\n", b"message-id") == "<x@y>"
+
+
+def test_header_value_folded() -> None:
+    assert header_value(b"Message-Id:\n <x@y>\nTo: t\n\nb\n", b"message-id") == "<x@y>"
+    assert header_value(b"Message-Id:\r\n\t<x@y>\r\n\r\n", b"message-id") == "<x@y>"
+    assert header_value(b"Subject: a\n b\n\tc\nTo: t\n\n", b"subject") == "a b c"
+    # The last header line, no empty line after it.
+    assert header_value(b"To: t\nMessage-ID: <x@y>", b"message-id") == "<x@y>"
+
+
+def test_header_value_absent_or_empty() -> None:
+    # Only in the body, or as part of another field's name or a continuation line.
+    assert header_value(b"To: t\n\nMessage-ID: <x@y>\n", b"message-id") is None
+    assert header_value(b"X-Message-ID: <x@y>\n\n", b"message-id") is None
+    assert header_value(b"To: t,\n Message-ID: <x@y>\n\n", b"message-id") is None
+    assert header_value(b"\nMessage-ID: <x@y>\n", b"message-id") is None
+    assert header_value(b"Message-ID:\nTo: t\n\n", b"message-id") is None
+    assert header_value(b"Message-ID:   \n\n", b"message-id") is None
+    assert header_value(b"", b"message-id") is None

@@ -11,8 +11,8 @@ state; their order keeps every prefix of the journal a state a resumed run can s
 from.
 
 ``<state>.syncmail`` (see ``_Sidecar``) lets a run skip listing a box pair when the
-boxes' change markers, the state file and the operations are what they were the last
-time nothing was to be done.
+boxes' change markers, the state file, the operations and the channel's and stores'
+plan settings are what they were the last time nothing was to be done.
 
 Test hook: with the environment variable ``SYNCMAIL_TEST_CRASH_AFTER=N`` the process
 ends with ``os._exit(100)`` right after the N-th journal line of the run (mbsync's
@@ -26,7 +26,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, Config, Operations
@@ -55,6 +55,7 @@ from syncmail.sync.journal import Journal
 from syncmail.sync.msgcvt import (
     convert_line_endings,
     convert_message,
+    header_value,
     make_placeholder,
     make_tuid,
 )
@@ -177,7 +178,9 @@ def sync_box(
                 fbox is not None
                 and nbox is not None
                 and not os.path.exists(paths.journal)
-                and _Sidecar(paths.state + ".syncmail", ops, (fbox, nbox)).unchanged()
+                and _Sidecar(
+                    paths.state + ".syncmail", ops, (fbox, nbox), _plan_settings(r.config, channel)
+                ).unchanged()
             ):
                 # Not even the state needs reading.
                 log.debug(
@@ -204,14 +207,15 @@ class _Sidecar:
     """syncmail's own notes next to the mbsync state (``<state>.syncmail``, JSON).
 
     It holds both boxes' change markers as of the last run that found nothing to do,
-    with the state file's identity and the operations of that run.  When all of them
-    are still the same, nothing can have changed and the box pair is not listed at all.
-    A state file changed behind our back (by mbsync, say) makes the notes void.
+    with the state file's identity, the operations and the plan settings (see
+    ``_plan_settings``) of that run.  When all of them are still the same, nothing can
+    have changed and the box pair is not listed at all.  A state file changed behind
+    our back (by mbsync, say) makes the notes void.
     """
 
-    VERSION = 1
+    VERSION = 2
 
-    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box]) -> None:
+    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box], settings: str) -> None:
         self.path = path
         self.state_path = path[: -len(".syncmail")]
         # Sorted: a frozenset's order changes from process to process.
@@ -225,6 +229,7 @@ class _Sidecar:
                 sorted(ops.expunge_solo),
             ]
         )
+        self.settings = settings
         self.boxes = boxes
 
     def _state_id(self) -> list[int] | None:
@@ -251,6 +256,7 @@ class _Sidecar:
             "version": self.VERSION,
             "state": state_id,
             "ops": self.ops,
+            "settings": self.settings,
             "far": markers[FAR],
             "near": markers[NEAR],
         }
@@ -385,7 +391,7 @@ def _sync_open(
     else:
         journal.uidvalidity(state, uv[FAR], uv[NEAR])
 
-    sidecar = _Sidecar(sf.paths.state + ".syncmail", ops, boxes)
+    sidecar = _Sidecar(sf.paths.state + ".syncmail", ops, boxes, _plan_settings(r.config, channel))
     expiry = _expiry(r.config, channel)
     loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext, expiry=expiry)
     listings = []
@@ -497,6 +503,15 @@ def _expiry(config: Config, channel: ChannelConfig) -> Expiry:
         (ends[0].trash_new_only, ends[1].trash_new_only),
         (ends[0].trash_remote_new, ends[1].trash_remote_new),
     )
+
+
+def _plan_settings(config: Config, channel: ChannelConfig) -> str:
+    """Every channel and store setting the plan depends on besides the operations,
+    as a deterministic string for ``_Sidecar``: when one changes (MaxMessages, say),
+    the next run must list and plan even though no mail changed."""
+    # asdict covers any field Expiry gains later; CopyArrivalDate rides along so that
+    # the notes never outlive a configuration change affecting copies.
+    return json.dumps([asdict(_expiry(config, channel)), channel.copy_arrival_date], sort_keys=True)
 
 
 def _recover_uidvalidity(
@@ -833,6 +848,8 @@ def _copy(
     progress.new_total += len(copies)
     unfound: list[SyncRecord] = []
     counter = [0]
+    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
+    message_ids: dict[int, str | None] = {}
 
     def landed(c: Copy, stored: StoredMessage) -> None:
         rec = recs[c.record]
@@ -851,6 +868,7 @@ def _copy(
             stores[t].name,
             stored.uid,
             to_letters(c.flags),
+            message_id=message_ids.get(c.record),
             path=_new_path(boxes[t], stored),
             source_uid=c.source_uid,
         )
@@ -861,13 +879,15 @@ def _copy(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates)
+                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates, message_ids)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
             r.errors.append(e)
             log.error("%s", e)
-            _copy_singly(r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed)
+            _copy_singly(
+                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
+            )
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
         for c in batch:
@@ -891,6 +911,7 @@ def _copy_singly(
     crlf: tuple[bool, bool],
     dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
+    message_ids: dict[int, str | None],
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
     waiting = {id(rec) for rec in unfound}
@@ -915,7 +936,7 @@ def _copy_singly(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates)
+                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates, message_ids)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -932,8 +953,12 @@ def _outgoing(
     sent: deque[Copy],
     crlf: tuple[bool, bool],
     dates: bool,
+    message_ids: dict[int, str | None],
 ) -> Iterator[OutgoingMessage]:
     """The converted messages of ``batch``, fetched lazily (memory stays bounded).
+
+    The Message-ID of each source goes into ``message_ids`` (by record index), for
+    the plugin event of its copy.
 
     ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
     INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
@@ -947,6 +972,7 @@ def _outgoing(
         rec = recs[c.record]
         if c.flags:
             journal.pending_flags(rec, c.flags)
+        message_ids[c.record] = header_value(fm.data, b"message-id")
         data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
         if c.placeholder:
             # mbsync drops Flagged before it writes the placeholder, so its "flagged

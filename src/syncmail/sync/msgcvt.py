@@ -42,6 +42,38 @@ def _header_end(data: bytes) -> int:
     return lf + 1 if lf >= 0 else -1
 
 
+def header_value(data: bytes, name: bytes) -> str | None:
+    """Value of the first header field ``name`` (no colon; any case) of a message.
+
+    Only the header is scanned.  Folded continuation lines are joined with one space
+    (as the IMAP store's HEADER.FIELDS reading does) and the value is stripped, so
+    ``header_value(data, b"message-id")`` is ``"<id@host>"``; None when the field is
+    absent or empty.
+    """
+    end = _header_end(data)
+    head = data if end < 0 else data[:end]
+    key = name.lower() + b":"
+    lower = head.lower()
+    if lower.startswith(key):
+        pos = len(key)
+    else:
+        # After a newline: a continuation line starts with white space, so this is a field.
+        at = lower.find(b"\n" + key)
+        if at < 0:
+            return None
+        pos = at + 1 + len(key)
+    parts: list[bytes] = []
+    while True:
+        nl = head.find(b"\n", pos)
+        part = head[pos : len(head) if nl < 0 else nl].strip()
+        if part:
+            parts.append(part)
+        if nl < 0 or head[nl + 1 : nl + 2] not in (b" ", b"\t"):
+            break
+        pos = nl + 1
+    return b" ".join(parts).decode("utf-8", "replace") if parts else None
+
+
 def insert_tuid(data: bytes, tuid: str, *, crlf: bool) -> bytes:
     """``data`` with ``X-TUID: tuid`` as its last header line (an existing one is replaced).
 
