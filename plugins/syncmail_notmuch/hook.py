@@ -34,6 +34,11 @@ if [ -n "$groups" ]; then
 else
     set -- -a
 fi
+# Nothing on stdout inside `notmuch new` (cron mail, editors): -q keeps warnings and errors
+# but drops the summary. SYNCMAIL_HOOK_VERBOSE=1 shows it.
+if [ "${SYNCMAIL_HOOK_VERBOSE:-0}" = 0 ]; then
+    set -- -q "$@"
+fi
 
 "$syncmail" "$@"
 status=$?

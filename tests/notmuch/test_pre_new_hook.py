@@ -78,7 +78,11 @@ def test_notmuch_new_runs_syncmail_and_indexes_what_it_fetched(
 
     nm.notmuch("config", "set", "syncmail.groups", "work;home")
     nm.notmuch("new")
-    assert record.read_text().splitlines() == ["-a in_hook=1", "work home in_hook=1"]
+    assert record.read_text().splitlines() == ["-q -a in_hook=1", "-q work home in_hook=1"]
+
+    monkeypatch.setenv("SYNCMAIL_HOOK_VERBOSE", "1")
+    nm.notmuch("new")
+    assert record.read_text().splitlines()[-1] == "work home in_hook=1"
 
 
 def test_failed_sync_stops_notmuch_new_with_a_clear_message(
