@@ -6,6 +6,7 @@ the first non-option); click is only the shell around it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -818,4 +819,8 @@ class _RawArgs(click.Command):
 @click.command(cls=_RawArgs, add_help_option=False)
 def main(argv: tuple[str, ...]) -> None:
     """Two-way Maildir <-> IMAP sync that reads mbsync's config and state."""
+    # A sync makes tens of thousands of small objects per box that live until the box is
+    # done; collecting the youngest generation every 700 allocations costs a resync a
+    # sizeable share of its CPU for nothing. Collection still happens, only less often.
+    gc.set_threshold(50_000, 20, 20)
     sys.exit(run(argv))
