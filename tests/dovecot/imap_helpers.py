@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig, Location
@@ -47,3 +48,43 @@ def message(n: int, extra: bytes = b"") -> bytes:
         + str(n).encode()
         + b"\r\n"
     )
+
+
+def write_config(root: Path, user: Any, channel_extra: str = "", account_extra: str = "") -> Path:
+    """Write ``root/mbsyncrc``: ``user``'s Dovecot account <-> a Maildir under ``root/near``.
+
+    Channel ``test`` syncs every box (``Patterns *``, ``Create Both``, ``SyncState *``);
+    the extras are appended to the account and the channel sections.  One account name
+    per user, since credentials are cached per account for the whole process.
+    """
+    text = f"""FSync no
+
+IMAPAccount acct-{user.name}
+Host {user.host}
+Port {user.port}
+User {user.name}
+Pass {user.password}
+TLSType None
+AuthMechs LOGIN
+{account_extra}
+
+IMAPStore remote
+Account acct-{user.name}
+
+MaildirStore local
+Path {root}/near/
+Inbox {root}/near/INBOX
+SubFolders Verbatim
+
+Channel test
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+SyncState *
+{channel_extra}
+"""
+    (root / "near").mkdir(parents=True, exist_ok=True)
+    path = root / "mbsyncrc"
+    path.write_text(text)
+    return path

@@ -10,44 +10,10 @@ import pytest
 from syncmail.config.model import ChannelOps, Target
 from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, RunResult, run
+from tests.dovecot.imap_helpers import write_config
 from tests.unit.engine_support import deliver, files, set_flags, snapshot
 
 pytestmark = pytest.mark.dovecot
-
-
-def _config(root: Path, user: Any, extra: str = "") -> Path:
-    # One account name per user: syncmail.credentials caches credentials per account
-    # name for the whole process.
-    text = f"""FSync no
-
-IMAPAccount acct-{user.name}
-Host {user.host}
-Port {user.port}
-User {user.name}
-Pass {user.password}
-TLSType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account acct-{user.name}
-
-MaildirStore local
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-SyncState *
-{extra}
-"""
-    (root / "near").mkdir(exist_ok=True)
-    path = root / "mbsyncrc"
-    path.write_text(text)
-    return path
 
 
 def _sync(cfg: Path, cli_ops: ChannelOps | None = None) -> RunResult:
@@ -95,7 +61,7 @@ def test_pull(tmp_path: Path, imap_user: Any) -> None:
     imap_user.append("INBOX", _msg("A"), ("\\Seen",))
     imap_user.append("INBOX", _msg("B"), ("\\Flagged", "\\Answered"))
     imap_user.append("INBOX", _msg("C"))
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     result = _sync(cfg)
     assert snapshot(tmp_path, "near") == {"A": "S", "B": "FR", "C": ""}
     data = files(tmp_path, "near")["A"].read_bytes()
@@ -108,7 +74,7 @@ def test_pull(tmp_path: Path, imap_user: Any) -> None:
 
 
 def test_push(tmp_path: Path, imap_user: Any) -> None:
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     deliver(tmp_path, "near", "N1", "S")
     deliver(tmp_path, "near", "N2")
     _sync(cfg)
@@ -122,7 +88,7 @@ def test_push(tmp_path: Path, imap_user: Any) -> None:
 def test_flags_both_ways(tmp_path: Path, imap_user: Any) -> None:
     imap_user.append("INBOX", _msg("A"))
     imap_user.append("INBOX", _msg("B"), ("\\Seen",))
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     _sync(cfg)
     c = imap_user.client()
     try:
@@ -142,7 +108,7 @@ def test_flags_both_ways(tmp_path: Path, imap_user: Any) -> None:
 def test_deletion_both_ways_then_expunge(tmp_path: Path, imap_user: Any) -> None:
     for s in ("A", "B", "C"):
         imap_user.append("INBOX", _msg(s))
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     _sync(cfg)
     c = imap_user.client()
     try:
@@ -167,7 +133,7 @@ def test_deletion_both_ways_then_expunge(tmp_path: Path, imap_user: Any) -> None
 def test_expunge_far_only(tmp_path: Path, imap_user: Any) -> None:
     imap_user.append("INBOX", _msg("A"), ("\\Deleted",))
     imap_user.append("INBOX", _msg("B"))
-    cfg = _config(tmp_path, imap_user, "Expunge Far")
+    cfg = write_config(tmp_path, imap_user, "Expunge Far")
     _sync(cfg)
     assert set(_server(imap_user)) == {"B"}
     # Deleted before it was ever copied: not copied at all.
@@ -176,7 +142,7 @@ def test_expunge_far_only(tmp_path: Path, imap_user: Any) -> None:
 
 def test_subfolders_created_on_both_sides(tmp_path: Path, imap_user: Any) -> None:
     imap_user.append("Lists/python", _msg("L1"))
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     deliver(tmp_path, "near", "D1", box="Drafts")
     _sync(cfg)
     assert snapshot(tmp_path, "near", "Lists/python") == {"L1": ""}
@@ -203,7 +169,7 @@ def test_crash_at_every_journal_step_and_resume(tmp_path: Path, imap_user: Any) 
         imap_user.append("INBOX", _msg("B"))
         imap_user.append("INBOX", _msg("C"), ("\\Flagged",))
         root.mkdir()
-        cfg = _config(root, imap_user)
+        cfg = write_config(root, imap_user)
         deliver(root, "near", "N1", "S")
         deliver(root, "near", "N2")
         return cfg
@@ -249,7 +215,7 @@ def test_push_without_uidplus_finds_copies_by_tuid(
         inner(box, journal, recs, t, newmax)
 
     monkeypatch.setattr(boxsync, "_find_by_tuid", probe)
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     text = cfg.read_text().replace(
         "AuthMechs LOGIN\n", "AuthMechs LOGIN\nDisableExtension UIDPLUS\n"
     )

@@ -10,43 +10,10 @@ import pytest
 from syncmail.config.model import ChannelOps, Target
 from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, RunResult, run
+from tests.dovecot.imap_helpers import write_config
 from tests.unit.engine_support import files, snapshot
 
 pytestmark = pytest.mark.dovecot
-
-
-def _config(root: Path, user: Any, channel: str, account: str = "") -> Path:
-    text = f"""FSync no
-
-IMAPAccount acct-{user.name}
-Host {user.host}
-Port {user.port}
-User {user.name}
-Pass {user.password}
-TLSType None
-AuthMechs LOGIN
-{account}
-
-IMAPStore remote
-Account acct-{user.name}
-
-MaildirStore local
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-SyncState *
-{channel}
-"""
-    (root / "near").mkdir(exist_ok=True)
-    path = root / "mbsyncrc"
-    path.write_text(text)
-    return path
 
 
 def _sync(cfg: Path) -> RunResult:
@@ -78,7 +45,7 @@ def _server(user: Any) -> dict[str, set[str]]:
 def test_expunge_solo_far_expunges_only_orphans(tmp_path: Path, imap_user: Any) -> None:
     for subject in "AB":
         imap_user.append("INBOX", _msg(subject))
-    cfg = _config(tmp_path, imap_user, "ExpungeSolo Far")
+    cfg = write_config(tmp_path, imap_user, "ExpungeSolo Far")
     assert not _sync(cfg).errors
     assert set(snapshot(tmp_path, "near")) == {"A", "B"}
     # A deleted far (still paired): only flagged on near.  B gone near: its far copy
@@ -102,12 +69,12 @@ def test_expunge_solo_far_expunges_only_orphans(tmp_path: Path, imap_user: Any) 
 
 def test_expunge_solo_needs_uidplus(tmp_path: Path, imap_user: Any) -> None:
     imap_user.append("INBOX", _msg("A"))
-    cfg = _config(tmp_path, imap_user, "ExpungeSolo Far", "DisableExtensions UIDPLUS")
+    cfg = write_config(tmp_path, imap_user, "ExpungeSolo Far", "DisableExtensions UIDPLUS")
     result = _sync(cfg)
     assert [str(e) for e in result.errors] == ["Error: Store remote does not support ExpungeSolo."]
     assert not (tmp_path / "near" / "INBOX").exists()
     # ExpungeSolo on the Maildir side needs nothing of the server.
-    cfg = _config(tmp_path, imap_user, "ExpungeSolo Near", "DisableExtensions UIDPLUS")
+    cfg = write_config(tmp_path, imap_user, "ExpungeSolo Near", "DisableExtensions UIDPLUS")
     assert not _sync(cfg).errors
     assert set(snapshot(tmp_path, "near")) == {"A"}
 
@@ -115,7 +82,7 @@ def test_expunge_solo_needs_uidplus(tmp_path: Path, imap_user: Any) -> None:
 def test_max_messages_expires_near_copies(tmp_path: Path, imap_user: Any) -> None:
     for subject in "ABCDE":
         imap_user.append("INBOX", _msg(subject), ("\\Seen",))
-    cfg = _config(tmp_path, imap_user, "MaxMessages 2\nExpunge Near")
+    cfg = write_config(tmp_path, imap_user, "MaxMessages 2\nExpunge Near")
     assert not _sync(cfg).errors
     # Only the two newest are copied; the far side keeps everything.
     assert snapshot(tmp_path, "near") == {"D": "S", "E": "S"}
@@ -160,7 +127,7 @@ def test_copy_arrival_date_with_imap(tmp_path: Path, imap_user: Any) -> None:
         c.logout()
     near = deliver(tmp_path, "near", "N", "S")
     os.utime(near, (old, old))
-    cfg = _config(tmp_path, imap_user, "CopyArrivalDate yes")
+    cfg = write_config(tmp_path, imap_user, "CopyArrivalDate yes")
     assert not _sync(cfg).errors
     assert files(tmp_path, "near")["F"].stat().st_mtime == old
     assert _internaldates(imap_user)["N"] == old
@@ -185,7 +152,7 @@ def _boxes_subjects(user: Any, box: str) -> set[str]:
 def test_trash_on_imap_and_remote_new(tmp_path: Path, imap_user: Any) -> None:
     for subject in "AB":
         imap_user.append("INBOX", _msg(subject))
-    cfg = _config(tmp_path, imap_user, "Expunge Both")
+    cfg = write_config(tmp_path, imap_user, "Expunge Both")
     text = cfg.read_text().replace(
         "IMAPStore remote\n", "IMAPStore remote\nTrash Trash\nTrashRemoteNew yes\n"
     )

@@ -13,7 +13,7 @@ from syncmail.store.base import FlagChange, ListRequest, MessageInfo, OutgoingMe
 from syncmail.store.imap import IMAPStore
 from syncmail.sync import snapshot
 from syncmail.sync.snapshot import Snapshot, list_box
-from tests.dovecot.imap_helpers import message, store
+from tests.dovecot.imap_helpers import message, store, write_config
 
 pytestmark = pytest.mark.dovecot
 
@@ -204,37 +204,7 @@ def test_snapshot_save_is_atomic_and_sized(tmp_path: Path) -> None:
 
 
 def _engine_config(root: Path, user: Any) -> Path:
-    (root / "near").mkdir(exist_ok=True)
-    path = root / "mbsyncrc"
-    path.write_text(
-        f"""FSync no
-
-IMAPAccount acct-{user.name}
-Host {user.host}
-Port {user.port}
-User {user.name}
-Pass {user.password}
-TLSType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account acct-{user.name}
-
-MaildirStore local
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-"""
-    )
-    return path
+    return write_config(root, user, "Expunge Both")
 
 
 def _engine_sync(cfg: Path) -> None:

@@ -22,7 +22,7 @@ from syncmail.config.parser import parse_config
 from syncmail.store.base import ListRequest, OutgoingMessage
 from syncmail.sync.engine import RunOptions, RunResult, run
 from syncmail.sync.state import parse_state
-from tests.dovecot.imap_helpers import store
+from tests.dovecot.imap_helpers import store, write_config
 from tests.unit.engine_support import deliver, files, snapshot
 
 pytestmark = pytest.mark.dovecot
@@ -42,39 +42,6 @@ imapwire.Session.multiappend = multiappend
 from syncmail.cli import main
 main(["-c", sys.argv[1], "-a", "-q"], prog_name="syncmail")
 """
-
-
-def _config(root: Path, user: Any, extra: str = "") -> Path:
-    text = f"""FSync no
-
-IMAPAccount acct-{user.name}
-Host {user.host}
-Port {user.port}
-User {user.name}
-Pass {user.password}
-TLSType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account acct-{user.name}
-
-MaildirStore local
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-SyncState *
-{extra}
-"""
-    (root / "near").mkdir(parents=True, exist_ok=True)
-    path = root / "mbsyncrc"
-    path.write_text(text)
-    return path
 
 
 def _cli(cfg: Path, crash_after: int | None = None) -> subprocess.CompletedProcess[str]:
@@ -162,7 +129,7 @@ def test_server_really_lacks_uidplus(imap_user_no_uidplus: Any) -> None:
 def test_push_finds_uids_by_tuid(tmp_path: Path, imap_user_no_uidplus: Any) -> None:
     user = imap_user_no_uidplus
     user.append("INBOX", _msg("F1"), ("\\Flagged",))
-    cfg = _config(tmp_path, user)
+    cfg = write_config(tmp_path, user)
     deliver(tmp_path, "near", "N1", "S")
     deliver(tmp_path, "near", "N2")
     deliver(tmp_path, "near", "N3", "RS")
@@ -201,7 +168,7 @@ def _setup_crash(root: Path, user: Any) -> Path:
     server.reset_user(user.name)
     server.add_user(user.name, user.password)
     user.append("INBOX", _msg("F1"), ("\\Seen",))
-    cfg = _config(root, user)
+    cfg = write_config(root, user)
     deliver(root, "near", "N1", "S")
     deliver(root, "near", "N2")
     deliver(root, "near", "N3", "F")

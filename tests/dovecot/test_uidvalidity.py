@@ -22,44 +22,12 @@ from syncmail.store.base import ListRequest
 from syncmail.sync.engine import RunOptions, RunResult, run
 from syncmail.sync.plan import NOTHING
 from syncmail.sync.state import parse_state
-from tests.dovecot.imap_helpers import message, store
+from tests.dovecot.imap_helpers import message, store, write_config
 from tests.unit.engine_support import deliver, files, flags_of, set_flags, snapshot
 
 pytestmark = pytest.mark.dovecot
 
 BOX = "Work"
-
-
-def _config(root: Path, user: Any) -> Path:
-    text = f"""FSync no
-
-IMAPAccount acct-{user.name}
-Host {user.host}
-Port {user.port}
-User {user.name}
-Pass {user.password}
-TLSType None
-AuthMechs LOGIN
-
-IMAPStore remote
-Account acct-{user.name}
-
-MaildirStore local
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-SyncState *
-"""
-    (root / "near").mkdir(parents=True, exist_ok=True)
-    path = root / "mbsyncrc"
-    path.write_text(text)
-    return path
 
 
 def _run(cfg: Path) -> RunResult:
@@ -158,7 +126,7 @@ def _near_view(root: Path, box: str = BOX) -> dict[str, object]:
 
 def _first_sync(root: Path, user: Any, count: int) -> tuple[Path, int]:
     uv = _fill(user, range(1, count + 1))
-    cfg = _config(root, user)
+    cfg = write_config(root, user)
     _sync(cfg)
     assert len(files(root, "near", BOX)) == count
     state = _state(root)
@@ -280,7 +248,7 @@ def test_spurious_change_of_inbox_uidvalidity(tmp_path: Path, imap_user: Any) ->
     server = imap_user.server
     for n in range(1, 8):
         imap_user.append("INBOX", message(n), _flags_for(n))
-    cfg = _config(tmp_path, imap_user)
+    cfg = write_config(tmp_path, imap_user)
     _sync(cfg)
     state = _state(tmp_path, "INBOX")
     old_uv = state.far_uidvalidity
