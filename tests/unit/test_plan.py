@@ -13,30 +13,13 @@ from syncmail.sync.state import (
     SyncRecord,
     SyncState,
 )
-from tests.unit.plan_tables import Row, build, listing, ops, run_table
+from tests.unit.plan_tables import build, listing, ops, run_table
+
+# isync run-tests.pl x01 input rows (the header format differs there: three values).
+from tests.unit.scenarios import X01
 
 # (subject, far, state, near); header I, I: MaxPulled = far UID of I, MaxPushed = near UID of I.
 X01_HEADER = ("I", "I")
-X01: list[Row] = [
-    ("P", "_", "*", "_"),
-    ("R", "*", "", ""),  # old unpaired messages: below maxuid, never copied
-    ("S", "", "", "*"),
-    ("A", "*F", "*", "*"),
-    ("B", "*", "*", "*F"),
-    ("C", "*FS", "*", "*F"),
-    ("D", "*", "*", "*"),
-    ("E", "*T", "*", "*"),
-    ("F", "*", "*", "*T"),
-    ("O", "*T", "*T", "*T"),
-    ("Q", "_", "*T", "*T"),
-    ("G", "*F", "*", "_"),
-    ("H", "*FT", "*", "*"),
-    ("I", "_", "*", "*"),
-    ("J", "*T", "", ""),
-    ("K", "*P", "", ""),
-    ("L", "", "", "*T"),
-    ("M", "", "", "*"),
-]
 
 
 def test_full() -> None:
