@@ -30,6 +30,8 @@ class Scenario:
     flipped: bool = False
     far_store: str = ""  # extra lines of the far store (run-tests.pl's first string)
     near_store: str = ""
+    # run-tests.pl's -Tu: new copies are found by X-TUID, as without UIDPLUS.
+    no_uidplus: bool = False
 
 
 X30: list[Row] = [
@@ -462,25 +464,23 @@ def _x01(name: str, config: str, out: Header, deltas: list[Row]) -> Scenario:
     return Scenario(name, config, X01_HEADER, X01, out, deltas)
 
 
+X01_FULL: list[Row] = [
+    *_PABC,
+    ("E", "", "+T", "+T"),
+    ("F", "+T", "+T", ""),
+    ("Q", "", "<", ""),
+    ("G", "+T", ">", ""),
+    ("H", "", "+FT", "+FT"),
+    ("I", "", "<", "+T"),
+    ("L", "*T", "*T", ""),
+    ("M", "*", "*", ""),
+    ("J", "", "*T", "*T"),
+    ("K", "", "*P", "*P"),
+]
+
 GENERIC_SCENARIOS: list[Scenario] = [
-    _x01(
-        "full",
-        "",
-        ("M", 0, "K"),
-        [
-            *_PABC,
-            ("E", "", "+T", "+T"),
-            ("F", "+T", "+T", ""),
-            ("Q", "", "<", ""),
-            ("G", "+T", ">", ""),
-            ("H", "", "+FT", "+FT"),
-            ("I", "", "<", "+T"),
-            ("L", "*T", "*T", ""),
-            ("M", "*", "*", ""),
-            ("J", "", "*T", "*T"),
-            ("K", "", "*P", "*P"),
-        ],
-    ),
+    _x01("full", "", ("M", 0, "K"), X01_FULL),
+    Scenario("full (non-UIDPLUS)", "", X01_HEADER, X01, ("M", 0, "K"), X01_FULL, no_uidplus=True),
     _x01(
         "full + expunge both",
         "Expunge Both\n",
@@ -600,9 +600,7 @@ GENERIC_SCENARIOS: list[Scenario] = [
 ]
 
 
-# Mirroring expunges (run-tests.pl xa0).  The placeholder rows J-M (upgrades) are
-# reserved UIDs here until MaxSize placeholders exist; they pair nothing, so the other
-# rows' results are isync's, and the headers follow from the remaining rows.
+# Mirroring expunges (run-tests.pl xa0).
 XA0: list[Row] = [
     ("A", "*", "*", "*"),  # pair
     ("B", "*", "*", "*S"),  # expire
@@ -613,10 +611,10 @@ XA0: list[Row] = [
     ("G", "*T", "*T", "*"),
     ("H", "_", "*", "*"),  # pair gone
     ("I", "*", "*", "_"),
-    ("J", "_", "", "_"),
-    ("K", "_", "", "_"),
-    ("L", "_", "", "_"),
-    ("M", "_", "", "_"),
+    ("J", "**", "*>", "*F?"),  # upgrade
+    ("K", "*F?", "*<", "**"),
+    ("L", "*T*", "*>", "*F?"),  # doomed upgrade
+    ("M", "*F?", "*<", "*T*"),
     ("N", "", "", "*T"),  # doomed new
     ("O", "*T", "", ""),
 ]
@@ -629,6 +627,16 @@ XA_COMMON: list[Row] = [
     ("G", "-T", "-T", ""),
     ("H", "", "/", "/"),
 ]
+XA_UPGRADES: list[Row] = [
+    ("J", "", ">->", "^*"),
+    ("J", "", "", "&1/"),
+    ("K", "^*", "<-<", ""),
+]
+XA_DOOMED_UPGRADES: list[Row] = [
+    ("L", "", ">->+T", "^*T"),
+    ("L", "", "", "&1/"),
+    ("M", "^*T", "<-<+T", ""),
+]
 XA_NEW: list[Row] = [("N", "*T", "*T", ""), ("O", "", "*T", "*T")]
 SOLO = "MaxMessages 1\nExpireUnread false\n"
 
@@ -639,7 +647,15 @@ SOLO_SCENARIOS: list[Scenario] = [
         ("M", 0, "M"),
         XA0,
         ("N", "B", "O"),
-        [*XA_COMMON, ("I", "/", "/", ""), *XA_NEW],
+        [
+            *XA_COMMON,
+            ("I", "/", "/", ""),
+            *XA_UPGRADES,
+            ("K", "&1/", "", ""),
+            *XA_DOOMED_UPGRADES,
+            ("M", "&1/", "", ""),
+            *XA_NEW,
+        ],
     ),
     Scenario(
         "expunge solo near",
@@ -647,14 +663,22 @@ SOLO_SCENARIOS: list[Scenario] = [
         ("M", 0, "M"),
         XA0,
         ("N", "B", "O"),
-        [*XA_COMMON, ("I", "+T", ">", ""), *XA_NEW],
+        [
+            *XA_COMMON,
+            ("I", "+T", ">", ""),
+            *XA_UPGRADES,
+            ("K", "&1+T", "^", "|"),
+            *XA_DOOMED_UPGRADES,
+            ("M", "&1+T", "^", "|"),
+            *XA_NEW,
+        ],
     ),
     Scenario(
         "expunge far & solo near",
         "Expunge Far\nExpungeSolo Near\n" + SOLO,
         ("M", 0, "M"),
         XA0,
-        ("O", "B", "N"),
+        ("K", "B", "J"),
         [
             ("B", "+S", "/", "/"),
             ("C", "/", "/", "/"),
@@ -664,16 +688,18 @@ SOLO_SCENARIOS: list[Scenario] = [
             ("G", "-T", "-T", ""),
             ("H", "", "/", "/"),
             ("I", "/", "/", ""),
-            ("O", "/", "", ""),
+            *XA_UPGRADES,
+            ("K", "&1/", "", ""),
+            ("L", "/", "/", "/"),
+            ("M", "/", "/", "/"),
             ("N", "", "", "/"),
+            ("O", "/", "", ""),
         ],
     ),
 ]
 
 
-# Size restriction (run-tests.pl x20, x24).  In state cells created here "<"/">" are
-# placeholder marks as in the state file (run-tests.pl's notation); x24's "link update
-# + mark" delta is written as the resulting entry.
+# Size restriction (run-tests.pl x20, x22, x24).
 MAXSIZE = "MaxSize 1k\nSync Full Old\nExpunge Near\n"
 MAXSIZE_SCENARIOS: list[Scenario] = [
     Scenario(
@@ -689,19 +715,185 @@ MAXSIZE_SCENARIOS: list[Scenario] = [
         ],
     ),
     Scenario(
+        "max size + flagging",
+        MAXSIZE,
+        ("L", 0, "V"),
+        [
+            ("A", "*", "", ""),
+            ("B", "*PR*", "", ""),
+            ("V", "*FPR*", "", ""),
+            ("C", "*FPR?", "*<DP", "*DP*"),
+            ("W", "*FPR?", "*<DP", "*DFP*"),
+            ("M", "*FS?", "*<", "**"),
+            ("N", "*FS?", "*<S", "**"),
+            ("O", "*FS?", "*<S", "*S*"),
+            ("P", "*FS?", "*<", "*S*"),
+            ("Q", "*F?", "*<S", "*S*"),
+            ("R", "*F?", "*<", "*S*"),
+            ("S", "*F?", "*<S", "**"),
+            ("D", "*PR?", "*<DP", "*DFP*"),
+            ("E", "*PR*", "*>DP", "*DP?"),
+            ("F", "*S*", "*>", "*?"),
+            ("G", "*S*", "*>S", "*?"),
+            ("H", "*S*", "*>S", "*S?"),
+            ("I", "*S*", "*>", "*S?"),
+            ("J", "**", "*>S", "*S?"),
+            ("K", "**", "*>", "*S?"),
+            ("L", "**", "*>S", "*?"),
+            ("A", "", "*", "*"),
+            ("B", "", "*>DP", "*DFP?"),
+            ("V", "", "*>DP", "*DFP?"),
+        ],
+        ("S", 0, "V"),
+        [
+            ("B", "", ">->D+R", "^PR*"),
+            ("B", "", "", "&1/"),
+            ("V", "", ">->D+FR", "^FPR*"),
+            ("V", "", "", "&1/"),
+            ("C", "^PR*", "<-<D+R", "-D+R"),
+            ("C", "&1+T", "^", "&"),
+            ("W", "^FPR*", "<-<D+FR", "-D+R"),
+            ("W", "&1+T", "^", "&"),
+            ("M", "^*", "<-<", ""),
+            ("M", "&1+T", "^", "&"),
+            ("N", "^*", "<-<S", ""),
+            ("N", "&1+T", "^", "&"),
+            ("O", "^S*", "<-<", ""),
+            ("O", "&1+T", "^", "&"),
+            ("P", "^S*", "<-<+S", ""),
+            ("P", "&1+T", "^", "&"),
+            ("Q", "^*", "<-<S", "-S"),
+            ("Q", "&1+T", "^", "&"),
+            ("R", "^S*", "<-<+S", ""),
+            ("R", "&1+T", "^", "&"),
+            ("S", "^*", "<-<S", ""),
+            ("S", "&1+T", "^", "&"),
+            ("D", "", "-D+R", "-D+R"),
+            ("E", "", "-D+R", "-D+R"),
+            ("F", "", "+S", "+S"),
+            ("G", "-S", "-S", ""),
+            ("I", "", "+S", ""),
+            ("J", "", "-S", "-S"),
+            ("L", "", "-S", ""),
+        ],
+    ),
+    Scenario(
         "max size (pre-1.4 legacy)",
         MAXSIZE,
         ("C", 0, "A"),
         [("A", "*", "*", "*"), ("B", "**", "*^", ""), ("C", "*FP*", "*^", "")],
         ("C", 0, "C"),
-        [("B", "", "*>", "*?"), ("C", "", "*>P", "*P?")],
+        [("B", "", ">-^+>", "*?"), ("C", "", ">-^+>P", "*P?")],
     ),
 ]
 
 
-# Trashing (run-tests.pl x10).  Rows H-K (flagged placeholders, i.e. upgrades) are
-# reserved UIDs here until placeholder upgrades exist; the other rows' results are
-# isync's.
+# Expiry with size restriction (run-tests.pl x40, x42): placeholders count by the real
+# message's flags; flagged ones are upgraded, and an upgrade may expire before it is born.
+SIZE_EXPIRY = "MaxSize 1k\nMaxMessages 3\nExpireUnread no\n"
+SIZE_EXPIRY_SCENARIOS: list[Scenario] = [
+    Scenario(
+        "max size without upgrade + max messages",
+        SIZE_EXPIRY,
+        ("P", 0, "P"),
+        [
+            ("A", "**", "*>", "*?"),
+            ("B", "**", "*>", "*S?"),
+            ("C", "**", "*>S", "*S?"),
+            ("D", "*S*", "*>S", "*S?"),
+            ("E", "*S*", "*>", "*S?"),
+            ("F", "*S*", "*>S", "*?"),
+            ("G", "*S*", "*>", "*?"),
+            ("H", "**", "*>S", "*?"),
+            ("I", "*F*", "*>", "*?"),
+            ("J", "*F*", "*>", "*S?"),
+            ("K", "*F*", "*>S", "*S?"),
+            ("L", "*FS*", "*>S", "*S?"),
+            ("M", "*FS*", "*>", "*S?"),
+            ("N", "*FS*", "*>S", "*?"),
+            ("O", "*FS*", "*>", "*?"),
+            ("P", "*F*", "*>S", "*?"),
+            ("Q", "**", "", ""),
+            ("R", "*FS*", "", ""),
+            ("S", "*S*", "", ""),
+            ("T", "**", "", ""),
+            ("U", "*FS*", "", ""),
+            ("V", "*S*", "", ""),
+        ],
+        ("V", "S", "V"),
+        [
+            ("C", "", "-S", "-S"),
+            ("D", "", "+~", "+T"),
+            ("E", "", "+~S", "+T"),
+            ("F", "-S", "-S", ""),
+            ("G", "", "+~S", "+ST"),
+            ("H", "", "-S", ""),
+            ("K", "", "-S", "-S"),
+            ("M", "", "+S", ""),
+            ("N", "-S", "-S", ""),
+            ("O", "", "+S", "+S"),
+            ("P", "", "-S", ""),
+            ("Q", "", "*>", "*?"),
+            ("R", "", "*>S", "*S?"),
+            ("T", "", "*>", "*?"),
+            ("U", "", "*>S", "*S?"),
+            ("V", "", "*>S", "*S?"),
+        ],
+    ),
+    Scenario(
+        "max size with upgrade + max messages",
+        SIZE_EXPIRY,
+        ("T", "Q", "T"),
+        [
+            ("A", "**", "*>", "*F?"),
+            ("B", "**", "*>", "*FS?"),
+            ("C", "**", "*>S", "*FS?"),
+            ("D", "*S*", "*>S", "*FS?"),
+            ("E", "*S*", "*>", "*FS?"),
+            ("F", "*S*", "*>S", "*F?"),
+            ("G", "*S*", "*>", "*F?"),
+            ("H", "**", "*>S", "*F?"),
+            ("I", "*F*", "*>", "*F?"),
+            ("J", "*F*", "*>", "*FS?"),
+            ("K", "*F*", "*>S", "*FS?"),
+            ("L", "*FS*", "*>S", "*FS?"),
+            ("M", "*FS*", "*>", "*FS?"),
+            ("N", "*FS*", "*>S", "*F?"),
+            ("O", "*FS*", "*>", "*F?"),
+            ("P", "*F*", "*>S", "*F?"),
+            ("Q", "*S", "", ""),
+            ("R", "*", "*", "*"),
+            ("S", "*", "*", "*"),
+            ("T", "*", "*", "*"),
+        ],
+        ("T", "Q", "P"),
+        [
+            row
+            for subject, far, st, near in [
+                ("A", "", ">->", "^*"),
+                ("B", "", ">->", "^*"),
+                ("C", "", ">->S", "^*"),
+                ("D", "", "/", ""),
+                ("E", "", "/", ""),
+                ("F", "-S", ">->S", "^*"),
+                ("G", "", "/", ""),
+                ("H", "", ">->S", "^*"),
+                ("I", "", ">->+F", "^F*"),
+                ("J", "", ">->+F", "^F*"),
+                ("K", "", ">->S+F", "^F*"),
+                ("L", "", ">->+F", "^FS*"),
+                ("M", "", ">->+FS", "^FS*"),
+                ("N", "-S", ">->S+F", "^F*"),
+                ("O", "", ">->+FS", "^FS*"),
+                ("P", "", ">->S+F", "^F*"),
+            ]
+            for row in ((subject, far, st, near), (subject, "&", "^", "&1+T"))
+        ],
+    ),
+]
+
+
+# Trashing (run-tests.pl x10).
 X10: list[Row] = [
     ("A", "*", "*~", "*T"),
     ("B", "*T", "*^", ""),
@@ -710,10 +902,10 @@ X10: list[Row] = [
     ("E", "*", "*", "_"),
     ("F", "**", "*>", "*T?"),
     ("G", "*T?", "*<", "**"),
-    ("H", "_", "", "_"),
-    ("I", "_", "", "_"),
-    ("J", "_", "", "_"),
-    ("K", "_", "", "_"),
+    ("H", "**", "*>", "*FT?"),
+    ("I", "*FT?", "*<", "**"),
+    ("J", "**", "*>", "*F?"),
+    ("K", "*F?", "*<", "**"),
     ("L", "*T", "", ""),
     ("M", "", "", "*T"),
     ("R", "", "", "*"),  # forces maxuid in the interrupt-resume test
@@ -725,6 +917,11 @@ X11_COMMON: list[Row] = [
     ("B", "#/", "/", ""),
     ("E", "#/", "/", ""),
     ("F", "#/", "/", "/"),
+    ("H", "#/", "/", "/"),
+    ("J", "", ">->", "^*"),
+    ("J", "", "", "&1/"),
+    ("K", "^*", "<-<", ""),
+    ("K", "&1/", "", ""),
     ("L", "#/", "", ""),
     ("R", "*", "*", ""),
     ("S", "", "*", "*"),
@@ -742,6 +939,7 @@ TRASH_SCENARIOS: list[Scenario] = [
             ("C", "#/", "/", "#/"),
             ("D", "", "/", "#/"),
             ("G", "/", "/", "#/"),
+            ("I", "/", "/", "#/"),
             ("M", "", "", "#/"),
         ],
         far_store="Trash far_trash\n",
@@ -758,6 +956,7 @@ TRASH_SCENARIOS: list[Scenario] = [
             ("C", "#/", "/", "/"),
             ("D", "", "/", "/"),
             ("G", "/", "/", "#/"),
+            ("I", "/", "/", "#/"),
             ("M", "", "", "#/"),
         ],
         far_store="Trash far_trash\n",
@@ -774,6 +973,7 @@ TRASH_SCENARIOS: list[Scenario] = [
             ("C", "#/", "/", "/"),
             ("D", "", "/", "/"),
             ("G", "#/", "/", "/"),
+            ("I", "#/", "/", "/"),
             ("M", "#", "", "/"),
         ],
         far_store="Trash far_trash\nTrashRemoteNew true\n",
@@ -793,6 +993,8 @@ TRASH_SCENARIOS: list[Scenario] = [
             ("E", "/", "/", ""),
             ("F", "/", "/", "/"),
             ("G", "/", "/", "#/"),
+            ("H", "/", "/", "/"),
+            ("I", "/", "/", "#/"),
             ("L", "/", "", ""),
             ("M", "", "", "#/"),
         ],

@@ -423,14 +423,6 @@ def test_message_error_costs_only_that_message(
     assert snapshot(tmp_path, "far") == {"A": "", "B": "", "C": ""}
 
 
-def test_unsupported_options_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cfg = write_config(tmp_path, "Create Both\nMaxSize 1k")
-    deliver(tmp_path, "far", "A")
-    result = sync(cfg)
-    assert not result.errors
-    assert "Upgrade (flag one to fetch the real message) is not supported yet" in caplog.text
-
-
 def test_fast_path_right_after_a_pull(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from syncmail.store.maildir import MaildirBox
 

@@ -13,13 +13,21 @@ from tests.unit.scenarios import (
     EXPIRY_SCENARIOS,
     GENERIC_SCENARIOS,
     MAXSIZE_SCENARIOS,
+    SIZE_EXPIRY_SCENARIOS,
     SOLO_SCENARIOS,
     TRASH_SCENARIOS,
     Scenario,
     scenario_ops,
 )
 
-ALL = GENERIC_SCENARIOS + EXPIRY_SCENARIOS + SOLO_SCENARIOS + MAXSIZE_SCENARIOS + TRASH_SCENARIOS
+ALL = (
+    GENERIC_SCENARIOS
+    + EXPIRY_SCENARIOS
+    + SOLO_SCENARIOS
+    + MAXSIZE_SCENARIOS
+    + SIZE_EXPIRY_SCENARIOS
+    + TRASH_SCENARIOS
+)
 
 
 @pytest.mark.parametrize("sc", ALL, ids=lambda sc: sc.name)

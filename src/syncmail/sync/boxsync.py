@@ -78,6 +78,9 @@ from syncmail.sync.statefiles import StateFiles, state_paths
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
+# Tests only (mbsync's -Tu): ignore the UIDs stores report for new copies, so that
+# they are found by X-TUID as on a server without UIDPLUS.
+NO_UIDPLUS_ENV = "SYNCMAIL_TEST_NO_UIDPLUS"
 # Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
 _STORE_BATCH = 500
 
@@ -609,7 +612,9 @@ def _apply(
     p: Plan,
     label: str,
 ) -> BoxResult:
-    recs = state.records
+    # The plan names records by index: these handles, not state.records, which gets
+    # the entries split off by upgrades inserted after their parents.
+    recs = list(state.records)
     events: list[tuple[str, Any]] = []
     side_progress = (r.progress.far, r.progress.near)
     for m in p.tuid_matches:
@@ -624,8 +629,11 @@ def _apply(
         if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
             journal.status(rec, eo.status, state=state)
         _assign(journal, rec, eo.side, 0)
+    for up in p.upgrades:
+        recs.append(journal.upgrade(state, recs[up.record], up.pflags))
     for pair in p.new_pairs:
         rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
+        recs.append(rec)
         if pair.doomed:
             journal.kill(rec)
     for index in p.placeholders:
@@ -650,6 +658,8 @@ def _apply(
             flag_counts[t] = len(changes)
             side_progress[t].flags_done += len(changes)
         for op in ops_t:
+            if op.purge:
+                journal.purged(recs[op.record])
             if op.synced is not None:
                 journal.flags(recs[op.record], op.synced)
             if op.status is not None:
@@ -689,7 +699,7 @@ def _apply(
     for t in (FAR, NEAR):
         if p.copies[t]:
             new_counts[t] = _copy(
-                r, channel, stores, boxes, state, journal, p.copies[t], t, label, events, newmax
+                r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax
             )
 
     # Expunge.
@@ -825,7 +835,7 @@ def _copy(
     channel: ChannelConfig,
     stores: tuple[Store, Store],
     boxes: tuple[Box, Box],
-    state: SyncState,
+    recs: list[SyncRecord],
     journal: Journal,
     copies: list[Copy],
     t: int,
@@ -841,19 +851,19 @@ def _copy(
     ``Sync Old`` only) and the error is reported.
     """
     s = 1 - t
-    recs = state.records
     crlf = (stores[s].crlf, stores[t].crlf)
     dates = bool(channel.copy_arrival_date)
     progress = r.progress.far if t == FAR else r.progress.near
     progress.new_total += len(copies)
     unfound: list[SyncRecord] = []
     counter = [0]
+    hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
     # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
     message_ids: dict[int, str | None] = {}
 
     def landed(c: Copy, stored: StoredMessage) -> None:
         rec = recs[c.record]
-        if stored.uid:
+        if stored.uid and not hide_uids:
             _assign(journal, rec, t, stored.uid)
             newmax[t] = bump_maxuid(newmax[t], stored.uid)
         else:
@@ -970,7 +980,10 @@ def _outgoing(
         if c is None:
             continue
         rec = recs[c.record]
-        if c.flags:
+        if c.upgrade is not None:
+            if c.upgrade != (0, 0):
+                journal.upgrade_flags(rec, *c.upgrade)
+        elif c.flags:
             journal.pending_flags(rec, c.flags)
         message_ids[c.record] = header_value(fm.data, b"message-id")
         data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)

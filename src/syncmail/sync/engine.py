@@ -15,12 +15,12 @@ from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations,
 from syncmail.errors import BoxError, StoreError, SyncmailError
 from syncmail.events import BoxResult, Progress, RunSummary
 from syncmail.store.base import Store
-from syncmail.sync.boxsync import CRASH_ENV, RunContext, sync_box
+from syncmail.sync.boxsync import CRASH_ENV, NO_UIDPLUS_ENV, RunContext, sync_box
 from syncmail.sync.plan import FAR, NEAR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CRASH_ENV", "RunOptions", "RunResult", "run"]
+__all__ = ["CRASH_ENV", "NO_UIDPLUS_ENV", "RunOptions", "RunResult", "run"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,6 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         ops = effective_operations(r.config.globals, channel, cli_ops)
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
-        _warn_unsupported(channel, r.config, ops)
         _check_expunge_solo(ops, far, near)
         pairs = _box_pairs(channel, target, far, near, ops)
     except StoreError as e:
@@ -165,19 +164,6 @@ def _check_expunge_solo(ops: Operations, far: Store, near: Store) -> None:
     for side, store in (("far", far), ("near", near)):
         if side in ops.expunge_solo and store.crlf and "uidplus" not in store.capabilities:
             raise SyncmailError(f"Error: Store {store.name} does not support ExpungeSolo.")
-
-
-def _warn_unsupported(channel: ChannelConfig, config: Config, ops: Operations) -> None:
-    """Options only partly done (the config refuses them; run() can be called without
-    that check): say so instead of silently differing."""
-    if channel.max_size or any(
-        config.stores[n].max_size for n in (channel.far.store, channel.near.store)
-    ):
-        log.warning(
-            "Warning: channel %s: MaxSize makes placeholders, but their Upgrade (flag one "
-            "to fetch the real message) is not supported yet by syncmail",
-            channel.name,
-        )
 
 
 def _box_pairs(

@@ -187,6 +187,8 @@ class Journal:
         """
         status &= S_PERSISTENT
         self._log(f"~ {rec.far_uid} {rec.near_uid} {status}")
+        # An upgrade that is canceled or expired keeps S_UPGRADE, as in mbsync: a
+        # resumed run still owes the real message the placeholder's flags.
         rec.status = (rec.status & ~S_PERSISTENT) | status
         if state is not None and rec.status & S_EXPIRED:
             other = rec.far_uid if self._expire_side == "near" else rec.near_uid

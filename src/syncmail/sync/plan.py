@@ -5,9 +5,7 @@ This is mbsync's ``box_opened2``/``load_box`` (what to list) and ``box_loaded`` 
 what each side must list, ``plan`` returns the actions in the order the engine applies
 them.  Deliberate differences from mbsync 1.5:
 
-- not implemented yet: the Upgrade of placeholders (flagging one to fetch the real
-  message: journal "^"/"$"/"P"), and supported-flag masking (every store is taken to
-  support all six);
+- not implemented: supported-flag masking (every store is taken to support all six);
 - an expired message that is copied again (Sync Old) logs ``~ F N 16`` like mbsync,
   and its status becomes exactly that also in the live run (mbsync keeps the expiry
   bits live but not on replay);
@@ -21,9 +19,9 @@ them.  Deliberate differences from mbsync 1.5:
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from syncmail.config.model import Operations, SyncType
+from syncmail.config.model import Operations, SyncOps, SyncType
 from syncmail.flags import ALL, FLAGGED, SEEN, TRASHED
 from syncmail.store.base import ListRequest, MessageInfo
 from syncmail.sync.state import (
@@ -33,8 +31,10 @@ from syncmail.sync.state import (
     S_EXPIRED,
     S_PENDING,
     S_PERSISTENT,
+    S_PURGE,
     S_PURGED,
     S_SKIPPED,
+    S_UPGRADE,
     SyncState,
 )
 
@@ -122,6 +122,37 @@ def _solo(ops: Operations, t: int) -> bool:
     return SIDES[t] in ops.expunge_solo
 
 
+def _dummies(state: SyncState) -> tuple[bool, bool]:
+    """Whether the far / near side holds placeholders (or pre-1.4 skipped entries)."""
+    found = [False, False]
+    for rec in state.records:
+        if rec.dead:
+            continue
+        if rec.status & S_DUMMY_FAR:
+            found[FAR] = True
+        elif rec.status & S_DUMMY_NEAR:
+            found[NEAR] = True
+        elif rec.status & S_SKIPPED:
+            found[FAR if not rec.far_uid else NEAR] = True
+    return found[FAR], found[NEAR]
+
+
+def upgrade_masked(state: SyncState, ops: Operations) -> Operations:
+    """``ops`` without Upgrade toward a side that has no placeholders (mbsync masks it,
+    which matters for what is listed and for whether expiry runs)."""
+    if "upgrade" not in ops.sync.pull | ops.sync.push:
+        return ops
+    dummies = _dummies(state)
+    push, pull = ops.sync.push, ops.sync.pull
+    if not dummies[FAR]:
+        push = push - {"upgrade"}
+    if not dummies[NEAR]:
+        pull = pull - {"upgrade"}
+    if push == ops.sync.push and pull == ops.sync.pull:
+        return ops
+    return replace(ops, sync=SyncOps(pull=pull, push=push))
+
+
 def load_specs(
     state: SyncState,
     ops: Operations,
@@ -132,11 +163,14 @@ def load_specs(
     """What the far and near side must list for ``plan`` to decide (mbsync's load_box)."""
     saved = saved_uidnext or {}
     expiry = expiry or Expiry()
+    ops = upgrade_masked(state, ops)
     maxuid = (state.max_pulled, state.max_pushed)
     any_new = [False, False]
     any_old = [False, False]
+    any_upgrades = [False, False]
+    any_purges = [False, False]
     any_tuids = [False, False]
-    any_dummies = [False, False]
+    any_dummies = list(_dummies(state))
     seen = [0, 0]
     for rec in state.records:
         if rec.dead:
@@ -144,13 +178,14 @@ def load_specs(
         uids = (rec.far_uid, rec.near_uid)
         seen[FAR] = max(seen[FAR], rec.far_uid)
         seen[NEAR] = max(seen[NEAR], rec.near_uid)
-        if rec.status & S_DUMMY_FAR:
-            any_dummies[FAR] = True
-        if rec.status & S_DUMMY_NEAR:
-            any_dummies[NEAR] = True
-        if rec.status & S_PENDING:
+        if rec.status & S_PURGE:
+            # A placeholder whose upgrade began: it still needs its T flag.
+            any_purges[NEAR if not rec.far_uid else FAR] = True
+        elif rec.status & S_PENDING:
             t = FAR if not rec.far_uid else NEAR
-            if uids[1 - t] <= maxuid[1 - t]:
+            if rec.status & S_UPGRADE:
+                any_upgrades[t] = True
+            elif uids[1 - t] <= maxuid[1 - t]:
                 any_old[t] = True
             else:
                 any_new[t] = True
@@ -160,6 +195,8 @@ def load_specs(
     for t in (FAR, NEAR):
         s = 1 - t
         types = _toward(ops, t)
+        if any_purges[t]:
+            opts[t].add("setflags")
         if any_tuids[t]:
             opts[t] |= {"new", "find"}
         if types & {"gone", "flags"}:
@@ -167,13 +204,19 @@ def load_specs(
             opts[s].add("paired")
             if "flags" in types:
                 opts[s].add("flags")
-        if types & {"old", "new"} or any_old[t] or any_new[t]:
+        if types & {"old", "new", "upgrade"} or any_old[t] or any_new[t] or any_upgrades[t]:
             if "old" in types or any_old[t]:
                 opts[s].add("old")
             if "new" in types or any_new[t]:
                 opts[s].add("new")
-            if expiry.max_size[t]:
-                opts[s].add("size")
+            if types & {"old", "new"} or any_old[t] or any_new[t]:
+                if expiry.max_size[t]:
+                    opts[s].add("size")
+            if "upgrade" in types or any_upgrades[t]:
+                # A flagged placeholder (on t) asks for the real message (from s).
+                if "upgrade" in types:
+                    opts[t] |= {"paired", "flags", "setflags"}
+                opts[s].add("paired")
             if _expunges(ops, t) or _expunges(ops, s):
                 opts[s].add("flags")
     xt = expiry.xt
@@ -257,8 +300,25 @@ def load_specs(
 
 
 # --- actions ------------------------------------------------------------------------
-# Records are named by their index in ``state.records``; new pairs are appended by the
-# engine in ``Plan.new_pairs`` order, so new pair k is ``len(state.records) + k``.
+# Records are named by an index: the records of ``state.records`` as they were planned
+# on (0 .. n-1), then the entries split off by ``Plan.upgrades`` (n + k for upgrade k),
+# then ``Plan.new_pairs`` (n + len(upgrades) + k).  The engine keeps that list of
+# handles itself: a split entry sits right after its parent in the state file.
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A flagged placeholder on ``side`` asks for its real message: journal ``^``.
+
+    ``record`` keeps the real message's side and becomes a pending copy toward ``side``;
+    the placeholder moves to a new entry (named ``Plan.split_base + k``) that gets T and
+    is purged.  ``pflags`` are the placeholder's flags without Flagged (and without
+    Seen, unless the pair was seen): they go to the real message.
+    """
+
+    record: int
+    side: int
+    pflags: int
 
 
 @dataclass(frozen=True)
@@ -303,6 +363,8 @@ class SetFlags:
     old_flags: int | None = None
     # Then journal ``~`` with this persistent status (an expiry committed or canceled).
     status: int | None = None
+    # The T of a placeholder being upgraded away: journal ``P`` instead of ``*``.
+    purge: bool = False
 
 
 @dataclass(frozen=True)
@@ -327,6 +389,9 @@ class Copy:
     # ``size``, the source's size.
     placeholder: bool = False
     size: int = 0
+    # The real message of an upgraded placeholder: ``flags`` are the placeholder's
+    # plus these changes (journal ``$`` when any), not the source's.
+    upgrade: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -346,10 +411,13 @@ class Plan:
     """All actions of one box pair, in the order the engine applies them."""
 
     loads: tuple[SideLoad, SideLoad]
+    # Index of the first entry split off by an upgrade (len(state.records)).
+    split_base: int = 0
     tuid_matches: list[TuidMatch] = field(default_factory=list)
     tuid_lost: list[int] = field(default_factory=list)
     kills: list[int] = field(default_factory=list)
     expired_orphans: list[ExpiredOrphan] = field(default_factory=list)
+    upgrades: list[Upgrade] = field(default_factory=list)
     new_pairs: list[NewPair] = field(default_factory=list)
     statuses: list[StatusChange] = field(default_factory=list)
     # Records whose copy is to be a placeholder (journal "_"), after the new pairs.
@@ -384,10 +452,11 @@ class Plan:
             or self.tuid_lost
             or self.kills
             or self.expired_orphans
+            or self.upgrades
             or self.new_pairs
             or self.statuses
             or self.placeholders
-            or any(op.add or op.remove or op.status is not None for op in self.flags)
+            or any(op.add or op.remove or op.status is not None or op.purge for op in self.flags)
             or self.copies[FAR]
             or self.copies[NEAR]
             or self.expunge[FAR]
@@ -413,6 +482,7 @@ class _Work:
     dead: bool = False
     status: int = 0
     nexpire: bool = False  # mbsync's S_NEXPIRE: expiry wants this pair expired
+    pflags: int = 0  # an upgrade's placeholder flags (journal "^")
     # Both copies carry exactly the synced flags (no T) and nothing is under way: steps
     # 4 and 7 have nothing to do for it.  Most pairs of a big box are like this.
     clean: bool = False
@@ -447,6 +517,7 @@ def plan(
         expiry = Expiry(side=expire_side)
     if loads is None:
         loads = load_specs(state, ops, saved_uidnext=saved_uidnext, expiry=expiry)
+    ops = upgrade_masked(state, ops)
     expunge = [
         _expunges(ops, FAR) if far_expunge is None else far_expunge,
         _expunges(ops, NEAR) if near_expunge is None else near_expunge,
@@ -459,7 +530,7 @@ def plan(
         {u: m for u, m in far.items() if loads[FAR].visible(u)},
         {u: m for u, m in near.items() if loads[NEAR].visible(u)},
     ]
-    result = Plan(loads=loads)
+    result = Plan(loads=loads, split_base=len(state.records))
     xt = expiry.xt
     maxxf = state.max_expired
     maxuid = [state.max_pulled, state.max_pushed]
@@ -473,6 +544,15 @@ def plan(
         for i, r in enumerate(state.records)
         if not r.dead
     ]
+    for w in work:
+        rec = state.records[w.index]
+        if rec.status & S_PURGE:
+            # Split off by an interrupted upgrade: its placeholder still needs T.
+            w.aflags[NEAR if not rec.far_uid else FAR] = TRASHED
+        elif rec.status & S_UPGRADE:
+            t = FAR if not rec.far_uid else NEAR
+            w.pflags = rec.pending_flags
+            w.aflags[t], w.dflags[t] = rec.upgrade_add, rec.upgrade_del
 
     # Copies of an interrupted run, found by X-TUID (mbsync's match_tuids).
     for t in (FAR, NEAR):
@@ -494,7 +574,12 @@ def plan(
                 newmax[t] = bump_maxuid(newmax[t], found)
                 w.uid[t] = found
                 w.pending = False
-                w.flags = state.records[w.index].pending_flags
+                if w.status & S_UPGRADE:
+                    w.flags = (w.flags | w.aflags[t]) & ~w.dflags[t]
+                    w.aflags[t] = w.dflags[t] = 0
+                    w.status &= ~(S_PENDING | S_UPGRADE)
+                else:
+                    w.flags = state.records[w.index].pending_flags
             w.tuid = None
 
     by_uid: list[dict[int, _Work]] = [{}, {}]
@@ -505,6 +590,7 @@ def plan(
                 w.msg[t] = msgs[t].get(w.uid[t])
 
     # Old entries (step 4).
+    splits: list[_Work] = []
     for w in work:
         mf, mn = w.msg
         if (
@@ -528,9 +614,42 @@ def plan(
             if m is not None and m.flags & TRASHED:
                 w.deleted[t] = True
         for t in (FAR, NEAR):
+            # Flagging a placeholder asks for its real message.  Done before the flags,
+            # so that they see the upgraded state on both sides (as a replay would).
+            m = w.msg[t]
+            if (
+                "upgrade" in _toward(ops, t)
+                and w.status & _DUMMY[t]
+                and w.uid[1 - t]
+                and m is not None
+                and m.flags & FLAGGED
+            ):
+                w.pflags = m.flags & ALL & (~(SEEN | FLAGGED) | (w.flags & SEEN))
+                split = _Work(
+                    result.split_base + len(result.upgrades), [0, 0], 0, False, None,
+                    status=S_PURGE,
+                )  # fmt: skip
+                split.uid[t], w.uid[t] = w.uid[t], 0
+                split.msg[t], w.msg[t] = m, None
+                split.deleted = list(w.deleted)
+                split.aflags[t] = TRASHED
+                by_uid[t][split.uid[t]] = split
+                splits.append(split)
+                w.status = (w.status & ~(S_DUMMY_FAR | S_DUMMY_NEAR)) | S_PENDING | S_UPGRADE
+                w.pending = True
+                result.upgrades.append(Upgrade(w.index, t, w.pflags))
+        for t in (FAR, NEAR):
             s = 1 - t
             src = w.msg[s]
-            if gone_now[t]:
+            sflags: int | None = None
+            if w.status & S_UPGRADE:
+                # Toward the real message the placeholder's saved flags count (it is
+                # detached already); toward the copy to make, the real message's.
+                if w.uid[t]:
+                    sflags = w.pflags
+                elif src is not None:
+                    sflags = src.flags & ALL
+            elif gone_now[t]:
                 w.gone[t] = True
             elif not w.uid[t]:
                 pass
@@ -550,10 +669,9 @@ def plan(
                 if "gone" in _toward(ops, t):
                     w.aflags[t] = TRASHED
                     w.delete = True
-            elif src is None:
-                pass
-            elif "flags" in _toward(ops, t):
+            elif src is not None:
                 sflags = src.flags & ALL
+            if sflags is not None and "flags" in _toward(ops, t):
                 if t != xt and w.status & (S_EXPIRE | S_EXPIRED):
                     sflags &= ~TRASHED  # the expiry's T is no user's deletion
                 if w.status & (S_DUMMY_FAR if s == FAR else S_DUMMY_NEAR):
@@ -563,9 +681,10 @@ def plan(
                     sflags &= ~FLAGGED  # it would read as a request to upgrade
                 w.aflags[t] = sflags & ~w.flags
                 w.dflags[t] = ~sflags & w.flags & ALL
+    work.extend(splits)
 
     # New messages (step 5); pushes (target far) first, as mbsync.
-    base = len(state.records)
+    base = len(state.records) + len(result.upgrades)
     copies: list[tuple[_Work, Copy]] = []
 
     def unimportant(flags: int) -> bool:
@@ -603,6 +722,22 @@ def plan(
                     w.status = S_PENDING
                     w.pending = True
                     result.statuses.append(StatusChange(w.index, S_PENDING))
+                elif w.status & S_UPGRADE:
+                    a, d = w.aflags[t], w.dflags[t]
+                    real = (m.flags | w.aflags[s]) & ~w.dflags[s]
+                    if (expunge[t] and (w.pflags | a) & ~d & TRASHED) or (
+                        expunge[s] and real & TRASHED
+                    ):
+                        # It would be expunged anyway.  The entry stays, for the flags
+                        # toward the real message, as if a placeholder were there (so
+                        # the real message counts as new when trashed).
+                        w.status = (w.status & ~(S_PENDING | S_UPGRADE)) | _DUMMY[t]
+                        w.pending = False
+                        result.statuses.append(StatusChange(w.index, w.status & S_PERSISTENT))
+                        continue
+                    flags = (w.pflags | a) & ~d
+                    copies.append((w, Copy(t, w.index, uid, flags, upgrade=(a, d))))
+                    continue
                 new = False
             else:
                 # The first unknown message that should be known ends the synced
@@ -661,17 +796,21 @@ def plan(
     # Expiry may have picked a clean pair; otherwise clean pairs need no flag change.
     skip_clean = not expiry.expiring(ops)
     for w in work:
-        if w.dead or w.pending or (w.clean and skip_clean):
+        if w.dead or (w.pending and not w.status & S_UPGRADE) or (w.clean and skip_clean):
             continue
         for t in (FAR, NEAR):
             uid = w.uid[t]
             if not uid or w.gone[t]:
                 continue
             a, d = w.aflags[t], w.dflags[t]
-            if w.delete and not a:
+            purge = bool(w.status & S_PURGE)
+            if (w.delete or purge) and not a:
                 continue
             expiring = (
-                not w.delete and t == xt and bool(w.status & S_EXPIRE) != bool(w.status & S_EXPIRED)
+                not w.delete
+                and not purge
+                and t == xt
+                and bool(w.status & S_EXPIRE) != bool(w.status & S_EXPIRED)
             )
             if expiring:
                 # An expiry is under way: T follows the wanted state, so a canceled
@@ -692,7 +831,9 @@ def plan(
                 a &= ~have
                 d &= have
             synced: int | None = None
-            if not w.delete:
+            if purge:
+                w.status = (w.status & ~S_PURGE) | S_PURGED
+            elif not w.delete:
                 nflags = (w.flags | w.aflags[t]) & ~w.dflags[t]
                 if nflags != w.flags:
                     synced = nflags
@@ -708,10 +849,9 @@ def plan(
                     st = (st & ~S_EXPIRE) | (S_EXPIRE if w.nexpire else 0)
                 w.status = st
                 status = st & S_PERSISTENT
-            if a or d or synced is not None or status is not None:
-                result.flags.append(
-                    SetFlags(t, w.index, uid, a, d, synced, have if m is not None else None, status)
-                )
+            if a or d or synced is not None or status is not None or purge:
+                old = have if m is not None else None
+                result.flags.append(SetFlags(t, w.index, uid, a, d, synced, old, status, purge))
             if a or d:
                 if m is not None:
                     cur[t][uid] = (have | a) & ~d
@@ -788,6 +928,9 @@ def _expire(w_list: list[_Work], xt: int, expiry: Expiry, result: Plan, maxxf: i
                 rm = ~src.flags & w.flags & SEEN
                 nflags = (nflags & (~(SEEN | FLAGGED) | (w.flags & SEEN)) & ~rm) | add
             nflags = (nflags | w.aflags[xt]) & ~w.dflags[xt]
+        elif w.status & S_UPGRADE:
+            # Being upgraded: the placeholder's flags, with what the real one changes.
+            nflags = (w.pflags | w.aflags[xt]) & ~w.dflags[xt]
         else:
             if src is None:
                 continue
