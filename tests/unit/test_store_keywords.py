@@ -4,7 +4,7 @@ TLSVersions sets, DisableExtensions names."""
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -160,42 +160,51 @@ def _uids(store: MaildirStore, name: str) -> list[int]:
         box.close()
 
 
+needs_berkeleydb = pytest.mark.skipif(
+    importlib.util.find_spec("berkeleydb") is None,
+    reason="berkeleydb (syncmail[altmap]) not installed",
+)
+
+
 @needs_mdconvert
-def test_db_only_box_is_refused_with_mdconvert_advice(tmp_path: Path) -> None:
+@needs_berkeleydb
+def test_db_only_box_from_mdconvert_keeps_its_uids(tmp_path: Path) -> None:
     store, path = _native_box(tmp_path)
     subprocess.run(["mdconvert", "-a", path], check=True, capture_output=True, timeout=60)
     assert os.path.exists(os.path.join(path, ".isyncuidmap.db"))
     assert not os.path.exists(os.path.join(path, ".uidvalidity"))
-    with pytest.raises(BoxError) as info:
-        store.open_box("Box")
-    text = str(info.value)
-    assert ".isyncuidmap.db" in text and f"mdconvert -n '{path}'" in text
-    assert "AltMap no" in text
-    # Doing what the message says makes the box usable again, with its UIDs.
-    subprocess.run(["mdconvert", "-n", path], check=True, capture_output=True, timeout=60)
+    # The database is used whatever AltMap says (this store has AltMap no).
     assert _uids(store, "Box") == [1, 2]
+    box = store.open_box("Box")
+    [new] = list(box.store_messages([OutgoingMessage(MAIL, 0)]))
+    box.close()
+    assert new.uid == 3
+    names = [n for sub in ("cur", "new") for n in os.listdir(os.path.join(path, sub))]
+    assert len(names) == 3 and not any(",U=" in n for n in names)
+    # And back: mdconvert reads what we wrote.
+    subprocess.run(["mdconvert", "-n", path], check=True, capture_output=True, timeout=60)
+    assert not os.path.exists(os.path.join(path, ".isyncuidmap.db"))
+    assert _uids(store, "Box") == [1, 2, 3]
 
 
-def test_alt_map_on_native_boxes_keeps_working_with_a_notice(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_alt_map_on_native_boxes_keeps_them_native(tmp_path: Path) -> None:
     _native_box(tmp_path)
     _, cfg = maildir_config(tmp_path, "AltMap yes\n")
     assert cfg.alt_map
     store = MaildirStore(cfg, fsync=False)
-    with caplog.at_level(logging.WARNING):
-        store.connect()
-    assert "AltMap" in caplog.text and ".isyncuidmap.db" in caplog.text
+    store.connect()
+    # An existing .uidvalidity wins over AltMap (no database library needed either).
     assert _uids(store, "Box") == [1, 2]
+    path = store.box_path("Box")
+    assert not os.path.exists(os.path.join(path, ".isyncuidmap.db"))
     store.close()
 
 
-def test_alt_map_yes_stays_marked_with_what_to_do(tmp_path: Path) -> None:
+def test_alt_map_yes_is_supported(tmp_path: Path) -> None:
     config = parse_config("MaildirStore s\nPath /a/\nAltMap yes\n", str(tmp_path / "rc"))
-    [mark] = config.unsupported
-    assert mark.where.line == 3
-    assert mark.keyword.startswith("AltMap yes")
-    assert "AltMap no" in mark.keyword and "mdconvert" in mark.keyword
+    store = config.stores["s"]
+    assert isinstance(store, MaildirStoreConfig) and store.alt_map
+    assert config.unsupported == ()
     assert parse_config("MaildirStore s\nPath /a/\nAltMap no\n", "rc").unsupported == ()
 
 

@@ -1,4 +1,5 @@
-"""The Maildir driver: boxes with mbsync's native UID scheme (``,U=`` names, ``.uidvalidity``).
+"""The Maildir driver: boxes with either of mbsync's UID schemes (``,U=`` names and
+``.uidvalidity``, or AltMap's ``.isyncuidmap.db``; see ``maildir_uidmap``).
 
 Files written here are the files mbsync writes, and files mbsync wrote are read back
 unchanged, so both tools can take turns on one Maildir.  Beyond mbsync, UIDs broken by
@@ -21,6 +22,7 @@ from syncmail.config.model import MaildirStoreConfig
 from syncmail.errors import BoxError, MessageError, StoreError
 from syncmail.store import maildir_files as mf
 from syncmail.store import maildir_names as mn
+from syncmail.store import maildir_uidmap as mu
 from syncmail.store.base import (
     Box,
     BoxStatus,
@@ -70,7 +72,7 @@ class MaildirBox(Box):
     """One opened Maildir box."""
 
     def __init__(
-        self, store: MaildirStore, name: str, path: str, uv: mf.UidValidityFile, fsync: bool
+        self, store: MaildirStore, name: str, path: str, uv: mu.UidMap, fsync: bool
     ) -> None:
         self.name = name
         # Absolute directory of the box (the one holding cur/ new/ tmp/).
@@ -171,7 +173,7 @@ class MaildirBox(Box):
         dups: dict[int, list[str]] = {}
         renumber = not uv.ok
         mine = self._where
-        for rel, uid in zip(rels, mn.parse_uids(rels), strict=True):
+        for rel, uid in zip(rels, uv.uids(rels), strict=True):
             # A new UIDVALIDITY makes old UIDs meaningless, except those we gave since.
             if renumber and mine.get(uid) != rel:
                 uid = 0
@@ -203,17 +205,19 @@ class MaildirBox(Box):
                 self.path,
             )
         todo.sort(key=lambda r: mn.name_order(r[4:]))
-        first = uv.allocate(len(todo))
+        names = self._own_keys(where, todo)
+        first, finals = uv.assign(names)
         self.status.uidnext = uv.nuid + 1
         for k, rel in enumerate(todo):
             uid = first + k
-            new_rel = rel[:4] + mn.with_uid(rel[4:], uid, self._delim)
-            try:
-                os.rename(self._abs(rel), self._abs(new_rel))
-            except FileNotFoundError:
-                raise _Rescan from None
-            except OSError as e:
-                raise self._error(f"cannot rename {self._abs(rel)}: {e.strerror}") from None
+            new_rel = rel[:4] + finals[k]
+            if new_rel != rel:
+                try:
+                    os.rename(self._abs(rel), self._abs(new_rel))
+                except FileNotFoundError:
+                    raise _Rescan from None
+                except OSError as e:
+                    raise self._error(f"cannot rename {self._abs(rel)}: {e.strerror}") from None
             where[uid] = new_rel
             # Known as ours even if a rescan follows (a fresh UIDVALIDITY renumbers the rest).
             self._where[uid] = new_rel
@@ -222,6 +226,33 @@ class MaildirBox(Box):
                 log.warning("Maildir box %s: %s: gave it UID %d", self.name, reason, uid)
         uv.ok = True
         return where
+
+    def _own_keys(self, where: dict[int, str], todo: list[str]) -> list[str]:
+        """The names the files ``todo`` get their UIDs under.
+
+        A file whose UID key another file has already (AltMap: the same name up to the
+        info part, e.g. a copy in both new/ and cur/) gets a fresh unique part, since one
+        key holds one UID.  Natively every file is its own key.
+        """
+        uv = self._uv
+        taken = {uv.uid_key(rel) for rel in where.values()}
+        names: list[str] = []
+        for rel in todo:
+            name = rel[4:]
+            key = uv.uid_key(rel)
+            if key in taken:
+                i = name.find(self._delim)
+                name = self._store.new_base() + (name[i:] if i >= 0 else "")
+                key = uv.uid_key(rel[:4] + name)
+                log.warning(
+                    "Maildir box %s: %s has the UID key of another file: renaming it to %s",
+                    self.name,
+                    self._abs(rel),
+                    name,
+                )
+            taken.add(key)
+            names.append(name)
+        return names
 
     def _read_header_fields(
         self, rel: str, uid: int, want_tuid: bool, want_msgid: bool
@@ -278,7 +309,7 @@ class MaildirBox(Box):
         where: dict[int, str] = {}
         known = self._where
         for rel in rels:
-            uid = mn.parse_uid(rel)
+            uid = self._uv.uid_of(rel)
             if not uid or not (self._uv.ok or uid in known):
                 continue
             if uid not in where or mn.compare_names(rel[4:], where[uid][4:]) < 0:
@@ -418,7 +449,7 @@ class MaildirBox(Box):
             self._store.sync_files(
                 self, [os.path.join(self.path, "tmp", p.tmp_name) for p in batch]
             )
-        first = self._uv.allocate(len(batch))
+        first, finals = self._uv.assign([p.tmp_name for p in batch])
         self.status.uidnext = self._uv.nuid + 1
         results: list[StoredMessage] = []
         touched: set[str] = set()
@@ -426,7 +457,7 @@ class MaildirBox(Box):
             uid = first + k
             # mbsync puts Seen messages in cur/, others in new/.
             sub = "cur" if pending.flags & mflags.SEEN else "new"
-            rel = f"{sub}/{mn.make_name(pending.base, uid, pending.flags, self._delim)}"
+            rel = f"{sub}/{finals[k]}"
             src = os.path.join(self.path, "tmp", pending.tmp_name)
             try:
                 os.rename(src, self._abs(rel))
@@ -481,23 +512,28 @@ class MaildirBox(Box):
     def expunge(self, uids: Sequence[int]) -> None:
         self._check_open()
         budget = [_RESCANS_PER_CALL]
+        gone: list[str] = []
 
         def unlink(rel: str) -> bool:
             os.unlink(self._abs(rel))
+            gone.append(rel[4:])
             return True
 
-        for uid in uids:
-            if uid in self._trashed:
-                continue  # moved away already: no rescans looking for it
-            try:
-                done = self._on_file(uid, unlink, budget)
-            except OSError as e:
-                raise MessageError(
-                    self.name, uid, f"cannot remove {e.filename}: {e.strerror}"
-                ) from None
-            if done is None:
-                log.debug("Maildir box %s: UID %d was already gone", self.name, uid)
-            self._where.pop(uid, None)
+        try:
+            for uid in uids:
+                if uid in self._trashed:
+                    continue  # moved away already: no rescans looking for it
+                try:
+                    done = self._on_file(uid, unlink, budget)
+                except OSError as e:
+                    raise MessageError(
+                        self.name, uid, f"cannot remove {e.filename}: {e.strerror}"
+                    ) from None
+                if done is None:
+                    log.debug("Maildir box %s: UID %d was already gone", self.name, uid)
+                self._where.pop(uid, None)
+        finally:
+            self._uv.forget(gone)
 
     def trash_messages(self, uids: Sequence[int], trash_box: str) -> None:
         self._check_open()
@@ -511,6 +547,7 @@ class MaildirBox(Box):
         budget = [_RESCANS_PER_CALL]
         prefix = self._prefix
         touched: set[str] = set()
+        moved: list[str] = []
 
         def move(rel: str, uid: int) -> str:
             sub, name = rel[:3], rel[4:]
@@ -533,19 +570,25 @@ class MaildirBox(Box):
                     self.name, uid, f"cannot move {src} to {dest}: trash directory vanished"
                 ) from None
             touched.add(sub)
+            moved.append(name)
             return dest
 
-        for uid in uids:
-            try:
-                done = self._on_file(uid, functools.partial(move, uid=uid), budget)
-            except OSError as e:
-                raise MessageError(
-                    self.name, uid, f"cannot move {e.filename} to the trash: {e.strerror}"
-                ) from None
-            if done is None:
-                log.debug("Maildir box %s: UID %d vanished before it was trashed", self.name, uid)
-            self._where.pop(uid, None)
-            self._trashed.add(uid)
+        try:
+            for uid in uids:
+                try:
+                    done = self._on_file(uid, functools.partial(move, uid=uid), budget)
+                except OSError as e:
+                    raise MessageError(
+                        self.name, uid, f"cannot move {e.filename} to the trash: {e.strerror}"
+                    ) from None
+                if done is None:
+                    log.debug(
+                        "Maildir box %s: UID %d vanished before it was trashed", self.name, uid
+                    )
+                self._where.pop(uid, None)
+                self._trashed.add(uid)
+        finally:
+            self._uv.forget(moved)
         if self._fsync:
             for sub in sorted(touched):
                 for parent in (trash_dir, self.path):
@@ -640,12 +683,6 @@ class MaildirStore(Store):
         root = self._layout.root
         if root is not None and os.path.exists(root) and not os.path.isdir(root):
             raise StoreError(self.name, f"cannot open store '{root}': not a directory")
-        if self.cfg.alt_map:
-            log.warning(
-                "Maildir store %s: AltMap: syncmail cannot write .isyncuidmap.db; existing "
-                "native boxes are used as they are, new boxes get .uidvalidity (mbsync reads both)",
-                self.name,
-            )
         if self.cfg.trash:
             try:
                 self._layout.box_dir(self.cfg.trash)
@@ -661,21 +698,18 @@ class MaildirStore(Store):
 
     def open_box(self, name: str, *, create: bool = False) -> MaildirBox:
         path = self._layout.box_dir(name)
+        alt_map = self.cfg.alt_map
         # The INBOX is always there: it is created whenever it is missing.
         create = create or self._layout.driver_name(name) == "INBOX"
+        if create or os.path.isdir(os.path.join(path, "cur")):
+            # A missing database library fails the box before anything is created or
+            # cleaned (a box that is missing is reported as missing, as always).
+            mu.check_uid_map(self.name, name, path, alt_map)
         mf.prepare_box_dir(self.name, name, path, create)
         mf.clear_stale_tmp(self.name, name, path)
-        if not os.path.exists(os.path.join(path, ".uidvalidity")) and os.path.exists(
-            os.path.join(path, ".isyncuidmap.db")
-        ):
-            raise MaildirBoxError(
-                self.name,
-                name,
-                f"{path} keeps its UIDs in .isyncuidmap.db (mbsync's AltMap scheme), which "
-                f"syncmail cannot read; convert it to the native scheme with isync's mdconvert: "
-                f"mdconvert -n '{path}' (and set AltMap no)",
-            )
-        uv = mf.UidValidityFile(self.name, name, path, self._fsync)
+        uv = mu.open_uid_map(
+            self.name, name, path, alt_map=alt_map, delimiter=self.info_delimiter, fsync=self._fsync
+        )
         try:
             box = MaildirBox(self, name, path, uv, self._fsync)
         except BaseException:

@@ -2,7 +2,8 @@
 
 Everything here follows mbsync's ``drv_maildir.c`` (``maildir_validate``,
 ``maildir_uidval_lock``, ``maildir_store_uidval``, ``maildir_clear_tmp``,
-``maildir_delete_box``); ``maildir.py`` builds the Box on top of it.
+``maildir_delete_box``); ``maildir.py`` builds the Box on top of it.  ``UidValidityFile``
+is the native one of the two UID maps (``maildir_uidmap`` has the other).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from syncmail.errors import BoxError
 from syncmail.store import maildir_names as mn
@@ -72,20 +73,37 @@ def load_syncfs() -> Callable[[int], int] | None:
     return syncfs
 
 
-class UidValidityFile:
-    """A box's ``.uidvalidity``: opened, fcntl-locked (blocking) while the box is open."""
+def lock_file(fd: int, path: str) -> None:
+    """Take mbsync's whole-file fcntl write lock on ``fd``, waiting for it if need be."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EAGAIN):
+            raise
+        log.info("waiting for the lock on %s (another mbsync or syncmail)", path)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
 
-    def __init__(self, store: str, box: str, box_dir: str, fsync: bool) -> None:
+
+class UidValidityFile:
+    """A box's ``.uidvalidity``: opened, fcntl-locked (blocking) while the box is open.
+
+    The native UID map: a file's UID is the ``,U=`` tag in its name.
+    """
+
+    def __init__(
+        self, store: str, box: str, box_dir: str, fsync: bool, delimiter: str = ":"
+    ) -> None:
         self.store = store
         self.box = box
         self.path = os.path.join(box_dir, ".uidvalidity")
         self.fsync = fsync
+        self.delimiter = delimiter
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise MaildirBoxError(store, box, f"cannot write {self.path}: {e.strerror}") from None
         try:
-            self._lock()
+            lock_file(self.fd, self.path)
         except OSError as e:
             os.close(self.fd)
             raise MaildirBoxError(store, box, f"cannot lock {self.path}: {e.strerror}") from None
@@ -118,15 +136,6 @@ class UidValidityFile:
             )
         self.uidvalidity, self.nuid = parsed
 
-    def _lock(self) -> None:
-        try:
-            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EACCES, errno.EAGAIN):
-                raise
-            log.info("waiting for the lock on %s (another mbsync or syncmail)", self.path)
-            fcntl.lockf(self.fd, fcntl.LOCK_EX)
-
     def _write(self) -> None:
         data = mn.format_uidvalidity(self.uidvalidity, self.nuid)
         try:
@@ -148,6 +157,25 @@ class UidValidityFile:
         self.nuid += count
         self._write()
         return first
+
+    # --- the UidMap interface (maildir_uidmap.UidMap) -----------------------------------
+
+    def uids(self, rels: list[str]) -> list[int]:
+        return mn.parse_uids(rels)
+
+    def uid_of(self, rel: str) -> int:
+        return mn.parse_uid(rel)
+
+    def uid_key(self, rel: str) -> str:
+        # Each file carries its own UID: no two files ever share one.
+        return rel
+
+    def assign(self, names: list[str]) -> tuple[int, list[str]]:
+        first = self.allocate(len(names))
+        return first, [mn.with_uid(name, first + k, self.delimiter) for k, name in enumerate(names)]
+
+    def forget(self, names: Iterable[str]) -> None:
+        pass  # the UID left with the file name
 
     def close(self) -> None:
         if self.fd >= 0:
