@@ -347,7 +347,7 @@ def test_subfolders(word: str, style: str) -> None:
     assert store.subfolders == style
 
 
-def test_generic_store_options_and_unsupported() -> None:
+def test_generic_store_options_are_all_supported() -> None:
     config = parse(
         "MaildirStore s\nPath /a/\nTrash Trash\nTrashNewOnly yes\nTrashRemoteNew yes\n"
         "MaxSize 1m\nMapInbox Inbox\nFlatten .\nAltMap yes\n"
@@ -356,10 +356,8 @@ def test_generic_store_options_and_unsupported() -> None:
     assert isinstance(s, MaildirStoreConfig)
     assert (s.trash, s.trash_new_only, s.trash_remote_new) == ("Trash", True, True)
     assert (s.max_size, s.map_inbox, s.flatten, s.alt_map) == (1 << 20, "Inbox", ".", True)
-    assert [(u.where.line, u.keyword.split()[0]) for u in config.unsupported] == [
-        (6, "MaxSize"), (9, "AltMap"),
-    ]  # fmt: skip
-    assert str(config.unsupported[0].where) == f"{RC}:6"
+    # MaxSize (placeholders and their Upgrade) and AltMap yes are implemented.
+    assert not config.unsupported
 
 
 def test_harmless_values_are_not_unsupported() -> None:
@@ -676,10 +674,12 @@ def test_expunge_solo_is_supported() -> None:
     assert config.unsupported == ()
 
 
-def test_channel_unsupported() -> None:
+def test_channel_expiry_and_size_options() -> None:
     config = parse(channel("MaxMessages 10\nExpireUnread yes\nExpireSide Far\nMaxSize 1k\n"
                            "CopyArrivalDate yes\n"))  # fmt: skip
-    assert [(u.where.line, u.keyword) for u in config.unsupported] == [(17, "MaxSize")]
+    c = config.channels["c"]
+    assert (c.max_messages, c.expire_unread, c.expire_side, c.max_size) == (10, True, "far", 1024)
+    assert c.copy_arrival_date and config.unsupported == ()
     assert errors(channel("ExpireSide Middle\n")) == [
         f"{RC}:14: invalid ExpireSide argument 'Middle'"
     ]

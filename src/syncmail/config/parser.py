@@ -60,10 +60,6 @@ _PATH_KEYS = {
     "clientcertificate": "client_certificate",
     "clientkey": "client_key",
 }
-ALTMAP_UNSUPPORTED = (
-    "AltMap yes (new boxes would need mbsync's .isyncuidmap.db, which syncmail cannot write: "
-    "use AltMap no, and convert boxes that have only that database with isync's mdconvert -n)"
-)
 _LEGACY_SSL = ("useimaps", "requiressl", "usesslv2", "usesslv3",
                "usetlsv1", "usetlsv1.1", "usetlsv1.2", "usetlsv1.3")  # fmt: skip
 
@@ -416,8 +412,6 @@ class _Parser:
             values[key] = self.convert(cmd, parse_bool, False)
         elif low == "maxsize":
             values["max_size"] = self.convert(cmd, parse_size, 0)
-            if values["max_size"]:
-                self.mark_unsupported(cmd.line, "MaxSize")
         elif low == "mapinbox":
             values["map_inbox"] = self.one(cmd)
         elif low == "flatten":
@@ -445,11 +439,6 @@ class _Parser:
                 values["path"] = self.path_value(cmd)
             elif low == "altmap":
                 values["alt_map"] = self.convert(cmd, parse_bool, False)
-                if values["alt_map"]:
-                    # Existing boxes of both schemes are handled (db-only ones refused with
-                    # a pointer to mdconvert), but mbsync creates *new* boxes with the db,
-                    # which syncmail cannot write.
-                    self.mark_unsupported(cmd.line, ALTMAP_UNSUPPORTED)
             elif low == "infodelimiter":
                 value = self.one(cmd)
                 problem = _delimiter_problem(value, "Info")
@@ -731,8 +720,6 @@ class _Parser:
                 patterns.extend(cmd.args)
             elif low == "maxsize":
                 values["max_size"] = self.convert(cmd, parse_size, None)
-                if values["max_size"]:
-                    self.mark_unsupported(cmd.line, "MaxSize")
             elif self.channel_common(cmd, values, ops, channel=name):
                 pass
             elif (canonical := self.extras.lookup("Channel", low)) is not None:
