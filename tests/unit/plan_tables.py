@@ -317,7 +317,7 @@ def listing(side: Side) -> dict[int, MessageInfo]:
     }
 
 
-def apply(world: World, p: Plan, expire_side: str = "near") -> None:
+def apply(world: World, p: Plan, expire_side: str = "near", fake_expunge: bool = False) -> None:
     """What the engine does with a plan, on the simulated boxes."""
     state, sides = world.state, world.sides
     recs = list(state.records)  # the plan's record handles, as in the engine
@@ -375,7 +375,7 @@ def apply(world: World, p: Plan, expire_side: str = "near") -> None:
             world.trash[t].add(sides[t].subject[uid])
         for uid in p.remote_trash[t]:
             world.trash[1 - t].add(sides[t].subject[uid])
-        for uid in p.expunge[t]:
+        for uid in [] if fake_expunge else p.expunge[t]:
             del sides[t].msgs[uid]
     state.max_pulled, state.max_pushed = newmax
     for pr in p.prune:
@@ -409,10 +409,12 @@ def run_table(
     expiry: Expiry | None = None,
     *,
     flipped: bool = False,
+    fake_expunge: bool = False,
 ) -> World:
     """Plan + apply, then check against the expected deltas and header; also checks that
     a second plan on the result does nothing.  ``flipped`` runs the scenario with far
-    and near swapped (for ExpireSide Far, as run-tests.pl does)."""
+    and near swapped (for ExpireSide Far, as run-tests.pl does); ``fake_expunge`` is
+    run-tests.pl's -Tx (expunges decided, not made)."""
     expiry = expiry or Expiry()
     if flipped:
         header, rows = flip(header, rows)
@@ -421,16 +423,18 @@ def run_table(
     want = expected_world(header, rows, out_header, deltas, expiry.side)
     p = plan(
         listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, operations,
-        expiry=expiry,
+        expiry=expiry, fake_expunge=fake_expunge,
     )  # fmt: skip
     assert p.refusal is None, p.refusal
-    apply(world, p, expiry.side)
+    apply(world, p, expiry.side, fake_expunge)
     assert_matches(world, want, expiry.side)
     again = plan(
         listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, operations,
-        expiry=expiry,
+        expiry=expiry, fake_expunge=fake_expunge,
     )  # fmt: skip
     # Doomed messages get a "+"/"-" pair on every run (as in mbsync): no change.
     again.new_pairs = [pair for pair in again.new_pairs if not pair.doomed]
+    if fake_expunge:
+        again.expunge = ([], [])  # decided again each time, never made
     assert again.empty, again
     return world

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from syncmail.config.parser import parse_config
 from syncmail.flags import from_letters, to_letters
-from syncmail.sync.engine import CRASH_ENV, NO_UIDPLUS_ENV, RunResult
+from syncmail.sync.engine import CRASH_ENV, FAKE_EXPUNGE_ENV, NO_UIDPLUS_ENV, RunResult
 from syncmail.sync.msgcvt import is_placeholder, make_placeholder
 from syncmail.sync.state import format_state, parse_state
 from tests.unit.engine_support import box_dir, sync
@@ -154,13 +154,13 @@ def unchanged(result: RunResult) -> bool:
 def run_everything(tmp_path: Path, sc: Scenario) -> int:
     """run-tests.pl's test_impl: sync + check, idempotent re-run, then a kill after
     every journal line + resume + check + re-run.  Returns the number of steps."""
-    if not sc.no_uidplus:
-        return _run_everything(tmp_path, sc)
-    os.environ[NO_UIDPLUS_ENV] = "1"
+    hooks = [NO_UIDPLUS_ENV] * sc.no_uidplus + [FAKE_EXPUNGE_ENV] * sc.fake_expunge
+    os.environ.update(dict.fromkeys(hooks, "1"))
     try:
         return _run_everything(tmp_path, sc)
     finally:
-        del os.environ[NO_UIDPLUS_ENV]
+        for name in hooks:
+            del os.environ[name]
 
 
 def _run_everything(tmp_path: Path, sc: Scenario) -> int:

@@ -32,6 +32,8 @@ class Scenario:
     near_store: str = ""
     # run-tests.pl's -Tu: new copies are found by X-TUID, as without UIDPLUS.
     no_uidplus: bool = False
+    # run-tests.pl's -Tx: expunges are decided but not made.
+    fake_expunge: bool = False
 
 
 X30: list[Row] = [
@@ -889,6 +891,31 @@ SIZE_EXPIRY_SCENARIOS: list[Scenario] = [
             ]
             for row in ((subject, far, st, near), (subject, "&", "^", "&1+T"))
         ],
+    ),
+]
+
+
+# Messages that would be expunged at once on the target side (run-tests.pl x90), with
+# -Tx: the near side's expunges are decided but not made, so what stays is visible.
+DOOMED_SCENARIOS: list[Scenario] = [
+    Scenario(
+        "doomed",
+        "Expunge Near\n",
+        ("C", 0, "C"),
+        [
+            ("A", "*DRT*", "*>DS", "*DFPS?"),
+            ("B", "*DR*", "*>DS", "*DFPST?"),
+            ("C", "*", "*", "*"),
+            ("D", "*T", "", ""),
+        ],
+        ("D", 0, "C"),
+        [
+            ("A", "+P", ">+P", "|"),
+            ("A", "&", "^", "+T"),
+            ("B", "+PT", ">+PT", "|"),
+            ("B", "&", "^", ""),
+        ],
+        fake_expunge=True,
     ),
 ]
 

@@ -10,6 +10,7 @@ import pytest
 from tests.unit.plan_tables import run_table
 from tests.unit.scenario_maildir import run_everything
 from tests.unit.scenarios import (
+    DOOMED_SCENARIOS,
     EXPIRY_SCENARIOS,
     GENERIC_SCENARIOS,
     MAXSIZE_SCENARIOS,
@@ -26,6 +27,7 @@ ALL = (
     + SOLO_SCENARIOS
     + MAXSIZE_SCENARIOS
     + SIZE_EXPIRY_SCENARIOS
+    + DOOMED_SCENARIOS
     + TRASH_SCENARIOS
 )
 
@@ -33,7 +35,10 @@ ALL = (
 @pytest.mark.parametrize("sc", ALL, ids=lambda sc: sc.name)
 def test_decision_table(sc: Scenario) -> None:
     ops, expiry = scenario_ops(sc)
-    run_table(sc.header, sc.rows, ops, sc.out_header, sc.deltas, expiry, flipped=sc.flipped)
+    run_table(
+        sc.header, sc.rows, ops, sc.out_header, sc.deltas, expiry,
+        flipped=sc.flipped, fake_expunge=sc.fake_expunge,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("sc", ALL, ids=lambda sc: sc.name)

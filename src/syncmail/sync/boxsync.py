@@ -81,6 +81,8 @@ CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
 # Tests only (mbsync's -Tu): ignore the UIDs stores report for new copies, so that
 # they are found by X-TUID as on a server without UIDPLUS.
 NO_UIDPLUS_ENV = "SYNCMAIL_TEST_NO_UIDPLUS"
+# Tests only (mbsync's -Tx): decide expunges but do not make them.
+FAKE_EXPUNGE_ENV = "SYNCMAIL_TEST_FAKE_EXPUNGE"
 # Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
 _STORE_BATCH = 500
 
@@ -420,6 +422,7 @@ def _sync_open(
         start_maxuid=sf.new_maxuid,
         trashed=sf.trashed,
         expiry=expiry,
+        fake_expunge=os.environ.get(FAKE_EXPUNGE_ENV) == "1",
     )
     if p.refusal is not None:
         unread, most = p.refusal
@@ -710,6 +713,8 @@ def _apply(
         side_progress[t].expunged_total += len(uids)
         paths = {uid: _path_of(boxes[t], uid) for uid in uids}
         _trash(r, channel, stores, boxes, journal, p, t)
+        if os.environ.get(FAKE_EXPUNGE_ENV) == "1":
+            continue
         boxes[t].expunge(uids)
         r.changed[t] = True
         side_progress[t].expunged_done += len(uids)

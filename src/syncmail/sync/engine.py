@@ -15,12 +15,25 @@ from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations,
 from syncmail.errors import BoxError, StoreError, SyncmailError
 from syncmail.events import BoxResult, Progress, RunSummary
 from syncmail.store.base import Store
-from syncmail.sync.boxsync import CRASH_ENV, NO_UIDPLUS_ENV, RunContext, sync_box
+from syncmail.sync.boxsync import (
+    CRASH_ENV,
+    FAKE_EXPUNGE_ENV,
+    NO_UIDPLUS_ENV,
+    RunContext,
+    sync_box,
+)
 from syncmail.sync.plan import FAR, NEAR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CRASH_ENV", "NO_UIDPLUS_ENV", "RunOptions", "RunResult", "run"]
+__all__ = [
+    "CRASH_ENV",
+    "FAKE_EXPUNGE_ENV",
+    "NO_UIDPLUS_ENV",
+    "RunOptions",
+    "RunResult",
+    "run",
+]
 
 
 @dataclass(frozen=True)

@@ -502,12 +502,16 @@ def plan(
     expire_side: str = "near",
     expiry: Expiry | None = None,
     trashed: Collection[tuple[str, int]] = (),
+    fake_expunge: bool = False,
 ) -> Plan:
     """Decide everything for one box pair.  ``far``/``near`` may hold more messages than
     ``load_specs`` asked for; those outside the window are ignored, as mbsync never
     sees them.  ``far_expunge``/``near_expunge`` default to ``ops.expunge``.
     ``start_maxuid`` is where the new max UIDs start (after a journal replay:
     ``StateFiles.new_maxuid``), else the state's.
+
+    ``fake_expunge`` (tests only, mbsync's -Tx): the expunges are decided as usual, but
+    the engine will not make them, so no message counts as gone afterwards.
 
     ``Plan.new_maxuid`` does not yet count the copies the engine is about to store: a
     copy that gets exactly the next UID of its side raises it further (mbsync's
@@ -873,7 +877,7 @@ def plan(
     for t in (FAR, NEAR):
         _to_trash(t, by_uid[t], xt, expiry, trashed, result)
     for t in (FAR, NEAR):
-        for uid in result.expunge[t]:
+        for uid in [] if fake_expunge else result.expunge[t]:
             w_gone = by_uid[t].get(uid)
             if w_gone is not None and w_gone.uid[t] == uid:
                 w_gone.gone[t] = True
