@@ -550,6 +550,31 @@ def test_change_marker(tmp_path: Path, store: MaildirStore) -> None:
     box.close()
 
 
+def test_confirm_listing_sees_own_changes_and_notices_others(
+    tmp_path: Path, store: MaildirStore
+) -> None:
+    box = store.open_box("INBOX")
+    list(box.store_messages([msg(b"a\n"), msg(b"b\n", F.SEEN)]))
+    before = box.list_messages(ListRequest())
+    # Our own changes since the listing: a flag, a new message, an expunge.
+    box.set_flags([FlagChange(1, F.FLAGGED, 0)])
+    [stored] = list(box.store_messages([msg(b"c\n", F.DRAFT)]))
+    box.expunge([2])
+    confirmed = box.confirm_listing(before)
+    assert confirmed is not None
+    assert {u: m.flags for u, m in confirmed.items()} == {1: F.FLAGGED, stored.uid: F.DRAFT}
+    assert confirmed == box.list_messages(ListRequest())
+    # Someone else's rename or delivery: not confirmed.
+    inbox = tmp_path / "Mail/INBOX"
+    [name] = [n for n in os.listdir(inbox / "cur") if ",U=1" in n]
+    os.rename(inbox / "cur" / name, inbox / "cur" / (name + "S"))
+    assert box.confirm_listing(confirmed) is None
+    after = box.list_messages(ListRequest())
+    put(inbox, "new/123.456.host", b"Subject: d\n\nd\n")
+    assert box.confirm_listing(after) is None
+    box.close()
+
+
 def test_maildirbox_is_a_box(store: MaildirStore) -> None:
     box = store.open_box("INBOX")
     assert isinstance(box, MaildirBox)

@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -358,6 +358,34 @@ class MaildirBox(Box):
             self.status.uidnext = self._uv.nuid + 1
             return infos
         raise self._error("files keep vanishing while the box is listed; try again later")
+
+    def confirm_listing(self, before: Mapping[int, MessageInfo]) -> dict[int, MessageInfo] | None:
+        """All messages now, if the box holds exactly the files this object knows of
+        (``before``, a listing of it, plus its own changes since); None if anyone else
+        changed it (then list it again).
+
+        Cheaper than ``list_messages``: the names are compared, and only those that
+        differ from ``before`` are parsed.  Sets the change marker like a listing.
+        """
+        self._check_open()
+        rels, stamps, settled = self._scan()
+        where = self._where
+        if len(rels) != len(where) or set(rels) != set(where.values()):
+            return None
+        out: dict[int, MessageInfo] = {}
+        changed: list[tuple[int, str]] = []
+        for uid, rel in where.items():
+            known = before.get(uid)
+            if known is not None and known.path == rel:
+                out[uid] = known
+            else:
+                changed.append((uid, rel))
+        flag_list = mn.parse_flags_bulk([rel for _, rel in changed], self._prefix)
+        for (uid, rel), flags in zip(changed, flag_list, strict=True):
+            out[uid] = MessageInfo(uid, flags, path=rel)
+        self.status.change_marker = self._marker(stamps) if settled else None
+        self.status.uidnext = self._uv.nuid + 1
+        return out
 
     def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
         self._check_open()

@@ -468,7 +468,7 @@ def _settle(
     written only if a plan on what is there now finds nothing to do: what the fresh
     listing saw is verified, so a concurrent change cannot slip into the notes unseen.
     """
-    from syncmail.store.maildir import MaildirStore
+    from syncmail.store.maildir import MaildirBox
 
     changed = [
         bool(
@@ -481,9 +481,11 @@ def _settle(
     loads = load_specs(state, ops, expiry=expiry)
     fresh = list(listings)
     for t in (FAR, NEAR):
-        if isinstance(stores[t], MaildirStore):
+        box = boxes[t]
+        if isinstance(box, MaildirBox):
             # Also when unchanged by us: its first listing may have numbered new files.
-            fresh[t] = boxes[t].list_messages(loads[t].request())
+            confirmed = box.confirm_listing(listings[t])
+            fresh[t] = box.list_messages(loads[t].request()) if confirmed is None else confirmed
         elif changed[t]:
             return
     # The quick check usually answers; a full plan only when it cannot tell.

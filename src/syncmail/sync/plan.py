@@ -124,6 +124,9 @@ def _solo(ops: Operations, t: int) -> bool:
 
 def _dummies(state: SyncState) -> tuple[bool, bool]:
     """Whether the far / near side holds placeholders (or pre-1.4 skipped entries)."""
+    marks = S_DUMMY_FAR | S_DUMMY_NEAR | S_SKIPPED
+    if not any(rec.status & marks for rec in state.records):
+        return False, False  # the usual case, with one cheap pass
     found = [False, False]
     for rec in state.records:
         if rec.dead:
@@ -488,6 +491,10 @@ class _Work:
     clean: bool = False
 
 
+# Stands for every clean pair in ``plan``: paired on both sides, nothing to do.
+_CLEAN = _Work(-1, [-1, -1], 0, False, None, clean=True)
+
+
 def plan(
     far: Mapping[int, MessageInfo],
     near: Mapping[int, MessageInfo],
@@ -530,10 +537,7 @@ def plan(
         _solo(ops, FAR) and far_expunge is not False,
         _solo(ops, NEAR) and near_expunge is not False,
     ]
-    msgs: list[dict[int, MessageInfo]] = [
-        {u: m for u, m in far.items() if loads[FAR].visible(u)},
-        {u: m for u, m in near.items() if loads[NEAR].visible(u)},
-    ]
+    msgs = [_visible(far, loads[FAR]), _visible(near, loads[NEAR])]
     result = Plan(loads=loads, split_base=len(state.records))
     xt = expiry.xt
     maxxf = state.max_expired
@@ -541,13 +545,24 @@ def plan(
     newmax = list(maxuid)
     if start_maxuid:
         newmax = [start_maxuid.get("far", maxuid[FAR]), start_maxuid.get("near", maxuid[NEAR])]
-    work: list[_Work] = [
-        _Work(
-            i, [r.far_uid, r.near_uid], r.flags, bool(r.status & S_PENDING), r.tuid, status=r.status
-        )
-        for i, r in enumerate(state.records)
-        if not r.dead
-    ]
+    # Pairs whose copies already agree (no T, nothing under way) need no work of their
+    # own unless expiry counts them: most pairs of a big box.  They are only known UIDs.
+    clean_uids: list[list[int]] = [[], []]
+    work: list[_Work] = []
+    shortcut = not expiry.expiring(ops)
+    listed_far, listed_near = msgs
+    for i, r in enumerate(state.records):
+        if r.dead:
+            continue
+        if shortcut and not r.status and r.tuid is None and not r.flags & TRASHED:
+            f = listed_far.get(r.far_uid)
+            n = listed_near.get(r.near_uid)
+            if f is not None and n is not None and f.flags & ALL == r.flags == n.flags & ALL:
+                clean_uids[FAR].append(r.far_uid)
+                clean_uids[NEAR].append(r.near_uid)
+                continue
+        pending = bool(r.status & S_PENDING)
+        work.append(_Work(i, [r.far_uid, r.near_uid], r.flags, pending, r.tuid, status=r.status))
     for w in work:
         rec = state.records[w.index]
         if rec.status & S_PURGE:
@@ -586,7 +601,8 @@ def plan(
                     w.flags = state.records[w.index].pending_flags
             w.tuid = None
 
-    by_uid: list[dict[int, _Work]] = [{}, {}]
+    by_uid: list[dict[int, _Work]] = [dict.fromkeys(clean_uids[FAR], _CLEAN),
+                                      dict.fromkeys(clean_uids[NEAR], _CLEAN)]  # fmt: skip
     for w in work:
         for t in (FAR, NEAR):
             if w.uid[t]:
@@ -902,6 +918,16 @@ def plan(
         elif w.uid[FAR] and w.gone[FAR] and w.deleted[NEAR]:
             result.prune.append(Prune(w.index, kill=False, side=FAR))
     return result
+
+
+def _visible(listing: Mapping[int, MessageInfo], load: SideLoad) -> dict[int, MessageInfo]:
+    """The messages of ``listing`` that ``load`` asked for (all of them, usually)."""
+    if not listing:
+        return {}
+    lo, hi, extra = load.min_uid, load.max_uid, load.extra
+    if lo <= min(listing) and max(listing) <= hi:
+        return dict(listing)
+    return {u: m for u, m in listing.items() if lo <= u <= hi or u in extra}
 
 
 def _expire(w_list: list[_Work], xt: int, expiry: Expiry, result: Plan, maxxf: int) -> int:
