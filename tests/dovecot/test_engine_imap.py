@@ -205,16 +205,16 @@ def test_push_without_uidplus_finds_copies_by_tuid(
     tmp_path: Path, imap_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without UIDPLUS the server names no UIDs: the copies are found by X-TUID.
-    from syncmail.sync import boxsync
+    from syncmail.sync import copying
 
     searched: list[int] = []
-    inner = boxsync._find_by_tuid
+    inner = copying._find_by_tuid
 
     def probe(box: Any, journal: Any, recs: Any, t: int, newmax: Any) -> None:
         searched.append(len(recs))
         inner(box, journal, recs, t, newmax)
 
-    monkeypatch.setattr(boxsync, "_find_by_tuid", probe)
+    monkeypatch.setattr(copying, "_find_by_tuid", probe)
     cfg = write_config(tmp_path, imap_user)
     text = cfg.read_text().replace(
         "AuthMechs LOGIN\n", "AuthMechs LOGIN\nDisableExtension UIDPLUS\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from syncmail.config.model import ChannelOps, Operations
 from syncmail.config.ops import effective_operations
 from syncmail.config.parser import parse_config
-from syncmail.sync.boxsync import _expiry
+from syncmail.sync.loads import _expiry
 from syncmail.sync.plan import Expiry
 from tests.unit.plan_tables import Header, Row
 

@@ -10,9 +10,10 @@ and the max UIDs are journalled, so a run whose only change they are still saves
 state; their order keeps every prefix of the journal a state a resumed run can start
 from.
 
-``<state>.syncmail`` (see ``_Sidecar``) lets a run skip listing a box pair when the
-boxes' change markers, the state file, the operations and the channel's and stores'
-plan settings are what they were the last time nothing was to be done.
+``<state>.syncmail`` (``syncmail.sync.sidecar``) lets a run skip listing a box pair when
+the boxes' change markers, the state file, the operations and the channel's and stores'
+plan settings are what they were the last time nothing was to be done.  New messages
+are copied by ``syncmail.sync.copying``.
 
 Test hook: with the environment variable ``SYNCMAIL_TEST_CRASH_AFTER=N`` the process
 ends with ``os._exit(100)`` right after the N-th journal line of the run (mbsync's
@@ -21,70 +22,42 @@ ends with ``os._exit(100)`` right after the N-th journal line of the run (mbsync
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, Config, Operations
 from syncmail.errors import BoxError, MessageError, StoreError, SyncmailError, UidValidityError
-from syncmail.events import (
-    BoxResult,
-    FlagsChanged,
-    MessageRemoved,
-    NewMessage,
-    Progress,
-)
+from syncmail.events import BoxResult, FlagsChanged, MessageRemoved, Progress
 from syncmail.flags import to_letters
-from syncmail.store.base import (
-    Box,
-    BoxMissing,
-    FlagChange,
-    ListRequest,
-    MessageInfo,
-    OutgoingMessage,
-    Store,
-    StoredMessage,
-)
+from syncmail.store.base import Box, BoxMissing, FlagChange, ListRequest, OutgoingMessage, Store
 from syncmail.sync import snapshot
-from syncmail.sync.insync import obviously_in_sync
+from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
 from syncmail.sync.journal import Journal
-from syncmail.sync.msgcvt import (
-    convert_line_endings,
-    convert_message,
-    header_value,
-    make_placeholder,
-    make_tuid,
-)
-from syncmail.sync.plan import (
-    FAR,
-    NEAR,
-    NOTHING,
-    SIDES,
-    Copy,
-    Expiry,
-    Plan,
-    Prune,
-    bump_maxuid,
-    load_specs,
-    plan,
-)
+from syncmail.sync.loads import _expiry
+from syncmail.sync.msgcvt import convert_line_endings, make_tuid
+from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
+from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
 from syncmail.sync.statefiles import StateFiles, state_paths
+
+__all__ = [
+    "CRASH_ENV",
+    "FAKE_EXPUNGE_ENV",
+    "NO_UIDPLUS_ENV",
+    "CrashHook",
+    "RunContext",
+    "sync_box",
+]
 
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
-# Tests only (mbsync's -Tu): ignore the UIDs stores report for new copies, so that
-# they are found by X-TUID as on a server without UIDPLUS.
-NO_UIDPLUS_ENV = "SYNCMAIL_TEST_NO_UIDPLUS"
 # Tests only (mbsync's -Tx): decide expunges but do not make them.
 FAKE_EXPUNGE_ENV = "SYNCMAIL_TEST_FAKE_EXPUNGE"
-# Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
-_STORE_BATCH = 500
 
 
 class CrashHook:
@@ -183,8 +156,8 @@ def sync_box(
                 fbox is not None
                 and nbox is not None
                 and not os.path.exists(paths.journal)
-                and _Sidecar(
-                    paths.state + ".syncmail", ops, (fbox, nbox), _plan_settings(r.config, channel)
+                and Sidecar(
+                    paths.state + ".syncmail", ops, (fbox, nbox), plan_settings(r.config, channel)
                 ).unchanged()
             ):
                 # Not even the state needs reading.
@@ -206,98 +179,6 @@ def sync_box(
             for box in opened:
                 if box is not None:
                     box.close()
-
-
-class _Sidecar:
-    """syncmail's own notes next to the mbsync state (``<state>.syncmail``, JSON).
-
-    It holds both boxes' change markers as of the last run that found nothing to do,
-    with the state file's identity, the operations and the plan settings (see
-    ``_plan_settings``) of that run.  When all of them are still the same, nothing can
-    have changed and the box pair is not listed at all.  A state file changed behind
-    our back (by mbsync, say) makes the notes void.
-    """
-
-    VERSION = 2
-
-    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box], settings: str) -> None:
-        self.path = path
-        self.state_path = path[: -len(".syncmail")]
-        # Sorted: a frozenset's order changes from process to process.
-        self.ops = json.dumps(
-            [
-                sorted(ops.sync.pull),
-                sorted(ops.sync.push),
-                sorted(ops.create),
-                sorted(ops.remove),
-                sorted(ops.expunge),
-                sorted(ops.expunge_solo),
-            ]
-        )
-        self.settings = settings
-        self.boxes = boxes
-
-    def _state_id(self) -> list[int] | None:
-        try:
-            st = os.stat(self.state_path)
-        except OSError:
-            return None
-        return [st.st_ino, st.st_mtime_ns, st.st_size]
-
-    def _markers(self) -> list[list[object]] | None:
-        out: list[list[object]] = []
-        for box in self.boxes:
-            status = box.status
-            if status.change_marker is None:
-                return None
-            out.append([status.uidvalidity, status.change_marker])
-        return out
-
-    def _notes(self) -> dict[str, object] | None:
-        state_id, markers = self._state_id(), self._markers()
-        if state_id is None or markers is None:
-            return None
-        return {
-            "version": self.VERSION,
-            "state": state_id,
-            "ops": self.ops,
-            "settings": self.settings,
-            "far": markers[FAR],
-            "near": markers[NEAR],
-        }
-
-    def unchanged(self) -> bool:
-        notes = self._notes()
-        if notes is None:
-            return False
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError):
-            return False
-        return bool(saved == notes)
-
-    def save(self) -> None:
-        notes = self._notes()
-        if notes is None:
-            self.discard(self.path)
-            return
-        tmp = self.path + ".tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(notes, f)
-            os.replace(tmp, self.path)
-        except OSError as e:
-            log.debug("cannot write %s: %s", self.path, e.strerror)
-
-    @staticmethod
-    def discard(path: str) -> None:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            log.debug("cannot remove %s: %s", path, e.strerror)
 
 
 def _try_open(store: Store, name: str) -> Box | None:
@@ -331,7 +212,7 @@ def _missing_boxes(
             )
         # Both gone: an interrupted deletion propagation; the state goes too.
         sf.delete()
-        _Sidecar.discard(sf.paths.state + ".syncmail")
+        Sidecar.discard(sf.paths.state + ".syncmail")
         snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     t = missing[0]
@@ -361,7 +242,7 @@ def _missing_boxes(
         stores[1 - t].delete_box(names[1 - t])
         r.changed[1 - t] = True
         sf.delete()
-        _Sidecar.discard(sf.paths.state + ".syncmail")
+        Sidecar.discard(sf.paths.state + ".syncmail")
         snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
@@ -396,7 +277,7 @@ def _sync_open(
     else:
         journal.uidvalidity(state, uv[FAR], uv[NEAR])
 
-    sidecar = _Sidecar(sf.paths.state + ".syncmail", ops, boxes, _plan_settings(r.config, channel))
+    sidecar = Sidecar(sf.paths.state + ".syncmail", ops, boxes, plan_settings(r.config, channel))
     expiry = _expiry(r.config, channel)
     loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext, expiry=expiry)
     listings = []
@@ -443,83 +324,11 @@ def _sync_open(
         if p.empty:
             sidecar.save()
         else:
-            _settle(
+            settle(
                 channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar,
                 expiry,
             )  # fmt: skip
     return result
-
-
-def _settle(
-    channel: ChannelConfig,
-    ops: Operations,
-    stores: tuple[Store, Store],
-    boxes: tuple[Box, Box],
-    state: SyncState,
-    listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
-    p: Plan,
-    sidecar: _Sidecar,
-    expiry: Expiry,
-) -> None:
-    """After a run that changed things, notes for the fast path of the next run.
-
-    Maildir sides are listed again (a directory scan); an IMAP side this run changed
-    gets no notes (its marker moved, by us or not, we cannot tell).  The notes are
-    written only if a plan on what is there now finds nothing to do: what the fresh
-    listing saw is verified, so a concurrent change cannot slip into the notes unseen.
-    """
-    from syncmail.store.maildir import MaildirBox
-
-    changed = [
-        bool(
-            p.copies[t]
-            or p.expunge[t]
-            or any(op.side == t and (op.add or op.remove) for op in p.flags)
-        )
-        for t in (FAR, NEAR)
-    ]
-    loads = load_specs(state, ops, expiry=expiry)
-    fresh = list(listings)
-    for t in (FAR, NEAR):
-        box = boxes[t]
-        if isinstance(box, MaildirBox):
-            # Also when unchanged by us: its first listing may have numbered new files.
-            confirmed = box.confirm_listing(listings[t])
-            fresh[t] = box.list_messages(loads[t].request()) if confirmed is None else confirmed
-        elif changed[t]:
-            return
-    # The quick check usually answers; a full plan only when it cannot tell.
-    quick = not channel.max_messages and obviously_in_sync(state, fresh[FAR], fresh[NEAR])
-    if quick or plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry).empty:
-        sidecar.save()
-
-
-def _expiry(config: Config, channel: ChannelConfig) -> Expiry:
-    """The channel's MaxMessages/ExpireUnread/ExpireSide and the stores' MaxSize (a
-    channel's MaxSize applies to both stores, as in mbsync)."""
-    sizes = [
-        channel.max_size if channel.max_size is not None else config.stores[end.store].max_size
-        for end in (channel.far, channel.near)
-    ]
-    ends = [config.stores[end.store] for end in (channel.far, channel.near)]
-    return Expiry(
-        channel.max_messages,
-        channel.expire_unread,
-        channel.expire_side,
-        (sizes[0], sizes[1]),
-        (ends[0].trash, ends[1].trash),
-        (ends[0].trash_new_only, ends[1].trash_new_only),
-        (ends[0].trash_remote_new, ends[1].trash_remote_new),
-    )
-
-
-def _plan_settings(config: Config, channel: ChannelConfig) -> str:
-    """Every channel and store setting the plan depends on besides the operations,
-    as a deterministic string for ``_Sidecar``: when one changes (MaxMessages, say),
-    the next run must list and plan even though no mail changed."""
-    # asdict covers any field Expiry gains later; CopyArrivalDate rides along so that
-    # the notes never outlive a configuration change affecting copies.
-    return json.dumps([asdict(_expiry(config, channel)), channel.copy_arrival_date], sort_keys=True)
 
 
 def _recover_uidvalidity(
@@ -595,15 +404,6 @@ def _dry_result(r: RunContext, channel: ChannelConfig, label: str, p: Plan) -> B
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
     )
-
-
-def _assign(
-    journal: Journal, rec: SyncRecord, side: int, uid: int, pre_commit: bool = False
-) -> None:
-    if side == FAR:
-        journal.far_uid(rec, uid, pre_commit=pre_commit)
-    else:
-        journal.near_uid(rec, uid, pre_commit=pre_commit)
 
 
 def _apply(
@@ -703,7 +503,7 @@ def _apply(
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
-            new_counts[t] = _copy(
+            new_counts[t] = copy_new(
                 r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax
             )
 
@@ -747,7 +547,7 @@ def _apply(
     _prune(journal, recs, [pr for pr in p.prune if pr.expired])
     if sf.changed:
         # The sidecar's markers describe the boxes before this run changed them.
-        _Sidecar.discard(sf.paths.state + ".syncmail")
+        Sidecar.discard(sf.paths.state + ".syncmail")
     sf.commit(state)
     if r.pm is not None:
         from syncmail.plugins import deliver
@@ -818,206 +618,3 @@ def _prune(journal: Journal, recs: list[SyncRecord], prunes: list[Prune]) -> Non
             journal.kill(rec)
         else:
             _assign(journal, rec, pr.side, 0)
-
-
-def _new_path(box: Box, stored: StoredMessage) -> str | None:
-    """Absolute file of a message just stored in a Maildir box (None for IMAP)."""
-    path = _path_of(box, stored.uid) if stored.uid else None
-    base = getattr(box, "path", None)
-    if path is None and stored.path and isinstance(base, str):
-        path = os.path.join(base, stored.path)
-    return path
-
-
-def _path_of(box: Box, uid: int) -> str | None:
-    path_of = getattr(box, "path_of", None)
-    if not callable(path_of):
-        return None
-    result = path_of(uid)
-    return result if isinstance(result, str) else None
-
-
-def _copy(
-    r: RunContext,
-    channel: ChannelConfig,
-    stores: tuple[Store, Store],
-    boxes: tuple[Box, Box],
-    recs: list[SyncRecord],
-    journal: Journal,
-    copies: list[Copy],
-    t: int,
-    label: str,
-    events: list[tuple[str, Any]],
-    newmax: list[int],
-) -> int:
-    """Fetch from the other side, convert, store on side ``t``; returns copies made.
-
-    A message that cannot be read or stored (MessageError) costs only itself, as in
-    mbsync: the batch goes on one message at a time, copies that made it are found by
-    X-TUID, the failed pair is dropped (it is tried again as an old message with
-    ``Sync Old`` only) and the error is reported.
-    """
-    s = 1 - t
-    crlf = (stores[s].crlf, stores[t].crlf)
-    dates = bool(channel.copy_arrival_date)
-    progress = r.progress.far if t == FAR else r.progress.near
-    progress.new_total += len(copies)
-    unfound: list[SyncRecord] = []
-    counter = [0]
-    hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
-    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
-    message_ids: dict[int, str | None] = {}
-
-    def landed(c: Copy, stored: StoredMessage) -> None:
-        rec = recs[c.record]
-        if stored.uid and not hide_uids:
-            _assign(journal, rec, t, stored.uid)
-            newmax[t] = bump_maxuid(newmax[t], stored.uid)
-        else:
-            unfound.append(rec)
-        counter[0] += 1
-        progress.new_done += 1
-        r.changed[t] = True
-        event = NewMessage(
-            channel.name,
-            label,
-            SIDES[t],
-            stores[t].name,
-            stored.uid,
-            to_letters(c.flags),
-            message_id=message_ids.get(c.record),
-            path=_new_path(boxes[t], stored),
-            source_uid=c.source_uid,
-        )
-        events.append(("syncmail_new_message", event))
-
-    for start in range(0, len(copies), _STORE_BATCH):
-        batch = copies[start : start + _STORE_BATCH]
-        sent: deque[Copy] = deque()
-        try:
-            for stored in boxes[t].store_messages(
-                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates, message_ids)
-            ):
-                landed(sent.popleft(), stored)
-        except MessageError as e:
-            r.errors.append(e)
-            log.error("%s", e)
-            _copy_singly(
-                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
-            )
-        # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
-        waiting = {id(rec) for rec in unfound}
-        for c in batch:
-            rec = recs[c.record]
-            if rec.tuid is not None and id(rec) not in waiting and not rec.dead:
-                journal.kill(rec)
-        r.report()
-    if unfound:
-        _find_by_tuid(boxes[t], journal, unfound, t, newmax)
-    return counter[0]
-
-
-def _copy_singly(
-    r: RunContext,
-    boxes: tuple[Box, Box],
-    recs: list[SyncRecord],
-    journal: Journal,
-    batch: list[Copy],
-    t: int,
-    unfound: list[SyncRecord],
-    crlf: tuple[bool, bool],
-    dates: bool,
-    landed: Callable[[Copy, StoredMessage], None],
-    message_ids: dict[int, str | None],
-) -> None:
-    """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
-    waiting = {id(rec) for rec in unfound}
-    left = [
-        c
-        for c in batch
-        if recs[c.record].tuid is not None
-        and id(recs[c.record]) not in waiting
-        and not recs[c.record].dead
-    ]
-    if not left:
-        return
-    start = journal.saved_uidnext.get(SIDES[t], 1)
-    listing = boxes[t].list_messages(ListRequest(min_uid=start, tuid_from=start))
-    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
-    for c in left:
-        rec = recs[c.record]
-        uid = by_tuid.get(rec.tuid) if rec.tuid else None
-        if uid is not None:
-            landed(c, StoredMessage(uid))
-            continue
-        sent: deque[Copy] = deque()
-        try:
-            for stored in boxes[t].store_messages(
-                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates, message_ids)
-            ):
-                landed(sent.popleft(), stored)
-        except MessageError as e:
-            r.errors.append(e)
-            log.error("%s", e)
-            journal.kill(rec)
-
-
-def _outgoing(
-    source: Box,
-    batch: list[Copy],
-    recs: list[SyncRecord],
-    journal: Journal,
-    sent: deque[Copy],
-    crlf: tuple[bool, bool],
-    dates: bool,
-    message_ids: dict[int, str | None],
-) -> Iterator[OutgoingMessage]:
-    """The converted messages of ``batch``, fetched lazily (memory stays bounded).
-
-    The Message-ID of each source goes into ``message_ids`` (by record index), for
-    the plugin event of its copy.
-
-    ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
-    INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
-    mbsync.
-    """
-    by_uid = {c.source_uid: c for c in batch}
-    for fm in source.fetch_messages([c.source_uid for c in batch]):
-        c = by_uid.get(fm.uid)
-        if c is None:
-            continue
-        rec = recs[c.record]
-        if c.upgrade is not None:
-            if c.upgrade != (0, 0):
-                journal.upgrade_flags(rec, *c.upgrade)
-        elif c.flags:
-            journal.pending_flags(rec, c.flags)
-        message_ids[c.record] = header_value(fm.data, b"message-id")
-        data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
-        if c.placeholder:
-            # mbsync drops Flagged before it writes the placeholder, so its "flagged
-            # as important" line never appears; neither does it here.
-            data = make_placeholder(data, c.size, crlf=crlf[1])
-        sent.append(c)
-        yield OutgoingMessage(data, c.flags, fm.date if dates else None, rec.tuid)
-
-
-def _find_by_tuid(
-    box: Box, journal: Journal, recs: list[SyncRecord], t: int, newmax: list[int]
-) -> None:
-    """The target gave no UIDs (no UIDPLUS): find the copies by X-TUID, as mbsync does."""
-    start = journal.saved_uidnext.get(SIDES[t], 1)
-    listing = box.list_messages(ListRequest(min_uid=start, tuid_from=start))
-    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
-    lost = 0
-    for rec in recs:
-        uid = by_tuid.get(rec.tuid) if rec.tuid else None
-        if uid is None:
-            journal.tuid_lost(rec)
-            lost += 1
-        else:
-            _assign(journal, rec, t, uid)
-            newmax[t] = bump_maxuid(newmax[t], uid)
-    if lost:
-        verb = "push" if t == FAR else "pull"
-        log.warning("Warning: lost track of %d %sed message(s)", lost, verb)

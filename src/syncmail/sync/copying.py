@@ -1,0 +1,244 @@
+"""Copying new messages to the other side: fetched, converted and stored in batches,
+journalled; copies a store names no UID for are found by X-TUID, as in mbsync.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from syncmail.config.model import ChannelConfig
+from syncmail.errors import MessageError
+from syncmail.events import NewMessage
+from syncmail.flags import to_letters
+from syncmail.store.base import Box, ListRequest, OutgoingMessage, Store, StoredMessage
+from syncmail.sync.journal import Journal
+from syncmail.sync.msgcvt import convert_message, header_value, make_placeholder
+from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
+from syncmail.sync.state import SyncRecord
+
+if TYPE_CHECKING:
+    from syncmail.sync.boxsync import RunContext
+
+log = logging.getLogger(__name__)
+
+# Tests only (mbsync's -Tu): ignore the UIDs stores report for new copies, so that
+# they are found by X-TUID as on a server without UIDPLUS.
+NO_UIDPLUS_ENV = "SYNCMAIL_TEST_NO_UIDPLUS"
+# Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
+_STORE_BATCH = 500
+
+
+def _assign(
+    journal: Journal, rec: SyncRecord, side: int, uid: int, pre_commit: bool = False
+) -> None:
+    if side == FAR:
+        journal.far_uid(rec, uid, pre_commit=pre_commit)
+    else:
+        journal.near_uid(rec, uid, pre_commit=pre_commit)
+
+
+def _new_path(box: Box, stored: StoredMessage) -> str | None:
+    """Absolute file of a message just stored in a Maildir box (None for IMAP)."""
+    path = _path_of(box, stored.uid) if stored.uid else None
+    base = getattr(box, "path", None)
+    if path is None and stored.path and isinstance(base, str):
+        path = os.path.join(base, stored.path)
+    return path
+
+
+def _path_of(box: Box, uid: int) -> str | None:
+    path_of = getattr(box, "path_of", None)
+    if not callable(path_of):
+        return None
+    result = path_of(uid)
+    return result if isinstance(result, str) else None
+
+
+def copy_new(
+    r: RunContext,
+    channel: ChannelConfig,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    recs: list[SyncRecord],
+    journal: Journal,
+    copies: list[Copy],
+    t: int,
+    label: str,
+    events: list[tuple[str, Any]],
+    newmax: list[int],
+) -> int:
+    """Fetch from the other side, convert, store on side ``t``; returns copies made.
+
+    A message that cannot be read or stored (MessageError) costs only itself, as in
+    mbsync: the batch goes on one message at a time, copies that made it are found by
+    X-TUID, the failed pair is dropped (it is tried again as an old message with
+    ``Sync Old`` only) and the error is reported.
+    """
+    s = 1 - t
+    crlf = (stores[s].crlf, stores[t].crlf)
+    dates = bool(channel.copy_arrival_date)
+    progress = r.progress.far if t == FAR else r.progress.near
+    progress.new_total += len(copies)
+    unfound: list[SyncRecord] = []
+    counter = [0]
+    hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
+    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
+    message_ids: dict[int, str | None] = {}
+
+    def landed(c: Copy, stored: StoredMessage) -> None:
+        rec = recs[c.record]
+        if stored.uid and not hide_uids:
+            _assign(journal, rec, t, stored.uid)
+            newmax[t] = bump_maxuid(newmax[t], stored.uid)
+        else:
+            unfound.append(rec)
+        counter[0] += 1
+        progress.new_done += 1
+        r.changed[t] = True
+        event = NewMessage(
+            channel.name,
+            label,
+            SIDES[t],
+            stores[t].name,
+            stored.uid,
+            to_letters(c.flags),
+            message_id=message_ids.get(c.record),
+            path=_new_path(boxes[t], stored),
+            source_uid=c.source_uid,
+        )
+        events.append(("syncmail_new_message", event))
+
+    for start in range(0, len(copies), _STORE_BATCH):
+        batch = copies[start : start + _STORE_BATCH]
+        sent: deque[Copy] = deque()
+        try:
+            for stored in boxes[t].store_messages(
+                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates, message_ids)
+            ):
+                landed(sent.popleft(), stored)
+        except MessageError as e:
+            r.errors.append(e)
+            log.error("%s", e)
+            _copy_singly(
+                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
+            )
+        # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
+        waiting = {id(rec) for rec in unfound}
+        for c in batch:
+            rec = recs[c.record]
+            if rec.tuid is not None and id(rec) not in waiting and not rec.dead:
+                journal.kill(rec)
+        r.report()
+    if unfound:
+        _find_by_tuid(boxes[t], journal, unfound, t, newmax)
+    return counter[0]
+
+
+def _copy_singly(
+    r: RunContext,
+    boxes: tuple[Box, Box],
+    recs: list[SyncRecord],
+    journal: Journal,
+    batch: list[Copy],
+    t: int,
+    unfound: list[SyncRecord],
+    crlf: tuple[bool, bool],
+    dates: bool,
+    landed: Callable[[Copy, StoredMessage], None],
+    message_ids: dict[int, str | None],
+) -> None:
+    """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
+    waiting = {id(rec) for rec in unfound}
+    left = [
+        c
+        for c in batch
+        if recs[c.record].tuid is not None
+        and id(recs[c.record]) not in waiting
+        and not recs[c.record].dead
+    ]
+    if not left:
+        return
+    start = journal.saved_uidnext.get(SIDES[t], 1)
+    listing = boxes[t].list_messages(ListRequest(min_uid=start, tuid_from=start))
+    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
+    for c in left:
+        rec = recs[c.record]
+        uid = by_tuid.get(rec.tuid) if rec.tuid else None
+        if uid is not None:
+            landed(c, StoredMessage(uid))
+            continue
+        sent: deque[Copy] = deque()
+        try:
+            for stored in boxes[t].store_messages(
+                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates, message_ids)
+            ):
+                landed(sent.popleft(), stored)
+        except MessageError as e:
+            r.errors.append(e)
+            log.error("%s", e)
+            journal.kill(rec)
+
+
+def _outgoing(
+    source: Box,
+    batch: list[Copy],
+    recs: list[SyncRecord],
+    journal: Journal,
+    sent: deque[Copy],
+    crlf: tuple[bool, bool],
+    dates: bool,
+    message_ids: dict[int, str | None],
+) -> Iterator[OutgoingMessage]:
+    """The converted messages of ``batch``, fetched lazily (memory stays bounded).
+
+    The Message-ID of each source goes into ``message_ids`` (by record index), for
+    the plugin event of its copy.
+
+    ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
+    INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
+    mbsync.
+    """
+    by_uid = {c.source_uid: c for c in batch}
+    for fm in source.fetch_messages([c.source_uid for c in batch]):
+        c = by_uid.get(fm.uid)
+        if c is None:
+            continue
+        rec = recs[c.record]
+        if c.upgrade is not None:
+            if c.upgrade != (0, 0):
+                journal.upgrade_flags(rec, *c.upgrade)
+        elif c.flags:
+            journal.pending_flags(rec, c.flags)
+        message_ids[c.record] = header_value(fm.data, b"message-id")
+        data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
+        if c.placeholder:
+            # mbsync drops Flagged before it writes the placeholder, so its "flagged
+            # as important" line never appears; neither does it here.
+            data = make_placeholder(data, c.size, crlf=crlf[1])
+        sent.append(c)
+        yield OutgoingMessage(data, c.flags, fm.date if dates else None, rec.tuid)
+
+
+def _find_by_tuid(
+    box: Box, journal: Journal, recs: list[SyncRecord], t: int, newmax: list[int]
+) -> None:
+    """The target gave no UIDs (no UIDPLUS): find the copies by X-TUID, as mbsync does."""
+    start = journal.saved_uidnext.get(SIDES[t], 1)
+    listing = box.list_messages(ListRequest(min_uid=start, tuid_from=start))
+    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
+    lost = 0
+    for rec in recs:
+        uid = by_tuid.get(rec.tuid) if rec.tuid else None
+        if uid is None:
+            journal.tuid_lost(rec)
+            lost += 1
+        else:
+            _assign(journal, rec, t, uid)
+            newmax[t] = bump_maxuid(newmax[t], uid)
+    if lost:
+        verb = "push" if t == FAR else "pull"
+        log.warning("Warning: lost track of %d %sed message(s)", lost, verb)

@@ -1,0 +1,168 @@
+"""Fast-path notes: ``<state>.syncmail`` next to the mbsync state lets a run skip
+listing a box pair when nothing can have changed since the last run.
+
+A run skips the pair when the boxes' change markers, the state file, the operations and
+the channel's and stores' plan settings are what they were the last time nothing was
+to be done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+
+from syncmail.config.model import ChannelConfig, Config, Operations
+from syncmail.store.base import Box, MessageInfo, Store
+from syncmail.sync.insync import obviously_in_sync
+from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
+from syncmail.sync.plan import Plan, plan
+from syncmail.sync.state import SyncState
+
+log = logging.getLogger(__name__)
+
+
+class Sidecar:
+    """syncmail's own notes next to the mbsync state (``<state>.syncmail``, JSON).
+
+    It holds both boxes' change markers as of the last run that found nothing to do,
+    with the state file's identity, the operations and the plan settings (see
+    ``plan_settings``) of that run.  When all of them are still the same, nothing can
+    have changed and the box pair is not listed at all.  A state file changed behind
+    our back (by mbsync, say) makes the notes void.
+    """
+
+    VERSION = 2
+
+    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box], settings: str) -> None:
+        self.path = path
+        self.state_path = path[: -len(".syncmail")]
+        # Sorted: a frozenset's order changes from process to process.
+        self.ops = json.dumps(
+            [
+                sorted(ops.sync.pull),
+                sorted(ops.sync.push),
+                sorted(ops.create),
+                sorted(ops.remove),
+                sorted(ops.expunge),
+                sorted(ops.expunge_solo),
+            ]
+        )
+        self.settings = settings
+        self.boxes = boxes
+
+    def _state_id(self) -> list[int] | None:
+        try:
+            st = os.stat(self.state_path)
+        except OSError:
+            return None
+        return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+    def _markers(self) -> list[list[object]] | None:
+        out: list[list[object]] = []
+        for box in self.boxes:
+            status = box.status
+            if status.change_marker is None:
+                return None
+            out.append([status.uidvalidity, status.change_marker])
+        return out
+
+    def _notes(self) -> dict[str, object] | None:
+        state_id, markers = self._state_id(), self._markers()
+        if state_id is None or markers is None:
+            return None
+        return {
+            "version": self.VERSION,
+            "state": state_id,
+            "ops": self.ops,
+            "settings": self.settings,
+            "far": markers[FAR],
+            "near": markers[NEAR],
+        }
+
+    def unchanged(self) -> bool:
+        notes = self._notes()
+        if notes is None:
+            return False
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return bool(saved == notes)
+
+    def save(self) -> None:
+        notes = self._notes()
+        if notes is None:
+            self.discard(self.path)
+            return
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(notes, f)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.debug("cannot write %s: %s", self.path, e.strerror)
+
+    @staticmethod
+    def discard(path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.debug("cannot remove %s: %s", path, e.strerror)
+
+
+def settle(
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    state: SyncState,
+    listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
+    p: Plan,
+    sidecar: Sidecar,
+    expiry: Expiry,
+) -> None:
+    """After a run that changed things, notes for the fast path of the next run.
+
+    Maildir sides are listed again (a directory scan); an IMAP side this run changed
+    gets no notes (its marker moved, by us or not, we cannot tell).  The notes are
+    written only if a plan on what is there now finds nothing to do: what the fresh
+    listing saw is verified, so a concurrent change cannot slip into the notes unseen.
+    """
+    from syncmail.store.maildir import MaildirBox
+
+    changed = [
+        bool(
+            p.copies[t]
+            or p.expunge[t]
+            or any(op.side == t and (op.add or op.remove) for op in p.flags)
+        )
+        for t in (FAR, NEAR)
+    ]
+    loads = load_specs(state, ops, expiry=expiry)
+    fresh = list(listings)
+    for t in (FAR, NEAR):
+        box = boxes[t]
+        if isinstance(box, MaildirBox):
+            # Also when unchanged by us: its first listing may have numbered new files.
+            confirmed = box.confirm_listing(listings[t])
+            fresh[t] = box.list_messages(loads[t].request()) if confirmed is None else confirmed
+        elif changed[t]:
+            return
+    # The quick check usually answers; a full plan only when it cannot tell.
+    quick = not channel.max_messages and obviously_in_sync(state, fresh[FAR], fresh[NEAR])
+    if quick or plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry).empty:
+        sidecar.save()
+
+
+def plan_settings(config: Config, channel: ChannelConfig) -> str:
+    """Every channel and store setting the plan depends on besides the operations,
+    as a deterministic string for ``Sidecar``: when one changes (MaxMessages, say),
+    the next run must list and plan even though no mail changed."""
+    # asdict covers any field Expiry gains later; CopyArrivalDate rides along so that
+    # the notes never outlive a configuration change affecting copies.
+    return json.dumps([asdict(_expiry(config, channel)), channel.copy_arrival_date], sort_keys=True)
