@@ -131,6 +131,13 @@ def _flags_changed(
         msg = db.get(path)
     except LookupError:
         old = _old_name(db, path, old_flags)
+        if not os.path.lexists(path):
+            # Renamed, then expunged in the same run (a deletion, an upgraded
+            # placeholder): only the old name is left to drop.
+            if old is not None and not os.path.lexists(old):
+                db.remove(old)
+                counts.removed += 1
+            return
         if old is None:
             # Never indexed (e.g. delivered before the plugin was enabled): index it now.
             _index(db, path, tags, sync, counts)

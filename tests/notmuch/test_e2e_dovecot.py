@@ -83,7 +83,7 @@ def _sync(rc: str) -> Any:
     return result
 
 
-def _server_flags(user: Any, n: int) -> set[bytes]:
+def _server_flags(user: Any, n: int | str) -> set[bytes]:
     client = user.client()
     try:
         client.select_folder("INBOX")
@@ -145,3 +145,37 @@ def test_notmuch_new_runs_syncmail_through_the_hook(
     assert "No new mail" in done.stdout
     assert nm.tags("3@e2e.test") == {"inbox"}
     assert os.listdir(nm.maildir / "INBOX" / "cur")
+
+
+def test_tagging_a_placeholder_flagged_in_notmuch_fetches_the_message(
+    nm: NotmuchEnv, imap_user: Any, tmp_path: Path
+) -> None:
+    from syncmail.sync.msgcvt import is_placeholder
+
+    big = (
+        b"From: a@example.org\r\nSubject: big\r\nMessage-ID: <big@e2e.test>\r\n"
+        b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\n" + b"x" * 70 + b"\r\n"
+    ) + b"y" * 70 * 40 + b"\r\n"
+    imap_user.append("INBOX", big, (r"\Seen",))
+    rc = _write_rc(nm, imap_user, tmp_path / "mbsyncrc")
+    text = Path(rc).read_text()
+    text = text.replace("SubFolders Verbatim\n", "SubFolders Verbatim\nMaxSize 1k\n")
+    Path(rc).write_text(text.replace("SyncState *\n", "SyncState *\nExpunge Near\n"))
+
+    _sync(rc)
+    [placeholder] = nm.files("big@e2e.test")
+    assert is_placeholder(Path(placeholder).read_bytes())
+    assert nm.tags("big@e2e.test") == {"inbox"}
+
+    # The user asks for the real message the notmuch way; notmuch renames the file.
+    nm.notmuch("tag", "+flagged", "id:big@e2e.test")
+    _sync(rc)
+    [real] = nm.files("big@e2e.test")
+    assert real != placeholder and not os.path.exists(placeholder)
+    assert not is_placeholder(Path(real).read_bytes())
+    # Flagged was the request only: the real message comes as the server has it.
+    assert nm.tags("big@e2e.test") == {"inbox"}
+    assert _server_flags(imap_user, "big") == {rb"\Seen"}
+    out = nm.notmuch("new").stdout
+    assert "No new mail" in out and "rename" not in out
+

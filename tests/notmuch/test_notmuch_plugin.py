@@ -155,6 +155,31 @@ def test_removed_message_leaves_the_database(nm: NotmuchEnv, pm: pluggy.PluginMa
     assert nm.notmuch("count", "id:gone@x").stdout.strip() == "0"
 
 
+def test_renamed_then_expunged_in_one_run_leaves_the_database(
+    nm: NotmuchEnv, pm: pluggy.PluginManager
+) -> None:
+    # Deleted on the server: the sync renames the file to carry T, then expunges it;
+    # both events arrive after the file is gone.
+    path = nm.deliver("INBOX", 5, "S", "doomed@x")
+    nm.notmuch("new")
+    trashed = path.parent / (path.name.split(":2,")[0] + ":2,ST")
+    os.rename(path, trashed)
+    trashed.unlink()
+    pre_sync(pm, nm.config(), [])
+    flags = FlagsChanged(
+        channel="ch", box="INBOX", side="near", store="local", uid=5, old_flags="S",
+        new_flags="ST", changed_on="far", path=str(trashed),
+    )  # fmt: skip
+    deliver(pm, "syncmail_flags_changed", event=flags)
+    removed = MessageRemoved(
+        channel="ch", box="INBOX", side="near", store="local", uid=5, path=str(trashed)
+    )
+    deliver(pm, "syncmail_message_removed", event=removed)
+    _end(pm)
+    assert nm.notmuch("count", "id:doomed@x").stdout.strip() == "0"
+    assert "No new mail" in nm.notmuch("new").stdout
+
+
 def test_tag_changes_made_through_the_library_reach_the_flags(
     nm: NotmuchEnv, pm: pluggy.PluginManager
 ) -> None:
