@@ -262,13 +262,22 @@ class _Work:
     status: int = 0
     nexpire: bool = False  # mbsync's S_NEXPIRE: expiry wants this pair expired
     pflags: int = 0  # an upgrade's placeholder flags (journal "^")
-    # Both copies carry exactly the synced flags (no T) and nothing is under way: steps
-    # 4 and 7 have nothing to do for it.  Most pairs of a big box are like this.
-    clean: bool = False
 
 
 # Stands for every clean pair in ``plan``: paired on both sides, nothing to do.
-_CLEAN = _Work(-1, [-1, -1], 0, False, None, clean=True)
+_CLEAN = _Work(-1, [-1, -1], 0, False, None)
+
+
+def _agree(flags: int, far: MessageInfo | None, near: MessageInfo | None) -> bool:
+    """Both copies are listed and carry exactly the synced ``flags``, which have no T:
+    with nothing under way, steps 4 and 7 have nothing to do for such a (clean) pair.
+    Most pairs of a big box are like this."""
+    return (
+        far is not None
+        and near is not None
+        and not flags & TRASHED
+        and far.flags & ALL == flags == near.flags & ALL
+    )
 
 
 def plan(
@@ -302,9 +311,9 @@ def plan(
     """
     if expiry is None:
         expiry = Expiry(side=expire_side)
+    ops = upgrade_masked(state, ops)
     if loads is None:
         loads = load_specs(state, ops, saved_uidnext=saved_uidnext, expiry=expiry)
-    ops = upgrade_masked(state, ops)
     expunge = [
         _expunges(ops, FAR) if far_expunge is None else far_expunge,
         _expunges(ops, NEAR) if near_expunge is None else near_expunge,
@@ -321,8 +330,8 @@ def plan(
     newmax = list(maxuid)
     if start_maxuid:
         newmax = [start_maxuid.get("far", maxuid[FAR]), start_maxuid.get("near", maxuid[NEAR])]
-    # Pairs whose copies already agree (no T, nothing under way) need no work of their
-    # own unless expiry counts them: most pairs of a big box.  They are only known UIDs.
+    # Clean pairs need no work of their own unless expiry counts them: they are only
+    # known UIDs then.
     clean_uids: list[list[int]] = [[], []]
     work: list[_Work] = []
     shortcut = not expiry.expiring(ops)
@@ -330,10 +339,8 @@ def plan(
     for i, r in enumerate(state.records):
         if r.dead:
             continue
-        if shortcut and not r.status and r.tuid is None and not r.flags & TRASHED:
-            f = listed_far.get(r.far_uid)
-            n = listed_near.get(r.near_uid)
-            if f is not None and n is not None and f.flags & ALL == r.flags == n.flags & ALL:
+        if shortcut and not r.status and r.tuid is None:
+            if _agree(r.flags, listed_far.get(r.far_uid), listed_near.get(r.near_uid)):
                 clean_uids[FAR].append(r.far_uid)
                 clean_uids[NEAR].append(r.near_uid)
                 continue
@@ -388,17 +395,8 @@ def plan(
     # Old entries (step 4).
     splits: list[_Work] = []
     for w in work:
-        mf, mn = w.msg
-        if (
-            mf is not None
-            and mn is not None
-            and not w.status
-            and not w.pending
-            and not w.flags & TRASHED
-            and mf.flags & ALL == w.flags == mn.flags & ALL
-        ):
-            w.clean = True
-            continue
+        if not w.status and not w.pending and _agree(w.flags, *w.msg):
+            continue  # clean, but kept for expiry to count
         no = [w.msg[t] is None and loads[t].paired for t in (FAR, NEAR)]
         if no[FAR] and no[NEAR]:
             w.dead = True
@@ -589,10 +587,8 @@ def plan(
         {u: m.flags for u, m in msgs[FAR].items()},
         {u: m.flags for u, m in msgs[NEAR].items()},
     ]
-    # Expiry may have picked a clean pair; otherwise clean pairs need no flag change.
-    skip_clean = not expiry.expiring(ops)
     for w in work:
-        if w.dead or (w.pending and not w.status & S_UPGRADE) or (w.clean and skip_clean):
+        if w.dead or (w.pending and not w.status & S_UPGRADE):
             continue
         for t in (FAR, NEAR):
             uid = w.uid[t]
