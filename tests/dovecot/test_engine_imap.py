@@ -11,7 +11,7 @@ from syncmail.config.model import ChannelOps, Target
 from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, RunResult, run
 from tests.dovecot.imap_helpers import write_config
-from tests.unit.engine_support import deliver, files, set_flags, snapshot
+from tests.unit.engine_support import crash_run, deliver, files, set_flags, snapshot
 
 pytestmark = pytest.mark.dovecot
 
@@ -151,15 +151,6 @@ def test_subfolders_created_on_both_sides(tmp_path: Path, imap_user: Any) -> Non
 
 def test_crash_at_every_journal_step_and_resume(tmp_path: Path, imap_user: Any) -> None:
     """IMAP <-> Maildir, interrupted after every journal line (pull and push at once)."""
-    import os
-    import subprocess
-    import sys
-
-    root_dir = Path(__file__).resolve().parent.parent.parent
-    child = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-        "from tests.dovecot.test_engine_imap import _sync; _sync(Path(sys.argv[1]))"
-    )
 
     def setup(root: Path) -> Path:
         server = imap_user.server
@@ -181,22 +172,15 @@ def test_crash_at_every_journal_step_and_resume(tmp_path: Path, imap_user: Any) 
         assert step < 60
         root = tmp_path / f"step{step}"
         cfg = setup(root)
-        env = dict(os.environ, SYNCMAIL_TEST_CRASH_AFTER=str(step))
-        proc = subprocess.run(
-            [sys.executable, "-c", child, str(cfg), str(root_dir)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode in (0, 100), proc.stderr
+        code = crash_run(cfg, step)
+        assert code in (0, 100), code
         _sync(cfg)
         assert snapshot(root, "near") == want, step
         server = _server(imap_user)  # fails on duplicates
         assert set(server) == set(want), step
         again = _sync(cfg)
         assert not again.far_changed and not again.near_changed, step
-        if proc.returncode == 0:
+        if code == 0:
             break
     assert step > 8
 

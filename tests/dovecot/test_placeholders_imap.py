@@ -4,18 +4,15 @@ message arrives as a placeholder, flagging the placeholder fetches the real mess
 
 from __future__ import annotations
 
-import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncmail.sync.engine import CRASH_ENV
 from syncmail.sync.msgcvt import is_placeholder
 from tests.dovecot.imap_helpers import write_config
-from tests.unit.engine_support import files, flags_of, set_flags, state_text, sync
+from tests.unit.engine_support import crash_run, files, flags_of, set_flags, state_text, sync
 
 pytestmark = pytest.mark.dovecot
 
@@ -106,20 +103,6 @@ def test_flagging_a_placeholder_fetches_the_real_message(tmp_path: Path, imap_us
     _check_upgraded(tmp_path / "run", imap_user)
 
 
-def _crash_run(cfg: Path, step: int) -> int:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 3
-        try:
-            os.environ[CRASH_ENV] = str(step)
-            logging.disable(logging.CRITICAL)
-            code = 1 if sync(cfg).errors else 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
 def test_upgrade_killed_after_every_journal_step(tmp_path: Path, imap_user: Any) -> None:
     step = 0
     while True:
@@ -127,7 +110,7 @@ def test_upgrade_killed_after_every_journal_step(tmp_path: Path, imap_user: Any)
         assert step < 40, "the crash hook never let the run finish"
         root = tmp_path / f"step{step}"
         cfg = _placeholder_setup(root, imap_user)
-        code = _crash_run(cfg, step)
+        code = crash_run(cfg, step)
         if code == 0:
             _check_upgraded(root, imap_user)
             break

@@ -8,11 +8,15 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.interop.test_mbsync_interop import run_syncmail
+from tests.unit.engine_support import maildir_pair_rc
+from tests.unit.test_maildir_mbsync_compat import MAILDIR_CHANNEL
+from tests.unit.test_maildir_mbsync_compat import mbsync as run_maildir_mbsync
 
 pytestmark = [
     pytest.mark.interop,
@@ -20,37 +24,13 @@ pytestmark = [
 ]
 bdb = pytest.importorskip("berkeleydb.db", reason="berkeleydb (syncmail[altmap]) not installed")
 
-ROOT = Path(__file__).resolve().parents[2]
 BOXES = ("INBOX", "lists/python")
-
-RC = """\
-FSync no
-
-MaildirStore far
-Path {root}/far/
-Inbox {root}/far/INBOX
-SubFolders Verbatim
-AltMap yes
-
-MaildirStore near
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-AltMap yes
-
-Channel c
-Far :far:
-Near :near:
-Patterns *
-Create Both
-SyncState *
-Sync All
-Expunge Both
-"""
 
 
 def setup_root(root: Path) -> None:
-    (root / "rc").write_text(RC.format(root=root))
+    alt = "AltMap yes\n"
+    rc = maildir_pair_rc(root, MAILDIR_CHANNEL, channel="c", far_extra=alt, near_extra=alt)
+    (root / "rc").write_text(rc)
     (root / "near").mkdir()
     for box in BOXES:
         for sub in ("cur", "new", "tmp"):
@@ -68,26 +48,14 @@ def deliver(root: Path, side: str, box: str, i: int, seen: bool = False) -> None
 
 
 def mbsync(root: Path) -> None:
-    # -Tz: no sleeping after recent directory changes (mbsync's test flag).
-    proc = subprocess.run(
-        ["mbsync", "-Tz", "-c", str(root / "rc"), "-a"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    proc = run_maildir_mbsync(root)
     assert proc.returncode == 0, proc.stderr
     noise = [ln for ln in proc.stderr.splitlines() if "no UIDVALIDITY, creating new" not in ln]
     assert not noise, proc.stderr
 
 
 def syncmail(root: Path) -> None:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "src"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
-    ).rstrip(os.pathsep)
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncmail", "-c", str(root / "rc"), "-a"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    proc = run_syncmail(root / "rc")
     assert not proc.stderr.strip(), proc.stderr
 
 

@@ -2,39 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 
 from syncmail.config.model import ChannelOps, Config, Target
 from syncmail.config.parser import parse_config
-from syncmail.sync.engine import RunOptions, RunResult, run
+from syncmail.sync.engine import CRASH_ENV, RunOptions, RunResult, run
 
 _counter = [0]
 
 
-def write_config(root: Path, extra: str = "", patterns: str = "*") -> Path:
-    text = f"""FSync no
+def maildir_pair_rc(
+    root: Path,
+    extra: str = "",
+    patterns: str = "*",
+    *,
+    channel: str = "test",
+    far_extra: str = "",
+    near_extra: str = "",
+) -> str:
+    """An mbsyncrc (mbsync 1.4 reads it too): Maildir stores ``far`` and ``near`` under
+    ``root``, one channel between them; the extras are appended to each section."""
+    return f"""FSync no
 
 MaildirStore far
 Path {root}/far/
 Inbox {root}/far/INBOX
 SubFolders Verbatim
-
+{far_extra}
 MaildirStore near
 Path {root}/near/
 Inbox {root}/near/INBOX
 SubFolders Verbatim
-
-Channel test
+{near_extra}
+Channel {channel}
 Far :far:
 Near :near:
 Patterns {patterns}
 SyncState *
 {extra}
 """
+
+
+def write_config(root: Path, extra: str = "", patterns: str = "*") -> Path:
     path = root / "mbsyncrc"
-    path.write_text(text)
+    path.write_text(maildir_pair_rc(root, extra, patterns))
     (root / "far").mkdir(exist_ok=True)
     (root / "near").mkdir(exist_ok=True)
     return path
@@ -119,3 +133,18 @@ def set_flags(path: Path, flags: str) -> Path:
 
 def state_text(root: Path, box: str = "INBOX") -> str:
     return (root / "near" / box / ".mbsyncstate").read_text()
+
+
+def crash_run(cfg: Path, step: int) -> int:
+    """Sync in a forked child killed (``os._exit(100)``) after journal line ``step``."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 3
+        try:
+            os.environ[CRASH_ENV] = str(step)
+            logging.disable(logging.CRITICAL)
+            code = 1 if sync(cfg).errors else 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -5,17 +5,16 @@ line and resumed), and the boxes and the state are read back into the table form
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
 
 from syncmail.config.parser import parse_config
 from syncmail.flags import from_letters, to_letters
-from syncmail.sync.engine import CRASH_ENV, FAKE_EXPUNGE_ENV, NO_UIDPLUS_ENV, RunResult
+from syncmail.sync.engine import FAKE_EXPUNGE_ENV, NO_UIDPLUS_ENV, RunResult
 from syncmail.sync.msgcvt import is_placeholder, make_placeholder
 from syncmail.sync.state import format_state, parse_state
-from tests.unit.engine_support import box_dir, sync
+from tests.unit.engine_support import box_dir, crash_run, sync
 from tests.unit.plan_tables import (
     BIG,
     Header,
@@ -130,21 +129,6 @@ def check(root: Path, sc: Scenario, before: World, what: str) -> None:
     world.trash = read_trash(root, sc)
     want = expected_world(header, rows, out_header, deltas, expiry.side)
     assert_matches(world, want, expiry.side, what)
-
-
-def crash_run(cfg: Path, step: int) -> int:
-    """Sync in a forked child killed (``os._exit(100)``) after journal line ``step``."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 3
-        try:
-            os.environ[CRASH_ENV] = str(step)
-            logging.disable(logging.CRITICAL)
-            code = 1 if sync(cfg).errors else 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def unchanged(result: RunResult) -> bool:

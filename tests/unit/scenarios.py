@@ -467,16 +467,16 @@ def _x01(name: str, config: str, out: Header, deltas: list[Row]) -> Scenario:
 
 
 X01_FULL: list[Row] = [
-    *_PABC,
-    ("E", "", "+T", "+T"),
+    *_PABC,  # P both gone: entry removed; A, B flags each way; C both changed: union
+    ("E", "", "+T", "+T"),  # T is a flag like the others
     ("F", "+T", "+T", ""),
-    ("Q", "", "<", ""),
-    ("G", "+T", ">", ""),
+    ("Q", "", "<", ""),  # far expunged, near T: far link dropped
+    ("G", "+T", ">", ""),  # near expunged: T on far, near link dropped
     ("H", "", "+FT", "+FT"),
-    ("I", "", "<", "+T"),
-    ("L", "*T", "*T", ""),
+    ("I", "", "<", "+T"),  # far expunged: T on near
+    ("L", "*T", "*T", ""),  # new near messages pushed, T included
     ("M", "*", "*", ""),
-    ("J", "", "*T", "*T"),
+    ("J", "", "*T", "*T"),  # new far messages pulled
     ("K", "", "*P", "*P"),
 ]
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.unit.engine_support import maildir_pair_rc
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # The import of berkeleydb fails in the child, whether or not it is installed here.
@@ -37,25 +39,6 @@ except BoxMissing:
 
 _CLI = _BLOCK + "from syncmail.cli import main\nsys.argv[0] = 'syncmail'\nmain()\n"
 
-RC = """\
-MaildirStore far
-Path {root}/far/
-Inbox {root}/far/INBOX
-SubFolders Verbatim
-AltMap {far_alt}
-
-MaildirStore near
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel c
-Far :far:
-Near :near:
-Patterns *
-Create Both
-SyncState *
-"""
 
 
 def _env() -> dict[str, str]:
@@ -118,7 +101,8 @@ def test_a_database_box_is_refused_untouched_with_the_mdconvert_way_out(tmp_path
 
 
 def test_the_cli_fails_only_those_boxes_in_one_line_each(tmp_path: Path) -> None:
-    (tmp_path / "rc").write_text(RC.format(root=tmp_path, far_alt="yes"))
+    rc = maildir_pair_rc(tmp_path, "Create Both\n", channel="c", far_extra="AltMap yes\n")
+    (tmp_path / "rc").write_text(rc)
     _make_box(tmp_path / "far/INBOX", "new/1700000000.M1P1.mda")
     _make_box(tmp_path / "far/Native", "new/1700000000.M1P1.mda")
     (tmp_path / "far/Native/.uidvalidity").write_text("1\n0\n")

@@ -6,21 +6,19 @@ The engine's test hook ``SYNCMAIL_TEST_CRASH_AFTER=N`` ends the process with
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.unit.engine_support import deliver, files, set_flags, snapshot, sync, write_config
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-CHILD = (
-    "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-    "from tests.unit.engine_support import sync; r = sync(Path(sys.argv[1]));"
-    "sys.exit(r.exit_code(False))"
+from tests.unit.engine_support import (
+    crash_run,
+    deliver,
+    files,
+    set_flags,
+    snapshot,
+    sync,
+    write_config,
 )
 
 
@@ -54,19 +52,6 @@ def _scenario_initial(root: Path) -> Path:
     return cfg
 
 
-def _crash(cfg: Path, step: int) -> int:
-    env = dict(os.environ, SYNCMAIL_TEST_CRASH_AFTER=str(step))
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(cfg), str(ROOT)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode in (0, 100), proc.stderr
-    return proc.returncode
-
-
 @pytest.mark.parametrize("scenario", [_scenario_initial, _scenario_mixed])
 def test_crash_at_every_journal_step(tmp_path: Path, scenario: Callable[[Path], Path]) -> None:
     ref_root = tmp_path / "reference"
@@ -83,7 +68,9 @@ def test_crash_at_every_journal_step(tmp_path: Path, scenario: Callable[[Path], 
         root = tmp_path / f"step{step}"
         root.mkdir()
         cfg = scenario(root)
-        if _crash(cfg, step) == 0:
+        code = crash_run(cfg, step)
+        assert code in (0, 100), code
+        if code == 0:
             break
         resumed = sync(cfg)
         assert not resumed.errors, (step, resumed.errors)

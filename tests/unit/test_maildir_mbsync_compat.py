@@ -14,34 +14,15 @@ from syncmail import flags as F
 from syncmail.config.model import Location, MaildirStoreConfig
 from syncmail.store.base import FlagChange, ListRequest, OutgoingMessage
 from syncmail.store.maildir import MaildirStore
+from tests.unit.engine_support import maildir_pair_rc
+
+MAILDIR_CHANNEL = "Create Both\nSync All\nExpunge Both\n"
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(shutil.which("mbsync") is None, reason="mbsync (isync) not installed"),
 ]
 
-RC = """\
-FSync no
-
-MaildirStore far
-Path {root}/far/
-Inbox {root}/far/INBOX
-SubFolders Verbatim
-
-MaildirStore near
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel c
-Far :far:
-Near :near:
-Patterns *
-Create Both
-SyncState *
-Sync All
-Expunge Both
-"""
 
 
 def store(root: Path, side: str) -> MaildirStore:
@@ -94,7 +75,7 @@ def subjects(st: MaildirStore, box: str) -> dict[str, int]:
 
 
 def test_mbsync_and_syncmail_take_turns(tmp_path: Path) -> None:
-    (tmp_path / "rc").write_text(RC.format(root=tmp_path))
+    (tmp_path / "rc").write_text(maildir_pair_rc(tmp_path, MAILDIR_CHANNEL, channel="c"))
     (tmp_path / "near").mkdir()
     far = store(tmp_path, "far")
     uidvalidities = {}
