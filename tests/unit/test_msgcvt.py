@@ -66,11 +66,12 @@ def test_same_convention_untouched() -> None:
         (b"", TL + b"\n"),
         # Header without terminating blank line.
         (b"Subject: s\n", b"Subject: s\n" + TL + b"\n"),
-        # ... and without final newline: the line is completed.
-        (b"Subject: s", b"Subject: s\n" + TL + b"\n"),
-        # ... ending in a CR: our line goes before it.
-        (b"Subject: s\r", b"Subject: s\n" + TL + b"\n\r"),
-        (b"Subject: s\n\r", b"Subject: s\n" + TL + b"\n\r"),
+        # ... and without final newline: our line goes first, every byte stays.
+        (b"Subject: s", TL + b"\nSubject: s"),
+        (b"Subject: s\r", TL + b"\nSubject: s\r"),
+        (b"Subject: s\n\r", TL + b"\nSubject: s\n\r"),
+        (b"\r\r\r", TL + b"\n\r\r\r"),
+        (b"no header at all", TL + b"\nno header at all"),
         # A line holding only a stray CR ends the header too.
         (b"Subject: s\n\r\nbody", b"Subject: s\n" + TL + b"\n\r\nbody"),
     ],
@@ -82,7 +83,7 @@ def test_insert_tuid_lf(before: bytes, after: bytes) -> None:
 def test_insert_tuid_crlf() -> None:
     msg = b"Subject: s\r\n\r\nbody\r\n"
     assert insert_tuid(msg, T, crlf=True) == b"Subject: s\r\n" + TL + b"\r\n\r\nbody\r\n"
-    assert insert_tuid(b"Subject: s", T, crlf=True) == b"Subject: s\r\n" + TL + b"\r\n"
+    assert insert_tuid(b"Subject: s", T, crlf=True) == TL + b"\r\nSubject: s"
 
 
 def test_convert_message_lf_to_crlf_with_tuid() -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable, Iterator
 
 TUID_LENGTH = 12
+# How much of a message given in pieces is held to find the end of its header.
+HEAD_LOOKAHEAD = 1 << 20
 _TUID_PREFIX = b"x-tuid: "
 
 
@@ -74,12 +77,14 @@ def header_value(data: bytes, name: bytes) -> str | None:
     return b" ".join(parts).decode("utf-8", "replace") if parts else None
 
 
-def insert_tuid(data: bytes, tuid: str, *, crlf: bool) -> bytes:
-    """``data`` with ``X-TUID: tuid`` as its last header line (an existing one is replaced).
+def insert_tuid(data: bytes, tuid: str, *, crlf: bool, complete: bool = True) -> bytes:
+    """``data`` with an ``X-TUID: tuid`` header line (an existing one is replaced).
 
-    ``crlf`` is the line ending of ``data`` (and of the added line).  A header that is
-    not terminated (no empty line, or a last line without newline) is completed so that
-    the X-TUID line stands on its own line.
+    ``crlf`` is the line ending of ``data`` (and of the added line).  The line goes last
+    in the header, as mbsync puts it.  A message whose header never ends (no empty line)
+    and whose last line has no newline, or that is only the first part of a message
+    (``complete=False``) without its header's end, gets the line first instead: every
+    byte of the message stays as it was, only the X-TUID line is added.
     """
     if len(tuid) != TUID_LENGTH:
         raise ValueError(f"TUID must be {TUID_LENGTH} characters")
@@ -92,20 +97,51 @@ def insert_tuid(data: bytes, tuid: str, *, crlf: bool) -> bytes:
     start = 0 if head.startswith(_TUID_PREFIX) else head.find(b"\n" + _TUID_PREFIX) + 1
     if start > 0 or head.startswith(_TUID_PREFIX):
         nxt = data.find(b"\n", start, header_len)
-        stop = header_len if nxt < 0 else nxt + 1
-        return data[:start] + line + data[stop:]
+        if nxt >= 0 or complete:
+            stop = header_len if nxt < 0 else nxt + 1
+            return data[:start] + line + data[stop:]
     if end >= 0:
         return data[:end] + line + data[end:]
-    # No empty line: the whole message is header.
-    if not data or data.endswith(b"\n"):
+    if complete and (not data or data.endswith(b"\n")):
+        # No empty line, but whole lines: the whole message is header.
         return data + line
-    # A last line without newline: complete it first.  A trailing CR is kept after our
-    # line rather than doubled into a CRCRLF (mbsync does the same).
-    if data.endswith(b"\r"):
-        head = data[:-1]
-        sep = b"" if not head or head.endswith(b"\n") else nl
-        return head + sep + line + b"\r"
-    return data + nl + line
+    return line + data
+
+
+def convert_chunks(
+    chunks: Iterable[bytes], *, source_crlf: bool, target_crlf: bool, tuid: str | None = None
+) -> Iterator[bytes]:
+    """``convert_message`` of a message given in pieces, without holding it whole.
+
+    The first piece held back is at most ``HEAD_LOOKAHEAD`` bytes (the header); a CR at
+    the end of a piece waits for the next one, so a CRLF split between pieces is
+    still one line ending.
+    """
+    head = bytearray()
+    in_head = tuid is not None
+    carry = b""
+    for piece in chunks:
+        piece = carry + piece
+        carry = b""
+        if piece.endswith(b"\r") and source_crlf != target_crlf:
+            piece, carry = piece[:-1], b"\r"
+        out = convert_line_endings(piece, source_crlf=source_crlf, target_crlf=target_crlf)
+        if not in_head:
+            if out:
+                yield out
+            continue
+        head += out
+        if _header_end(bytes(head)) >= 0 or len(head) >= HEAD_LOOKAHEAD:
+            assert tuid is not None
+            yield insert_tuid(bytes(head), tuid, crlf=target_crlf, complete=False)
+            head.clear()
+            in_head = False
+    tail = convert_line_endings(carry, source_crlf=source_crlf, target_crlf=target_crlf)
+    if in_head:
+        assert tuid is not None
+        yield insert_tuid(bytes(head) + tail, tuid, crlf=target_crlf)
+    elif tail:
+        yield tail
 
 
 def convert_message(
