@@ -648,7 +648,7 @@ def _sync(
     io: _Output,
     handler: ConsoleHandler,
 ) -> int:
-    from syncmail.report import ProgressLine, summary_text
+    from syncmail.report import ProgressLine, failure_text, retry_text, summary_text
     from syncmail.sync.engine import RunOptions, run
 
     progress: ProgressLine | None = None
@@ -671,6 +671,15 @@ def _sync(
         text = summary_text(result.summary, summary_shape(config, targets, inv.ops))
         if text is not None:
             print(text, file=io.out)
+        retried = retry_text(result.summary)
+        if retried is not None:
+            print(retried, file=io.err)
+    failed = failure_text(result.summary, result.errors)
+    if failed is not None:
+        # Last, on stderr, whatever the verbosity: a log or cron mail must not end in
+        # what reads like success.
+        io.out.flush()
+        print(failed, file=io.err)
     return int(result.exit_code(inv.ext_exit))
 
 

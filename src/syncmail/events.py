@@ -69,6 +69,8 @@ class BoxResult:
     trashed_far: int = 0
     trashed_near: int = 0
     error: str | None = None
+    # How often the pair was synced again after its connection was lost in the middle.
+    retries: int = 0
 
 
 @dataclass(frozen=True)

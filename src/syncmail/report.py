@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from syncmail.errors import StoreError, SyncmailError
 from syncmail.events import Progress, RunSummary, SideProgress
 
 # mbsync's verbosity levels; -q steps down from TERSE, -V jumps to VERBOSE.
@@ -74,6 +75,33 @@ def summary_text(summary: RunSummary, shape: SummaryShape) -> str | None:
             else:
                 parts.append(f"expunged {expunged} message(s) from {side}")
     return ",\n".join(parts) + "."
+
+
+def retry_text(summary: RunSummary) -> str | None:
+    """``Notice: ...`` naming the box pairs synced again after a lost connection, or None."""
+    retried = [b for b in summary.boxes if b.retries]
+    if not retried:
+        return None
+    names = ", ".join(f"{b.channel}:{b.box} ({b.retries}x)" for b in retried)
+    return f"Notice: connection lost and box synced again: {names}"
+
+
+def failure_text(summary: RunSummary, errors: Sequence[SyncmailError]) -> str | None:
+    """The run's last line when anything failed (``syncmail: 2 of 8 boxes failed; ...``),
+    or None when nothing did."""
+    if not errors:
+        return None
+    failed = sum(1 for b in summary.boxes if b.error is not None)
+    stores = sorted({e.store for e in errors if isinstance(e, StoreError)})
+    parts = []
+    if failed:
+        parts.append(f"{failed} of {len(summary.boxes)} box(es) failed")
+    if stores:
+        parts.append("store(s) " + ", ".join(stores) + " failed")
+    if not parts:
+        parts.append(f"{len(errors)} error(s)")
+    verdict = "dry run failed" if summary.dry_run else "run failed"
+    return f"syncmail: {verdict}: {'; '.join(parts)}; see the errors above"
 
 
 def _side_text(side: SideProgress) -> str:

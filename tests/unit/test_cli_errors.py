@@ -370,5 +370,6 @@ def test_plugin_veto_is_reported_once(
     assert_clean_failure(result)
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and "paused: remove ~/.syncmail-pause" in lines[0], lines
+    assert len(lines) == 2 and "paused: remove ~/.syncmail-pause" in lines[0], lines
+    assert lines[1].startswith("syncmail: run failed:"), lines
     assert not (tmp_path / "near").exists()
