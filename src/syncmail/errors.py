@@ -8,6 +8,7 @@
     +-- StoreError                     one store is unusable: its channels are skipped
     |   |  .store: str
     |   +-- ConnectionFailed           cannot connect / TLS / timeout / connection lost
+    |   |   +-- ProtocolError          the server broke the protocol; connection dropped
     |   +-- AuthenticationFailed       login refused, credential command failed
     +-- BoxError                       one box pair is skipped, the others go on
     |   |  .channel, .box: str
@@ -63,6 +64,16 @@ class StoreError(SyncmailError):
 
 class ConnectionFailed(StoreError):
     """The server could not be reached, TLS failed, or the connection was lost."""
+
+
+class ProtocolError(ConnectionFailed):
+    """The server sent something that leaves the connection out of step (a literal over
+    the limit, a truncated literal); the connection was dropped.  ``retryable`` is False
+    when the same request would get the same answer (a limit was exceeded)."""
+
+    def __init__(self, store: str, message: str, *, retryable: bool = True) -> None:
+        super().__init__(store, message)
+        self.retryable = retryable
 
 
 class AuthenticationFailed(StoreError):

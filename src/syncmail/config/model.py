@@ -122,6 +122,9 @@ class IMAPAccountConfig:
     cipher_string: str | None = None
     pipeline_depth: int | None = None
     disable_extensions: frozenset[str] = frozenset()
+    # The largest message fetched (syncmail's MessageSizeLimit; 0: no limit); a larger one
+    # is refused before its bytes are read.
+    message_size_limit: int = 1024 * 1024 * 1024
     # Keywords declared by plugins for this section, canonical spelling -> value.
     extra: Mapping[str, str] = field(default_factory=dict)
 

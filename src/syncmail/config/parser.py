@@ -543,6 +543,10 @@ class _Parser:
                     values["port"] = port
             elif low == "timeout":
                 values["timeout"] = self.convert(cmd, parse_int, 20)
+            elif low == "messagesizelimit":
+                limit = self.convert(cmd, parse_size, None)
+                if limit is not None:
+                    values["message_size_limit"] = limit
             elif low == "pipelinedepth":
                 depth = self.convert(cmd, parse_int, None)
                 if depth is not None and depth < 1:
@@ -790,6 +794,7 @@ _ACCOUNT_KEYWORDS = frozenset({
     "authmech", "authmechs", "requirecram", "tlstype", "ssltype", "tlsversions", "sslversions",
     "sslversion", "systemcertificates", "certificatefile", "clientcertificate", "clientkey",
     "cipherstring", "pipelinedepth", "disableextension", "disableextensions", *_LEGACY_SSL,
+    "messagesizelimit",
 })  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 
 @dataclass(slots=True)
@@ -59,14 +60,52 @@ class ListRequest:
     message_id_uids: frozenset[int] = frozenset()
 
 
+class SpooledBody:
+    """A message body kept in an unlinked temporary file instead of memory."""
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file = file
+        self.size = size
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        """The body from its start, ``size`` bytes at a time."""
+        self.file.seek(0)
+        while chunk := self.file.read(size):
+            yield chunk
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes (or all, when shorter)."""
+        self.file.seek(0)
+        return self.file.read(size)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass(slots=True)
 class FetchedMessage:
-    """One message body, in the store's native line endings."""
+    """One message body, in the store's native line endings.
+
+    A body too large to hold in memory comes in ``spool`` (a file, read with
+    ``spool.chunks()``), and ``data`` is then empty: read it with ``body_chunks``.
+    """
 
     uid: int
     data: bytes
     flags: int
     date: float | None = None
+    spool: SpooledBody | None = None
+
+    def body_chunks(self) -> Iterator[bytes]:
+        """The body, whole or in pieces."""
+        if self.spool is not None:
+            yield from self.spool.chunks()
+        else:
+            yield self.data
+
+    def head(self, size: int = 1 << 20) -> bytes:
+        """At least the first ``size`` bytes (where the header is)."""
+        return self.spool.head(size) if self.spool is not None else self.data
 
 
 @dataclass(slots=True)
@@ -77,6 +116,8 @@ class OutgoingMessage:
     flags: int
     date: float | None = None
     tuid: str | None = None
+    # A large message, in pieces; ``data`` is then empty.
+    chunks: Iterable[bytes] | None = None
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from syncmail.errors import (
     AuthenticationFailed,
     BoxError,
     ConnectionFailed,
+    MessageError,
     StoreError,
 )
 from syncmail.store import utf7
@@ -29,9 +30,11 @@ from syncmail.store.base import (
     ListRequest,
     MessageInfo,
     OutgoingMessage,
+    SpooledBody,
     Store,
     StoredMessage,
 )
+from syncmail.store.imapreader import describe_size
 from syncmail.store.imapwire import (
     CommandFailed,
     FetchItem,
@@ -39,6 +42,7 @@ from syncmail.store.imapwire import (
     body_item,
     internaldate_timestamp,
     parse_appenduid,
+    shorten,
     translate,
     uid_set_chunks,
 )
@@ -62,6 +66,13 @@ STORE_BYTES = 10 * 1024 * 1024
 _MAX_UID = 0xFFFFFFFF
 
 
+# Maildir's own directories: a box component so named would land inside a mailbox.
+_MAILDIR_DIRS = frozenset({"cur", "new", "tmp"})
+# Linux's NAME_MAX for one component; a whole name well under PATH_MAX.
+_MAX_COMPONENT_BYTES = 255
+_MAX_NAME_BYTES = 1024
+
+
 class IMAPBoxError(BoxError):
     """A box-level failure found by the IMAP driver (no channel known here)."""
 
@@ -80,10 +91,17 @@ def check_box_name(name: str) -> str | None:
     ``..`` components could climb out of a Maildir tree; control characters break state
     file names and terminals.
     """
-    if any(part == ".." for part in name.split("/")):
+    parts = name.split("/")
+    if any(part == ".." for part in parts):
         return "has a '..' component"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         return "contains control characters"
+    if any(part in _MAILDIR_DIRS for part in parts):
+        return "has a cur, new or tmp component, which a Maildir keeps for itself"
+    if len(name.encode("utf-8")) > _MAX_NAME_BYTES or any(
+        len(part.encode("utf-8")) > _MAX_COMPONENT_BYTES for part in parts
+    ):
+        return "is too long for a file name"
     return None
 
 
@@ -118,7 +136,15 @@ class IMAPStore(Store):
     def session(self) -> Session:
         if self._session is None:
             raise ConnectionFailed(self.name, "not connected")
+        if self._session.dead is not None:
+            raise ConnectionFailed(self.name, f"connection unusable ({self._session.dead})")
         return self._session
+
+    @property
+    def message_size_limit(self) -> int:
+        """The largest message body accepted (MessageSizeLimit; 0: no limit)."""
+        limit = self.account.message_size_limit
+        return limit if limit > 0 else 1 << 62
 
     def connect(self) -> None:
         if self._session is not None:
@@ -139,7 +165,7 @@ class IMAPStore(Store):
             client = self._open_tunnel(acc, context, timeout)
         else:
             client = self._open_tcp(acc, context, timeout)
-        session = Session(client, self.name)
+        session = Session(client, self.name, timeout)
         try:
             self._start(session, acc, context)
         except BaseException:
@@ -222,6 +248,7 @@ class IMAPStore(Store):
                 )
             with session.guard("STARTTLS"):
                 client.starttls(context)
+            session.reinstall_reader()
             caps = session.capabilities() - disabled
         if "IMAP4REV1" not in caps:
             raise ConnectionFailed(self.name, "the server does not support IMAP4rev1")
@@ -446,11 +473,13 @@ class IMAPStore(Store):
         if canonical is None:
             return None
         why = check_box_name(canonical)
+        if why is None and any(p in ("", ".") for p in canonical.split("/")):
+            why = "has an empty or '.' component"
         if why is not None:
-            log.warning("store %s: ignoring mailbox %r (unsafe name: %s)", self.name, name, why)
-            return None
-        if any(p in ("", ".") for p in canonical.split("/")):
-            log.info("store %s: ignoring mailbox %r (empty or '.' component)", self.name, name)
+            log.warning(
+                "Warning: store %s: ignoring mailbox %s (unsafe name: %s)",
+                self.name, shorten(repr(name), 80), why,
+            )
             return None
         return canonical
 
@@ -459,7 +488,10 @@ class IMAPStore(Store):
         try:
             return utf7.decode(text)
         except (ValueError, UnicodeDecodeError):
-            log.warning("store %s: ignoring mailbox %r (invalid modified UTF-7)", self.name, text)
+            log.warning(
+                "Warning: store %s: ignoring mailbox %s (invalid modified UTF-7)",
+                self.name, shorten(repr(text), 80),
+            )
             return None
 
     # --- boxes ---------------------------------------------------------------------------
@@ -471,6 +503,8 @@ class IMAPStore(Store):
         try:
             box.select()
         except CommandFailed as exc:
+            if not _means_missing(exc.text):
+                raise IMAPBoxError(self.name, name, f"cannot select: {exc.text}") from None
             if not create:
                 raise BoxMissing(
                     f"store {self.name}: box {name} does not exist ({exc.text})"
@@ -524,6 +558,7 @@ class IMAPBox(Box):
         # Dovecot's UTF-8 "[NONEXISTENT]" texts.
         client._imap.untagged_responses = {}
         self.store._selected = None
+        session.box = self.name
         try:
             session.simple("SELECT", _quote(self.wire_name))
         except CommandFailed:
@@ -536,6 +571,8 @@ class IMAPBox(Box):
         uidvalidity = info.get(b"UIDVALIDITY")
         if not isinstance(uidvalidity, int):
             raise self._error("the server sent no UIDVALIDITY")
+        if not 0 < uidvalidity <= _MAX_UID:
+            raise self._error(f"the server sent an invalid UIDVALIDITY {uidvalidity}")
         uidnext = info.get(b"UIDNEXT")
         if not isinstance(uidnext, int):
             uidnext = self._probe_uidnext(int(info.get(b"EXISTS", 0) or 0))
@@ -612,14 +649,17 @@ class IMAPBox(Box):
             # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
             # and the server would reject it as an invalid set.
             ranged = request.min_uid <= _MAX_UID
+            seqs: dict[int, int] = {}
             for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items) if ranged else ():
                 uid = int(item[b"UID"])
                 if uid >= request.min_uid:
+                    self._check_unique(seqs, uid, item)
                     out[uid] = _info(uid, item)
             extra = [u for u in request.extra_uids if u < request.min_uid and u > 0]
             for item in session.fetch_uids(extra, items):
                 uid = int(item[b"UID"])
                 if uid in request.extra_uids:
+                    self._check_unique(seqs, uid, item)
                     out[uid] = _info(uid, item)
             if request.tuid_from is not None:
                 tuid_from = max(request.tuid_from, 1)
@@ -639,9 +679,23 @@ class IMAPBox(Box):
             self.status.uidnext = max(self.status.uidnext, max(out) + 1)
         return out
 
+    def _check_unique(self, seqs: dict[int, int], uid: int, item: FetchItem) -> None:
+        """Two messages (two sequence numbers) claiming one UID: neither can be trusted."""
+        seq = item.get(b"SEQ")
+        if not isinstance(seq, int):
+            return
+        other = seqs.setdefault(uid, seq)
+        if other != seq:
+            raise self._error(
+                f"the server gives UID {uid} to two messages (sequence numbers {other} and "
+                f"{seq}); nothing of this box was changed"
+            )
+
     # --- bodies ---
 
     def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        """Bodies in batches; one over MessageSizeLimit is refused before it is read
+        (a MessageError naming it, after the ones before it)."""
         session = self._use()
         if not uids:
             return
@@ -652,12 +706,16 @@ class IMAPBox(Box):
             }
         except CommandFailed as exc:
             raise self._error(f"fetch failed: {exc.text}") from None
+        limit = self.store.message_size_limit
         batch: list[int] = []
         budget = 0
         for uid in uids:
             if uid not in sizes:
                 continue  # vanished
             size = sizes[uid]
+            if size > limit:
+                yield from self._fetch_batch(batch)
+                raise MessageError(self.name, uid, self._too_big(size, limit))
             if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
                 yield from self._fetch_batch(batch)
                 batch, budget = [], 0
@@ -666,13 +724,22 @@ class IMAPBox(Box):
         if batch:
             yield from self._fetch_batch(batch)
 
+    def _too_big(self, size: int, limit: int) -> str:
+        return (
+            f"the message is {describe_size(size)}, over the limit of {describe_size(limit)} "
+            f"(MessageSizeLimit of IMAPAccount {self.store.account.name}); not fetched"
+        )
+
     def _fetch_batch(self, batch: list[int]) -> Iterator[FetchedMessage]:
+        if not batch:
+            return
         session = self._use()
         try:
-            got = {
-                int(i[b"UID"]): i
-                for i in session.fetch_uids(batch, "UID FLAGS INTERNALDATE BODY.PEEK[]")
-            }
+            with session.bodies(self.store.message_size_limit):
+                got = {
+                    int(i[b"UID"]): i
+                    for i in session.fetch_uids(batch, "UID FLAGS INTERNALDATE BODY.PEEK[]")
+                }
         except CommandFailed as exc:
             raise self._error(f"fetch failed: {exc.text}") from None
         for uid in batch:
@@ -684,10 +751,16 @@ class IMAPBox(Box):
                 continue
             yield FetchedMessage(
                 uid=uid,
-                data=data,
+                data=b"" if isinstance(data, SpooledBody) else data,
                 flags=flags.from_imap(item.get(b"FLAGS", ())),
                 date=internaldate_timestamp(item.get(b"INTERNALDATE")),
+                spool=data if isinstance(data, SpooledBody) else None,
             )
+        for item in got.values():
+            # Bodies the server sent unasked: dropped (and their files with them).
+            extra = body_item(item)
+            if isinstance(extra, SpooledBody):
+                extra.close()
 
     # --- writing ---
 
@@ -706,6 +779,9 @@ class IMAPBox(Box):
         batch: list[OutgoingMessage] = []
         size = 0
         for msg in messages:
+            if msg.chunks is not None:
+                # IMAP -> IMAP: a large message goes out as one literal, held here.
+                msg.data, msg.chunks = b"".join(msg.chunks), None
             if batch and (
                 not multi or len(batch) >= STORE_BATCH or size + len(msg.data) > STORE_BYTES
             ):
@@ -810,9 +886,9 @@ def _info(uid: int, item: FetchItem) -> MessageInfo:
 _FOLD = re.compile(rb"\r?\n[ \t]+")
 
 
-def _header(block: bytes | None, name: bytes) -> str | None:
+def _header(block: bytes | SpooledBody | None, name: bytes) -> str | None:
     """Value of header ``name`` (lower-case) in a HEADER.FIELDS block, unfolded."""
-    if not block:
+    if not block or isinstance(block, SpooledBody):
         return None
     for line in _FOLD.sub(b" ", block).splitlines():
         key, sep, value = line.partition(b":")
@@ -826,6 +902,19 @@ def _str(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+_RESPONSE_CODE = re.compile(r"^\[([A-Z-]+)")
+
+
+def _means_missing(text: str) -> bool:
+    """Whether a failed SELECT's text says the box does not exist (RFC 5530 NONEXISTENT,
+    or a plain NO without a code, as older servers answer); any other code (SERVERBUG,
+    UNAVAILABLE, NOPERM...) or a BAD is a failure, not a box to create."""
+    if "command error: BAD" in text:
+        return False
+    m = _RESPONSE_CODE.match(text.strip())
+    return m is None or m.group(1).upper() == "NONEXISTENT"
 
 
 def _quote(name: str) -> str:

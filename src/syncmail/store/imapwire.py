@@ -13,7 +13,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from syncmail.errors import AuthenticationFailed, ConnectionFailed, StoreError
+from syncmail.errors import AuthenticationFailed, ConnectionFailed, ProtocolError, StoreError
+from syncmail.store.base import SpooledBody
+from syncmail.store.imapreader import (
+    BoundedReader,
+    Limits,
+    ProtocolViolation,
+    install,
+)
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient  # type: ignore[import-untyped]
@@ -22,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Dovecot refuses command lines over 64 KiB ("Too long argument"); stay well under it.
 MAX_SET_LEN = 16_000
+# The most of a server's text quoted in an error message.
+MAX_QUOTE = 200
 
 FetchItem = dict[bytes, Any]
 
@@ -31,7 +40,7 @@ class CommandFailed(Exception):
 
     def __init__(self, command: str, text: str) -> None:
         self.command = command
-        self.text = text
+        self.text = shorten(text)
         super().__init__(f"{command} failed: {text}")
 
 
@@ -175,14 +184,38 @@ def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
             rest.append(element)
     if not rest:
         return fast
-    parsed = parse_fetch_response(rest, normalise_times=False, uid_is_key=False)
+    rest, spooled = _hide_spooled(rest)
+    try:
+        parsed = parse_fetch_response(rest, normalise_times=False, uid_is_key=False)
+    except Exception:
+        for body in spooled.values():
+            body.close()
+        raise
     slow: list[FetchItem] = []
     for seq, fields in parsed.items():
         item = {b"SEQ": seq}
         for key, value in fields.items():
+            if isinstance(value, bytes) and value in spooled:
+                value = spooled.pop(value)
             item[key.upper() if isinstance(key, bytes) else key] = value
         slow.append(item)
+    for body in spooled.values():
+        body.close()
     return fast + slow
+
+
+def _hide_spooled(data: list[Any]) -> tuple[list[Any], dict[bytes, SpooledBody]]:
+    """``data`` with each on-disk literal replaced by a unique token, for imapclient's
+    parser; the token -> body map puts them back."""
+    spooled: dict[bytes, SpooledBody] = {}
+    out: list[Any] = []
+    for element in data:
+        if isinstance(element, tuple) and isinstance(element[1], SpooledBody):
+            token = b"\x00syncmail-spooled-%d\x00" % len(spooled)
+            spooled[token] = element[1]
+            element = (element[0], token)
+        out.append(element)
+    return out, spooled
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -206,13 +239,21 @@ def internaldate_timestamp(value: Any) -> float | None:
     return float(value.timestamp())
 
 
-def body_item(item: FetchItem, section: bytes = b"") -> bytes | None:
-    """The ``BODY[section...]`` value of a parsed FETCH item, whatever the exact key spelling."""
+def body_item(item: FetchItem, section: bytes = b"") -> bytes | SpooledBody | None:
+    """The ``BODY[section...]`` value of a parsed FETCH item, whatever the exact key spelling.
+
+    A large body comes as a ``SpooledBody`` (on disk), only where bodies were asked for.
+    """
     want = b"BODY[" + section
     for key, value in item.items():
         if isinstance(key, bytes) and key.startswith(want):
             if value is None:
                 return b""
+            if isinstance(value, SpooledBody):
+                return value
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                name = section.decode("ascii", "replace")
+                raise ProtocolViolation(f"BODY[{name}] is not a string")
             return bytes(value)
     return None
 
@@ -223,24 +264,63 @@ def body_item(item: FetchItem, section: bytes = b"") -> bytes | None:
 class Session:
     """One logged-in (or about to be) imapclient connection of store ``store``."""
 
-    def __init__(self, client: IMAPClient, store: str) -> None:
+    def __init__(self, client: IMAPClient, store: str, timeout: float | None = None) -> None:
         self.client = client
         self.store = store
+        self.timeout = timeout
+        # Set once the connection is unusable (lost, timed out, protocol broken).
+        self.dead: str | None = None
+        # The box selected, for error messages.
+        self.box = ""
         # imaplib's per-line debug formatting costs time and would put LOGIN in logs.
         client._imap.debug = 0
         client.folder_encode = False  # names are encoded by store.utf7, as we choose
+        self.reader: BoundedReader | None = install(client._imap, timeout)
+
+    def reinstall_reader(self) -> None:
+        """After STARTTLS: imaplib made a new socket file; bound that one too."""
+        self.reader = install(self.client._imap, self.timeout)
+
+    @contextmanager
+    def bodies(self, limit: int) -> Iterator[None]:
+        """Within: literals are message bodies of at most ``limit`` bytes (large ones on disk)."""
+        if self.reader is None:
+            yield
+            return
+        saved = self.reader.limits
+        self.reader.limits = Limits(literal=limit, bodies=True)
+        try:
+            yield
+        finally:
+            self.reader.limits = saved
 
     # --- errors ---
 
     @contextmanager
     def guard(self, what: str) -> Iterator[None]:
         """Translate whatever imapclient/socket/ssl raise during ``what`` into our errors."""
+        if self.dead is not None:
+            raise ConnectionFailed(self.store, f"connection unusable ({self.dead})")
         try:
             yield
-        except (CommandFailed, StoreError):
+        except CommandFailed:
+            raise
+        except StoreError as exc:
+            self._kill(exc.message)
             raise
         except Exception as exc:  # noqa: BLE001 - this is the boundary
-            raise translate(exc, self.store, what) from None
+            err = translate(exc, self.store, what, self.box)
+            if isinstance(err, StoreError):
+                self._kill(err.message)
+            raise err from None
+
+    def _kill(self, why: str) -> None:
+        """The stream is out of step or gone: nothing more may be sent or read on it."""
+        self.dead = why
+        try:
+            self.client._imap.sock.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            pass
 
     def capabilities(self) -> frozenset[str]:
         with self.guard("CAPABILITY"):
@@ -376,6 +456,8 @@ class Session:
             return _text(data)
 
     def logout(self) -> None:
+        if self.dead is not None:
+            return
         try:
             self.client.logout()
         except Exception:  # noqa: BLE001 - the connection may already be gone
@@ -395,16 +477,26 @@ def _text(data: Sequence[Any]) -> str:
     return " ".join(parts).strip()
 
 
-def translate(exc: BaseException, store: str, what: str) -> StoreError | CommandFailed:
+def translate(
+    exc: BaseException, store: str, what: str, box: str = ""
+) -> StoreError | CommandFailed:
     """Our error for an exception raised by imapclient/imaplib/socket/ssl during ``what``.
 
     Texts come from the server or the OS, never from our arguments, so no secret leaks.
+    ``box``, when known, is the box selected at the time.
     """
     import imaplib
     import ssl
 
     from imapclient import exceptions as ie
 
+    where = f" (box {box})" if box else ""
+    if isinstance(exc, ProtocolViolation):
+        return ProtocolError(
+            store, f"protocol error{where}: {shorten(str(exc))}", retryable=exc.retryable
+        )
+    if isinstance(exc, TimeoutError) and str(exc):
+        return ConnectionFailed(store, f"timed out{where}: {exc}")
     if isinstance(exc, ie.LoginError):
         return AuthenticationFailed(store, f"login refused: {_clean(exc)}")
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -412,16 +504,32 @@ def translate(exc: BaseException, store: str, what: str) -> StoreError | Command
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed(store, f"TLS error during {what}: {exc.reason or exc}")
     if isinstance(exc, TimeoutError):
-        return ConnectionFailed(store, f"timed out during {what}")
+        return ConnectionFailed(store, f"timed out during {what}{where}")
     if isinstance(exc, (imaplib.IMAP4.abort, OSError, EOFError)):
-        return ConnectionFailed(store, f"connection lost during {what}: {_clean(exc)}")
+        return ConnectionFailed(store, f"connection lost during {what}{where}: {_clean(exc)}")
+    if isinstance(exc, MemoryError):
+        return ProtocolError(
+            store, f"out of memory reading the answer to {what}{where}", retryable=False
+        )
     if isinstance(exc, imaplib.IMAP4.error):
         return CommandFailed(what, _clean(exc))
-    return ConnectionFailed(store, f"unexpected error during {what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, (ValueError, TypeError, KeyError, IndexError, UnicodeError)):
+        # A response imapclient's parser (or ours) could not make sense of; the tagged
+        # answer was read, so the connection is still in step.
+        return CommandFailed(what, f"unparsable response: {_clean(exc)}")
+    return ConnectionFailed(
+        store, f"unexpected error during {what}{where}: {type(exc).__name__}: {shorten(str(exc))}"
+    )
+
+
+def shorten(text: str, limit: int = MAX_QUOTE) -> str:
+    """``text`` cut to ``limit`` characters, control characters shown escaped."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _clean(exc: BaseException) -> str:
-    text = str(exc)
+    text = str(exc)[: MAX_QUOTE * 4]
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
-    return text.strip() or type(exc).__name__
+    return shorten(text.strip()) or type(exc).__name__

@@ -452,10 +452,11 @@ class MaildirBox(Box):
             raise self._error(f"cannot find a free file name in {self.path}/tmp")
         try:
             try:
-                view = memoryview(msg.data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                for piece in msg.chunks if msg.chunks is not None else (msg.data,):
+                    view = memoryview(piece)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
                 if msg.date is not None:
                     # CopyArrivalDate: the file's times carry the message's arrival time.
                     os.utime(fd if os.utime in os.supports_fd else path, (msg.date, msg.date))

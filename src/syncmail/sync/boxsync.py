@@ -38,7 +38,7 @@ from syncmail.sync import snapshot
 from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
 from syncmail.sync.journal import Journal
 from syncmail.sync.loads import _expiry
-from syncmail.sync.msgcvt import convert_line_endings, make_tuid
+from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
 from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
@@ -595,13 +595,16 @@ def _trash(
 
         def outgoing() -> Iterator[OutgoingMessage]:
             for fm in boxes[t].fetch_messages(remote):
-                data = convert_line_endings(
-                    fm.data, source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
+                chunks = convert_chunks(
+                    fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
                 )
                 done.append(fm.uid)
                 date = fm.date if channel.copy_arrival_date else None
                 # Flags as they are, T included (mbsync's trash copies keep it).
-                yield OutgoingMessage(data, fm.flags, date)
+                if fm.spool is None:
+                    yield OutgoingMessage(b"".join(chunks), fm.flags, date)
+                else:
+                    yield OutgoingMessage(b"", fm.flags, date, chunks=chunks)
 
         for _stored in trash_box.store_messages(outgoing()):
             journal.trashed(SIDES[t], done.popleft())

@@ -16,7 +16,7 @@ from syncmail.events import NewMessage
 from syncmail.flags import to_letters
 from syncmail.store.base import Box, ListRequest, OutgoingMessage, Store, StoredMessage
 from syncmail.sync.journal import Journal
-from syncmail.sync.msgcvt import convert_message, header_value, make_placeholder
+from syncmail.sync.msgcvt import convert_chunks, convert_message, header_value, make_placeholder
 from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
 from syncmail.sync.state import SyncRecord
 
@@ -213,14 +213,21 @@ def _outgoing(
                 journal.upgrade_flags(rec, *c.upgrade)
         elif c.flags:
             journal.pending_flags(rec, c.flags)
-        message_ids[c.record] = header_value(fm.data, b"message-id")
-        data = convert_message(fm.data, source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
+        message_ids[c.record] = header_value(fm.head(), b"message-id")
+        sent.append(c)
+        date = fm.date if dates else None
+        if fm.spool is not None and not c.placeholder:
+            chunks = convert_chunks(
+                fm.body_chunks(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid
+            )
+            yield OutgoingMessage(b"", c.flags, date, rec.tuid, chunks=chunks)
+            continue
+        data = convert_message(fm.head(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
         if c.placeholder:
             # mbsync drops Flagged before it writes the placeholder, so its "flagged
             # as important" line never appears; neither does it here.
             data = make_placeholder(data, c.size, crlf=crlf[1])
-        sent.append(c)
-        yield OutgoingMessage(data, c.flags, fm.date if dates else None, rec.tuid)
+        yield OutgoingMessage(data, c.flags, date, rec.tuid)
 
 
 def _find_by_tuid(

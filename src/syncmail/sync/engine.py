@@ -7,12 +7,20 @@ radius (a store's channels are skipped, a box pair is skipped) and the run goes 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations, Target
-from syncmail.errors import BoxError, StoreError, SyncmailError
+from syncmail.errors import (
+    BoxError,
+    ConnectionFailed,
+    ProtocolError,
+    StoreError,
+    SyncmailError,
+)
 from syncmail.events import BoxResult, Progress, RunSummary
 from syncmail.store.base import Store
 from syncmail.sync.boxsync import (
@@ -25,6 +33,11 @@ from syncmail.sync.boxsync import (
 from syncmail.sync.plan import FAR, NEAR
 
 log = logging.getLogger(__name__)
+
+# Seconds before each new try of a box whose connection broke in the middle.
+RETRY_DELAYS = (1.0, 3.0, 8.0)
+# Tests only: a factor on those delays (0 for no waiting).
+RETRY_SCALE_ENV = "SYNCMAIL_TEST_RETRY_SCALE"
 
 __all__ = [
     "CRASH_ENV",
@@ -142,10 +155,11 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         log.error("%s", e)
         return
     r.progress.boxes_total += len(pairs)
+    stores = [far, near]
     for name, far_name, near_name in pairs:
         label = name or near_name
         try:
-            result = sync_box(r, channel, ops, far, near, name, far_name, near_name)
+            result = _sync_pair(r, channel, ops, stores, (name, far_name, near_name))
         except StoreError as e:
             # The store is gone for the rest of the run: its other channels are skipped.
             _store_failed(r, e)
@@ -161,6 +175,63 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         r.boxes.append(result)
         r.progress.boxes_done += 1
         r.report()
+
+
+def _sync_pair(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: list[Store],
+    names: tuple[str, str, str],
+) -> BoxResult:
+    """``sync_box``, again from its journal after a lost connection (a few times, with
+    back-off, each on a new connection).  When the connection keeps breaking on this
+    box, the box fails and the store, connected anew, goes on with the next one."""
+    retries = 0
+    while True:
+        try:
+            result = sync_box(r, channel, ops, stores[0], stores[1], *names)
+        except ConnectionFailed as e:
+            fresh = _reconnect(r, e.store)
+            if fresh is None:
+                raise
+            stores[:] = [fresh if s.name == e.store else s for s in stores]
+            if isinstance(e, ProtocolError) and not e.retryable:
+                raise BoxError(channel.name, names[0] or names[2], str(e)) from None
+            if retries >= len(RETRY_DELAYS):
+                raise BoxError(
+                    channel.name, names[0] or names[2], f"gave up after {retries} retries: {e}"
+                ) from None
+            delay = RETRY_DELAYS[retries] * _retry_scale()
+            retries += 1
+            log.warning(
+                "Warning: %s; syncing box %s again (retry %d of %d)",
+                e, names[0] or names[2], retries, len(RETRY_DELAYS),
+            )
+            time.sleep(delay)
+            continue
+        return replace(result, retries=retries) if retries else result
+
+
+def _reconnect(r: RunContext, name: str) -> Store | None:
+    """A new connection for store ``name`` after its old one broke; None if that fails."""
+    old = r.stores.pop(name, None)
+    if isinstance(old, Store):
+        try:
+            old.close()
+        except SyncmailError as e:
+            log.debug("closing store %s: %s", name, e)
+    try:
+        return _store(r, name)
+    except StoreError:
+        return None
+
+
+def _retry_scale() -> float:
+    try:
+        return float(os.environ.get(RETRY_SCALE_ENV, "1"))
+    except ValueError:
+        return 1.0
 
 
 def _store_failed(r: RunContext, e: StoreError) -> None:
