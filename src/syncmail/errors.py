@@ -9,6 +9,7 @@
     |   |  .store: str
     |   +-- ConnectionFailed           cannot connect / TLS / timeout / connection lost
     |   |   +-- ProtocolError          the server broke the protocol; connection dropped
+    |   |   +-- ServerTimeout          the server stopped answering (not retried in the run)
     |   +-- AuthenticationFailed       login refused, credential command failed
     +-- BoxError                       one box pair is skipped, the others go on
     |   |  .channel, .box: str
@@ -74,6 +75,12 @@ class ProtocolError(ConnectionFailed):
     def __init__(self, store: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(store, message)
         self.retryable = retryable
+
+
+class ServerTimeout(ConnectionFailed):
+    """The server sent nothing, or too little, for ``Timeout`` seconds while an answer was
+    due.  Not retried within the run: each try would cost another ``Timeout``, and a
+    server that stopped answering rarely starts again within seconds."""
 
 
 class AuthenticationFailed(StoreError):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from syncmail.errors import StoreError, SyncmailError
+from syncmail.errors import MessageError, StoreError, SyncmailError
 from syncmail.events import Progress, RunSummary, SideProgress
 
 # mbsync's verbosity levels; -q steps down from TERSE, -V jumps to VERBOSE.
@@ -93,11 +93,14 @@ def failure_text(summary: RunSummary, errors: Sequence[SyncmailError]) -> str | 
         return None
     failed = sum(1 for b in summary.boxes if b.error is not None)
     stores = sorted({e.store for e in errors if isinstance(e, StoreError)})
+    messages = sum(1 for e in errors if isinstance(e, MessageError))
     parts = []
     if failed:
         parts.append(f"{failed} of {len(summary.boxes)} box(es) failed")
     if stores:
         parts.append("store(s) " + ", ".join(stores) + " failed")
+    if messages:
+        parts.append(f"{messages} message(s) not synced")
     if not parts:
         parts.append(f"{len(errors)} error(s)")
     verdict = "dry run failed" if summary.dry_run else "run failed"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ class Run:
 
 
 def write_rc(tmp: Path, port: int, *, extra_account: str = "", timeout: int = 5) -> Path:
+    """An mbsyncrc pulling every box of the server at ``port`` into ``tmp/mail``."""
     root = tmp / "mail"
     root.mkdir(exist_ok=True)
     rc = tmp / "rc"
@@ -44,24 +48,58 @@ def write_rc(tmp: Path, port: int, *, extra_account: str = "", timeout: int = 5)
     return rc
 
 
+# Runs syncmail's command and, at exit, writes the process's peak RSS (VmHWM, KiB) to the
+# file named by $PEAK_FILE. wait4's ru_maxrss cannot be used: a child forked from pytest
+# starts with pytest's own high-water mark.
+_MEASURED = """
+import atexit, os, re, sys
+def _peak():
+    with open("/proc/self/status") as f:
+        kib = re.search(r"VmHWM:\\s+(\\d+)", f.read()).group(1)
+    with open(os.environ["PEAK_FILE"], "w") as out:
+        out.write(kib)
+atexit.register(_peak)
+from syncmail.cli import main
+sys.argv[0] = "syncmail"
+main(prog_name="syncmail")
+"""
+
+
 def run_syncmail(rc: Path, *args: str) -> Run:
-    """``syncmail -c rc -a args`` as a real process; its peak RSS from the kernel."""
-    env = dict(os.environ, SYNCMAIL_TEST_RETRY_SCALE="0.05")
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syncmail", "-c", str(rc), "-a", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=HANG_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"syncmail hung for {HANG_SECONDS} s")
-    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN only as a max over
-    # all children, so read the child's own peak from /proc-free wait4 instead: run it
-    # again under wait4 would double the run, so the max over children is used, and each
-    # test measures in a fresh pytest-forked helper below.
-    seconds = time.monotonic() - start
-    return Run(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-               0.0, seconds)
+    """``syncmail -c rc args`` as a real process, with its own peak RSS.
+
+    Killed (and the test failed) after ``HANG_SECONDS``.
+    """
+    peak = rc.parent / "peak-rss"
+    env = dict(os.environ, SYNCMAIL_TEST_RETRY_SCALE="0.05", PEAK_FILE=str(peak))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _MEASURED, "-c", str(rc), *args],
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        hung = threading.Event()
+
+        def kill() -> None:
+            hung.set()
+            os.kill(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(HANG_SECONDS, kill)
+        timer.start()
+        try:
+            _, status, _usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - start
+        if hung.is_set():
+            pytest.fail(f"syncmail hung for {HANG_SECONDS} s")
+        out.seek(0)
+        err.seek(0)
+        return Run(
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            int(peak.read_text()) / 1024,
+            seconds,
+        )

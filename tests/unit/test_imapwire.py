@@ -89,6 +89,21 @@ def test_parse_fetch_fast_and_generic_paths() -> None:
     assert stamp == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC).timestamp()
 
 
+def test_parse_fetch_keeps_a_spooled_body_whatever_its_size() -> None:
+    import tempfile
+
+    from syncmail.store.base import SpooledBody
+
+    file = tempfile.TemporaryFile()
+    file.write(b"Subject: big\r\n\r\n" + b"x" * 1000)
+    body = SpooledBody(file, 1017)
+    data = [(b"1 (UID 5 FLAGS (\\Seen) BODY[] {5000000000}", body), b")"]
+    [item] = parse_fetch(data)
+    assert item[b"UID"] == 5 and body_item(item) is body
+    assert body.head(12) == b"Subject: big"
+    body.close()
+
+
 def test_internaldate_is_english_and_round_trips() -> None:
     text = internaldate(1_000_000_000.0)
     day, month, rest = text.split("-", 2)
@@ -125,6 +140,13 @@ def test_translate_never_leaks_and_classifies() -> None:
         ("../etc", False),
         ("x/..", False),
         ("tab\there", False),
+        ("cur", False),
+        ("Lists/new", False),
+        ("tmp/x", False),
+        ("current/news", True),
+        ("L" * 255, True),
+        ("L" * 256, False),
+        ("/".join(["L" * 200] * 6), False),
     ],
 )
 def test_check_box_name(name: str, safe: bool) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from syncmail.errors import BoxError, ConnectionFailed, MessageError
 from syncmail.events import BoxResult, Progress, RunSummary, SideProgress
 from syncmail.report import (
     QUIET,
@@ -17,7 +18,9 @@ from syncmail.report import (
     ProgressLine,
     SecretMask,
     SummaryShape,
+    failure_text,
     progress_text,
+    retry_text,
     setup_logging,
     summary_text,
 )
@@ -201,3 +204,37 @@ def test_secrets_are_masked_in_debug_output(clean_root: None) -> None:
 def test_mask_longest_first() -> None:
     mask = SecretMask(["abc", "abcdef"])
     assert mask.mask("x abcdef y") == "x <hidden> y"
+
+
+def test_no_failure_line_when_nothing_failed() -> None:
+    assert failure_text(RunSummary(1, BOXES), []) is None
+
+
+def test_failure_line_counts_boxes_stores_and_messages() -> None:
+    boxes = (*BOXES, BoxResult("work", "Bad", error="Error: x"))
+    errors = [
+        BoxError("work", "Bad", "x"),
+        ConnectionFailed("far", "timed out"),
+        MessageError("Sent", 7, "too big"),
+    ]
+    assert failure_text(RunSummary(1, boxes), errors) == (
+        "syncmail: run failed: 1 of 3 box(es) failed; store(s) far failed; "
+        "1 message(s) not synced; see the errors above"
+    )
+    dry = failure_text(RunSummary(1, boxes, dry_run=True), errors[:1])
+    assert dry is not None and dry.startswith("syncmail: dry run failed: 1 of 3 box(es)")
+
+
+def test_failure_line_for_an_error_of_no_box_or_store() -> None:
+    from syncmail.errors import SyncmailError
+
+    text = failure_text(RunSummary(0), [SyncmailError("sync vetoed by pause")])
+    assert text == "syncmail: run failed: 1 error(s); see the errors above"
+
+
+def test_retry_notice_names_each_retried_box() -> None:
+    assert retry_text(RunSummary(1, BOXES)) is None
+    boxes = (BoxResult("work", "INBOX", retries=2), BoxResult("work", "Sent"))
+    assert retry_text(RunSummary(1, boxes)) == (
+        "Notice: connection lost and box synced again: work:INBOX (2x)"
+    )

@@ -756,8 +756,12 @@ class IMAPBox(Box):
                 date=internaldate_timestamp(item.get(b"INTERNALDATE")),
                 spool=data if isinstance(data, SpooledBody) else None,
             )
-        for item in got.values():
+        for uid, item in got.items():
             # Bodies the server sent unasked: dropped (and their files with them).
+            log.warning(
+                "Warning: store %s, box %s: the server sent UID %d, which was not asked "
+                "for; ignored", self.store.name, self.name, uid,
+            )  # fmt: skip
             extra = body_item(item)
             if isinstance(extra, SpooledBody):
                 extra.close()

@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from syncmail.errors import AuthenticationFailed, ConnectionFailed, ProtocolError, StoreError
+from syncmail.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    ProtocolError,
+    ServerTimeout,
+    StoreError,
+)
 from syncmail.store.base import SpooledBody
 from syncmail.store.imapreader import (
     BoundedReader,
@@ -204,6 +210,9 @@ def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
     return fast + slow
 
 
+_LITERAL_SIZE = re.compile(rb"\{\d+\}$")
+
+
 def _hide_spooled(data: list[Any]) -> tuple[list[Any], dict[bytes, SpooledBody]]:
     """``data`` with each on-disk literal replaced by a unique token, for imapclient's
     parser; the token -> body map puts them back."""
@@ -213,7 +222,9 @@ def _hide_spooled(data: list[Any]) -> tuple[list[Any], dict[bytes, SpooledBody]]
         if isinstance(element, tuple) and isinstance(element[1], SpooledBody):
             token = b"\x00syncmail-spooled-%d\x00" % len(spooled)
             spooled[token] = element[1]
-            element = (element[0], token)
+            # imapclient checks a literal against its announced size: announce the token's.
+            head = _LITERAL_SIZE.sub(b"{%d}" % len(token), element[0])
+            element = (head, token)
         out.append(element)
     return out, spooled
 
@@ -496,7 +507,7 @@ def translate(
             store, f"protocol error{where}: {shorten(str(exc))}", retryable=exc.retryable
         )
     if isinstance(exc, TimeoutError) and str(exc):
-        return ConnectionFailed(store, f"timed out{where}: {exc}")
+        return ServerTimeout(store, f"timed out{where}: {exc}")
     if isinstance(exc, ie.LoginError):
         return AuthenticationFailed(store, f"login refused: {_clean(exc)}")
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -504,7 +515,7 @@ def translate(
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed(store, f"TLS error during {what}: {exc.reason or exc}")
     if isinstance(exc, TimeoutError):
-        return ConnectionFailed(store, f"timed out during {what}{where}")
+        return ServerTimeout(store, f"timed out during {what}{where}")
     if isinstance(exc, (imaplib.IMAP4.abort, OSError, EOFError)):
         return ConnectionFailed(store, f"connection lost during {what}{where}: {_clean(exc)}")
     if isinstance(exc, MemoryError):

@@ -123,6 +123,11 @@ def copy_new(
         except MessageError as e:
             r.errors.append(e)
             log.error("%s", e)
+            # The message that failed is not tried again: its error is said once.
+            source = boxes[1 - t].name
+            failed = next((c for c in batch if e.box == source and c.source_uid == e.uid), None)
+            if failed is not None:
+                journal.kill(recs[failed.record])
             _copy_singly(
                 r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
             )

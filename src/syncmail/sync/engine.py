@@ -18,6 +18,7 @@ from syncmail.errors import (
     BoxError,
     ConnectionFailed,
     ProtocolError,
+    ServerTimeout,
     StoreError,
     SyncmailError,
 )
@@ -191,6 +192,8 @@ def _sync_pair(
     while True:
         try:
             result = sync_box(r, channel, ops, stores[0], stores[1], *names)
+        except ServerTimeout:
+            raise  # the store is given up for the run: its other boxes would wait as long
         except ConnectionFailed as e:
             fresh = _reconnect(r, e.store)
             if fresh is None:
