@@ -39,7 +39,7 @@ def write_rc(tmp: Path, port: int, *, extra_account: str = "", timeout: int = 5)
     rc = tmp / "rc"
     rc.write_text(
         f"IMAPAccount a\nHost 127.0.0.1\nPort {port}\nUser hostile\nPass hostile-secret\n"
-        f"TLSType None\nAuthMechs LOGIN\nTimeout {timeout}\n{extra_account}\n"
+        f"TLSType None\nAuthMechs LOGIN\nTimeout {timeout}\n{extra_account}\n\n"
         "IMAPStore far\nAccount a\n\n"
         f"MaildirStore near\nPath {root}/\nInbox {root}/INBOX\nSubFolders Verbatim\n\n"
         "Channel c\nFar :far:\nNear :near:\nPatterns *\nCreate Near\nSync Pull\n"

@@ -173,3 +173,23 @@ def test_quiet_keeps_the_failure_line_and_debug_keeps_the_secret(tmp_path: Path)
     assert quiet.stderr.strip().splitlines()[-1] == quiet.last_line
     assert_clean(debug)
     assert_failed(debug, "cannot select")
+
+
+def test_message_size_limit_is_the_users_to_set(tmp_path: Path) -> None:
+    """``MessageSizeLimit 1k``: the two larger messages are refused, each named once; the
+    small one arrives; with ``0`` (no limit) a new pair of boxes takes them all."""
+    small = Message(1, b"Subject: s\r\n\r\nsmall\r\n")
+    large = [Message(u, b"Subject: l\r\n\r\n" + b"x" * 3000) for u in (2, 3)]
+    with HostileServer([Box("INBOX", [small, *large])]) as server:
+        rc = write_rc(tmp_path, server.port, extra_account="MessageSizeLimit 1k")
+        run = run_syncmail(rc, "-a")
+        assert_clean(run)
+        assert_failed(run, "box INBOX, UID 2", "box INBOX, UID 3", "over the limit of 1.0 KiB")
+        assert run.stderr.count("UID 2:") == 1 and run.stderr.count("UID 3:") == 1
+        assert "2 message(s) not synced" in run.last_line
+        assert count(tmp_path / "mail", "INBOX") == 1
+        unlimited = tmp_path / "unlimited"
+        unlimited.mkdir()
+        rc = write_rc(unlimited, server.port, extra_account="MessageSizeLimit 0")
+        assert run_syncmail(rc, "-a").returncode == 0
+        assert count(unlimited / "mail", "INBOX") == 3
