@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def run_syncmail(rc: Path, *args: str) -> Run:
 
     Killed (and the test failed) after ``HANG_SECONDS``.
     """
-    peak = rc.parent / "peak-rss"
+    peak = Path(tempfile.mkdtemp(prefix="syncmail-peak-")) / "kib"
     env = dict(os.environ, SYNCMAIL_TEST_RETRY_SCALE="0.05", PEAK_FILE=str(peak))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
@@ -100,6 +101,16 @@ def run_syncmail(rc: Path, *args: str) -> Run:
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            int(peak.read_text()) / 1024,
+            _read_peak(peak),
             seconds,
         )
+
+
+def _read_peak(path: Path) -> float:
+    """MB written by the child at exit; NaN (failing every comparison) when it wrote none."""
+    try:
+        return int(path.read_text()) / 1024
+    except (OSError, ValueError):
+        return float("nan")
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)

@@ -180,11 +180,20 @@ class Box(ABC):
         return None
 
     @abstractmethod
-    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+    def fetch_messages(
+        self, uids: Sequence[int], spool_dir: str | None = None
+    ) -> Iterator[FetchedMessage]:
         """Bodies of ``uids`` in the given order, skipping ones that vanished.
 
-        Memory stays bounded: at most a batch of bodies is held at a time.
+        Memory stays bounded: at most a batch of bodies is held at a time, and a body too
+        large to hold comes as a ``SpooledBody``, written as it arrives to an unlinked
+        file in ``spool_dir`` (the target's ``spool_dir()``, so that it stays on the
+        target's file system; None: the system's temporary directory).
         """
+
+    def spool_dir(self) -> str | None:
+        """Where a body being copied *into* this box may wait on disk; None: anywhere."""
+        return None
 
     @abstractmethod
     def store_messages(self, messages: Iterable[OutgoingMessage]) -> Iterator[StoredMessage]:

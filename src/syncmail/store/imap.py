@@ -693,7 +693,9 @@ class IMAPBox(Box):
 
     # --- bodies ---
 
-    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+    def fetch_messages(
+        self, uids: Sequence[int], spool_dir: str | None = None
+    ) -> Iterator[FetchedMessage]:
         """Bodies in batches; one over MessageSizeLimit is refused before it is read
         (a MessageError naming it, after the ones before it)."""
         session = self._use()
@@ -714,15 +716,15 @@ class IMAPBox(Box):
                 continue  # vanished
             size = sizes[uid]
             if size > limit:
-                yield from self._fetch_batch(batch)
+                yield from self._fetch_batch(batch, spool_dir)
                 raise MessageError(self.name, uid, self._too_big(size, limit))
             if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
-                yield from self._fetch_batch(batch)
+                yield from self._fetch_batch(batch, spool_dir)
                 batch, budget = [], 0
             batch.append(uid)
             budget += size
         if batch:
-            yield from self._fetch_batch(batch)
+            yield from self._fetch_batch(batch, spool_dir)
 
     def _too_big(self, size: int, limit: int) -> str:
         return (
@@ -730,12 +732,12 @@ class IMAPBox(Box):
             f"(MessageSizeLimit of IMAPAccount {self.store.account.name}); not fetched"
         )
 
-    def _fetch_batch(self, batch: list[int]) -> Iterator[FetchedMessage]:
+    def _fetch_batch(self, batch: list[int], spool_dir: str | None) -> Iterator[FetchedMessage]:
         if not batch:
             return
         session = self._use()
         try:
-            with session.bodies(self.store.message_size_limit):
+            with session.bodies(self.store.message_size_limit, spool_dir):
                 got = {
                     int(i[b"UID"]): i
                     for i in session.fetch_uids(batch, "UID FLAGS INTERNALDATE BODY.PEEK[]")

@@ -293,17 +293,19 @@ class Session:
         self.reader = install(self.client._imap, self.timeout)
 
     @contextmanager
-    def bodies(self, limit: int) -> Iterator[None]:
-        """Within: literals are message bodies of at most ``limit`` bytes (large ones on disk)."""
+    def bodies(self, limit: int, spool_dir: str | None = None) -> Iterator[None]:
+        """Within: literals are message bodies of at most ``limit`` bytes (large ones on
+        disk, in ``spool_dir``)."""
         if self.reader is None:
             yield
             return
-        saved = self.reader.limits
+        saved = self.reader.limits, self.reader.spool_dir
         self.reader.limits = Limits(literal=limit, bodies=True)
+        self.reader.spool_dir = spool_dir
         try:
             yield
         finally:
-            self.reader.limits = saved
+            self.reader.limits, self.reader.spool_dir = saved
 
     # --- errors ---
 

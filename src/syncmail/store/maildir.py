@@ -387,7 +387,12 @@ class MaildirBox(Box):
         self.status.uidnext = self._uv.nuid + 1
         return out
 
-    def fetch_messages(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+    def spool_dir(self) -> str | None:
+        return os.path.join(self.path, "tmp")
+
+    def fetch_messages(
+        self, uids: Sequence[int], spool_dir: str | None = None
+    ) -> Iterator[FetchedMessage]:
         self._check_open()
         budget = [_RESCANS_PER_CALL]
         prefix = self._prefix

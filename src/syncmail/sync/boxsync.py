@@ -594,7 +594,7 @@ def _trash(
         done: deque[int] = deque()
 
         def outgoing() -> Iterator[OutgoingMessage]:
-            for fm in boxes[t].fetch_messages(remote):
+            for fm in boxes[t].fetch_messages(remote, trash_box.spool_dir()):
                 chunks = convert_chunks(
                     fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
                 )

@@ -117,7 +117,7 @@ def copy_new(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[s], batch, recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(boxes, s, batch, recs, journal, sent, crlf, dates, message_ids)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -179,7 +179,7 @@ def _copy_singly(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes[1 - t], [c], recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -189,7 +189,8 @@ def _copy_singly(
 
 
 def _outgoing(
-    source: Box,
+    boxes: tuple[Box, Box],
+    s: int,
     batch: list[Copy],
     recs: list[SyncRecord],
     journal: Journal,
@@ -208,7 +209,8 @@ def _outgoing(
     mbsync.
     """
     by_uid = {c.source_uid: c for c in batch}
-    for fm in source.fetch_messages([c.source_uid for c in batch]):
+    source, target = boxes[s], boxes[1 - s]
+    for fm in source.fetch_messages([c.source_uid for c in batch], target.spool_dir()):
         c = by_uid.get(fm.uid)
         if c is None:
             continue
