@@ -60,6 +60,8 @@ class Invocation:
     # syncmail's own: ``-p NAME`` / ``-p no:NAME`` in command-line order, ``--strict-plugins``.
     plugins: tuple[str, ...] = ()
     strict_plugins: bool = False
+    # syncmail's own: ``--force`` lets deletions through the safety rail.
+    force: bool = False
 
 
 # --- argument parsing (mbsync's src/main.c rules) --------------------------------------
@@ -146,6 +148,7 @@ def parse_args(argv: Sequence[str]) -> Invocation:
     flags: dict[str, bool] = {
         "all": False, "list": False, "list_stores": False, "dry_run": False,
         "ext_exit": False, "help": False, "version": False, "strict_plugins": False,
+        "force": False,
     }
     plugins: list[str] = []
     verbosity = TERSE
@@ -213,6 +216,8 @@ def parse_args(argv: Sequence[str]) -> Invocation:
                 plugins.append(_plugin_arg(opt[len("plugin="):], "--plugin"))
             elif opt == "strict-plugins":
                 flags["strict_plugins"] = True
+            elif opt == "force":
+                flags["force"] = True
             else:
                 _parse_long_op(opt, arg, ops, notices)
             continue
@@ -320,6 +325,7 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         unsupported=_unsupported_options(ops, merged),
         plugins=tuple(plugins),
         strict_plugins=flags["strict_plugins"],
+        force=flags["force"],
     )
 
 
@@ -404,6 +410,8 @@ usage:
   --strict-plugins      a plugin that cannot be loaded is an error, not a warning
   -D, --debug           debug logging (passwords are never shown)
   -y, --dry-run         do not actually modify anything
+  --force               let through a deletion that the safety rail stops (a run
+                        that would delete more than MaxDeletePercent of a box)
   -e, --ext-exit        return extended exit code (+32 far changed, +64 near changed)
   -V, --verbose         display what is happening
   -q, --quiet           don't display progress counters and summary; twice: no warnings
@@ -655,7 +663,9 @@ def _sync(
     if inv.verbosity >= TERSE and inv.debug is None and _isatty(io.err):
         progress = ProgressLine(io.err)
         handler.progress = progress
-    options = RunOptions(cli_ops=inv.ops, dry_run=inv.dry_run, progress=progress)
+    options = RunOptions(
+        cli_ops=inv.ops, dry_run=inv.dry_run, progress=progress, force=inv.force
+    )
     try:
         result = run(config, targets, options, pm)
     finally:

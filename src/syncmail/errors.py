@@ -16,6 +16,8 @@
     |   +-- LockedError                another syncmail or mbsync holds the state lock
     |   +-- StateError                 state or journal file unreadable (.path, .line)
     |   +-- UidValidityError           UIDVALIDITY changed and cannot be recovered
+    |   +-- MassDeletionError          the deletion safety rail stopped the pair
+    |         .side: str, .deleted, .total: int
     +-- MessageError                   one message could not be handled (.box, .uid)
     +-- PluginError                    a plugin failed (.plugin)
 
@@ -113,6 +115,19 @@ class StateError(BoxError):
 
 class UidValidityError(BoxError):
     """A UIDVALIDITY changed and the messages could not be re-matched safely."""
+
+
+class MassDeletionError(BoxError):
+    """Syncing would delete most of the ``side`` box, ``deleted`` of its ``total``
+    messages, because they vanished on the other side; nothing of the pair was changed."""
+
+    def __init__(
+        self, channel: str, box: str, side: str, deleted: int, total: int, message: str
+    ) -> None:
+        self.side = side
+        self.deleted = deleted
+        self.total = total
+        super().__init__(channel, box, message)
 
 
 class MessageError(SyncmailError):

@@ -353,3 +353,14 @@ def test_plugin_option_errors(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_args(argv)
     assert str(info.value) == message
+
+
+# --- syncmail's own --force (the deletion safety rail) ------------------------------------
+
+
+def test_force() -> None:
+    assert not parse_args(["-a"]).force
+    inv = parse_args(["--force", "-a"])
+    assert inv.force and inv.all
+    with pytest.raises(UsageError, match="Unknown option '--forced'"):
+        parse_args(["--forced"])

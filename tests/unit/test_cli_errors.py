@@ -33,7 +33,7 @@ def test_help_lists_every_option() -> None:
     for option in ("--all", "--list", "--create", "--remove", "--expunge", "--expunge-solo",
                    "--new", "--old", "--gone", "--flags", "--upgrade", "--pull", "--push",
                    "--noop", "--full", "--dry-run", "--ext-exit", "--verbose", "--quiet",
-                   "--debug", "--config", "--version", "plugins", "install-hook"):
+                   "--debug", "--config", "--version", "plugins", "install-hook", "--force"):
         assert option in result.stdout
 
 

@@ -968,3 +968,25 @@ def test_imap_store_without_account_or_host() -> None:
     assert errors("IMAPStore s\nPath INBOX.\n") == [
         f"{RC}:1: IMAP store 's' has neither Tunnel nor Host"
     ]
+
+
+# --- syncmail's own channel options ------------------------------------------------------
+
+
+def test_max_delete_percent_default_global_and_channel() -> None:
+    assert parse(channel("")).channels["c"].max_delete_percent == 50
+    assert parse(channel("MaxDeletePercent 100\n")).channels["c"].max_delete_percent == 100
+    # A global value is the default of channels defined after it; a channel's own wins.
+    config = parse("MaxDeletePercent 80\n\n" + channel("") + "\nChannel d\nFar :far:\n"
+                   "Near :near:\nmaxdeletepercent 0\n")  # fmt: skip
+    assert config.globals.max_delete_percent == 80
+    assert config.channels["c"].max_delete_percent == 80
+    assert config.channels["d"].max_delete_percent == 0
+
+
+def test_max_delete_percent_errors() -> None:
+    problems = errors(channel("MaxDeletePercent 101\nMaxDeletePercent half\n"))
+    assert problems == [
+        f"{RC}:14: MaxDeletePercent must be between 0 and 100",
+        f"{RC}:15: invalid integer value 'half'",
+    ]

@@ -18,6 +18,9 @@ SyncType = Literal["new", "old", "upgrade", "gone", "flags"]
 TLSType = Literal["none", "starttls", "imaps"]
 SubFolders = Literal["verbatim", "maildir++", "legacy"]
 
+# syncmail's deletion safety rail: a run may delete at most this share of a box by
+# propagating disappearances (syncmail.sync.rail).
+DEFAULT_MAX_DELETE_PERCENT = 50
 DEFAULT_SYNC_TYPES: frozenset[SyncType] = frozenset({"new", "upgrade", "gone", "flags"})
 ALL_SYNC_TYPES: frozenset[SyncType] = frozenset({"new", "old", "upgrade", "gone", "flags"})
 
@@ -163,6 +166,8 @@ class ChannelConfig:
     ops: ChannelOps = ChannelOps()
     copy_arrival_date: bool | None = None
     sync_state: str | None = None
+    # syncmail only: the deletion safety rail (syncmail.sync.rail); 100 turns it off.
+    max_delete_percent: int = DEFAULT_MAX_DELETE_PERCENT
     # Keywords declared by plugins for Channel sections, canonical spelling -> value.
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -194,6 +199,8 @@ class GlobalConfig:
     expire_unread: bool | None = None
     expire_side: Side | None = None
     copy_arrival_date: bool | None = None
+    # syncmail only: the default MaxDeletePercent of channels defined after it.
+    max_delete_percent: int | None = None
     # Global SyncState is a directory/prefix; None = mbsync's default lookup.
     sync_state: str | None = None
     # syncmail only: plugins not to load.

@@ -388,6 +388,13 @@ class _Parser:
             values["max_messages"] = self.convert(cmd, parse_int, 0)
         elif low == "expireunread":
             values["expire_unread"] = self.convert(cmd, parse_bool, None)
+        elif low == "maxdeletepercent":
+            # syncmail only (mbsync rejects it): the deletion safety rail.
+            percent = self.convert(cmd, parse_int, None)
+            if percent is not None and not 0 <= percent <= 100:
+                self.error(cmd.line, "MaxDeletePercent must be between 0 and 100")
+            elif percent is not None:
+                values["max_delete_percent"] = percent
         elif low == "expireside":
             value = self.one(cmd)
             side: Side | None = {"far": "far", "near": "near"}.get(value.lower())  # type: ignore[assignment]
@@ -701,7 +708,10 @@ class _Parser:
         # Like mbsync, a channel starts from the global values in force where it is defined.
         values: dict[str, Any] = {
             key: self.global_values[key]
-            for key in ("max_messages", "expire_unread", "expire_side", "copy_arrival_date")
+            for key in (
+                "max_messages", "expire_unread", "expire_side", "copy_arrival_date",
+                "max_delete_percent",
+            )
             if self.global_values.get(key) is not None
         }
         ops = OpsBuilder()

@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, Config, Operations
-from syncmail.errors import BoxError, MessageError, StoreError, SyncmailError, UidValidityError
+from syncmail.errors import (
+    BoxError,
+    MassDeletionError,
+    MessageError,
+    StoreError,
+    SyncmailError,
+    UidValidityError,
+)
 from syncmail.events import BoxResult, FlagsChanged, MessageRemoved, Progress
 from syncmail.flags import to_letters
 from syncmail.store.base import Box, BoxMissing, FlagChange, ListRequest, OutgoingMessage, Store
@@ -40,6 +47,7 @@ from syncmail.sync.journal import Journal
 from syncmail.sync.loads import _expiry
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
+from syncmail.sync.rail import NO_RAIL, stopped
 from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
 from syncmail.sync.statefiles import StateFiles, state_paths
@@ -92,6 +100,8 @@ class RunContext:
     pm: Any
     dry_run: bool = False
     progress_cb: Callable[[Progress], None] | None = None
+    # --force: the deletion safety rail is off.
+    force: bool = False
     stores: dict[str, Store | StoreError] = field(default_factory=dict)
     errors: list[SyncmailError] = field(default_factory=list)
     boxes: list[BoxResult] = field(default_factory=list)
@@ -314,6 +324,7 @@ def _sync_open(
             f"{xbox}: {unread} unread messages in excess of MaxMessages ({most}). "
             "Please set ExpireUnread to decide outcome. Skipping mailbox.",
         )
+    _deletion_rail(r, channel, boxes, p, label)
     for notice in p.notices:
         log.info("Notice: %s", notice)
     if r.dry_run:
@@ -329,6 +340,34 @@ def _sync_open(
                 expiry,
             )  # fmt: skip
     return result
+
+
+def _deletion_rail(
+    r: RunContext, channel: ChannelConfig, boxes: tuple[Box, Box], p: Plan, label: str
+) -> None:
+    """Refuse the pair (before anything is changed, also in a dry run, which so shows
+    what a real run would stop) when it would delete most of a box by propagation."""
+    limit = NO_RAIL if r.force else channel.max_delete_percent
+    found = stopped(p, limit)
+    if not found:
+        return
+    texts = [
+        f"{m.deleted} of the {m.total} messages of {SIDES[m.side]} box {boxes[m.side].name} "
+        f"would be deleted because they vanished from {SIDES[1 - m.side]} box "
+        f"{boxes[1 - m.side].name}"
+        for m in found
+    ]
+    first = found[0]
+    raise MassDeletionError(
+        channel.name,
+        label,
+        SIDES[first.side],
+        first.deleted,
+        first.total,
+        f"{'; '.join(texts)}: more than MaxDeletePercent ({limit}%), so nothing of this "
+        "box pair was synced. If the deletion is wanted, run with --force or raise "
+        "MaxDeletePercent (100: no limit).",
+    )
 
 
 def _recover_uidvalidity(

@@ -52,11 +52,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: command-line operation overrides, dry run, progress callback."""
+    """How to run: command-line operation overrides, dry run, progress callback, and
+    ``force`` (--force: no deletion safety rail)."""
 
     cli_ops: ChannelOps = ChannelOps()
     dry_run: bool = False
     progress: Callable[[Progress], None] | None = None
+    force: bool = False
 
 
 @dataclass
@@ -82,7 +84,9 @@ def run(
     plugin_manager: Any = None,
 ) -> RunResult:
     """Sync ``targets``; errors are collected per store / box and the run goes on."""
-    r = RunContext(config, plugin_manager, options.dry_run, options.progress)
+    r = RunContext(
+        config, plugin_manager, options.dry_run, options.progress, force=options.force
+    )
     if plugin_manager is not None:
         from syncmail.plugins import pre_sync
 

@@ -214,6 +214,11 @@ class Plan:
     # (unread, MaxMessages): too many unread messages and ExpireUnread unset; the box
     # pair must be skipped with mbsync's error, nothing applied.
     refusal: tuple[int, int] | None = None
+    # For the deletion safety rail (syncmail.sync.rail): per side, the UIDs that get T
+    # because their partner vanished from the other side, and how many messages the
+    # side's listing has.
+    vanished: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
+    listed: tuple[int, int] = (0, 0)
 
     @property
     def flag_updates(self) -> tuple[int, int]:
@@ -323,7 +328,9 @@ def plan(
         _solo(ops, NEAR) and near_expunge is not False,
     ]
     msgs = [_visible(far, loads[FAR]), _visible(near, loads[NEAR])]
-    result = Plan(loads=loads, split_base=len(state.records))
+    result = Plan(
+        loads=loads, split_base=len(state.records), listed=(len(msgs[FAR]), len(msgs[NEAR]))
+    )
     xt = expiry.xt
     maxxf = state.max_expired
     maxuid = [state.max_pulled, state.max_pushed]
@@ -649,6 +656,8 @@ def plan(
                     cur[t][uid] = (have | a) & ~d
                 if a & TRASHED:
                     w.deleted[t] = True
+                    if w.delete:
+                        result.vanished[t].append(uid)
                 elif d & TRASHED:
                     w.deleted[t] = False
 
