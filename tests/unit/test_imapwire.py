@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import types
 from datetime import UTC, datetime
 
 import pytest
 
 from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig, Location
-from syncmail.errors import AuthenticationFailed, ConnectionFailed
+from syncmail.errors import AuthenticationFailed, ConnectionFailed, StoreError
 from syncmail.store.imap import IMAPBoxError, IMAPStore, check_box_name
 from syncmail.store.imapwire import (
     MAX_SET_LEN,
     CommandFailed,
+    Session,
     body_item,
     compress_uids,
     expand_uid_set,
@@ -234,3 +236,24 @@ def test_broken_appenduid_is_no_appenduid(text: bytes) -> None:
 def test_expand_uid_set_refuses_bad_sets(text: str) -> None:
     with pytest.raises(ValueError):
         expand_uid_set(text, limit=200_000)
+
+
+class _NamespaceClient:
+    """Just enough of imapclient for IMAPStore._namespace: a server with a broken prefix."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self._imap = types.SimpleNamespace(debug=0)
+        self.prefix = prefix
+
+    def namespace(self) -> object:
+        return types.SimpleNamespace(personal=((self.prefix, b"/"),))
+
+
+def test_invalid_utf7_namespace_prefix_is_a_store_error() -> None:
+    store = _store("/", "")
+    session = Session(_NamespaceClient(b"&Jjo"), "s")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="invalid NAMESPACE prefix"):
+        store._namespace(session, frozenset({"NAMESPACE"}))
+    session = Session(_NamespaceClient(b"Mail/&ZeVnLIqe-/"), "s")  # type: ignore[arg-type]
+    store._namespace(session, frozenset({"NAMESPACE"}))
+    assert (store.prefix, store.delimiter) == ("Mail/\u65e5\u672c\u8a9e/", "/")
