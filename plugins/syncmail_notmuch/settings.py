@@ -58,7 +58,7 @@ def settings_from_config(config: Config) -> Settings:
     name = "default" if "default" in sections else next(iter(sections))
     if len(sections) > 1:
         log.warning(
-            "%s: more than one %s section; using %s %s",
+            "%s: warning: more than one %s section; using %s %s",
             sections[name].defined_at,
             SECTION,
             SECTION,

@@ -37,7 +37,10 @@ class SyncmailError(Exception):
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One problem in a configuration file, reported as ``file:line: message``."""
+    """One problem in a configuration file, reported as ``file:line: message``.
+
+    Line 0 means the file as a whole (unreadable, not text): ``file: message``.
+    """
 
     file: str
     line: int
@@ -45,6 +48,8 @@ class ConfigProblem:
     warning: bool = False
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.message}"
 
 

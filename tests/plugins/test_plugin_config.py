@@ -58,6 +58,22 @@ def test_bundled_keywords_parse(tmp_path: Path) -> None:
     )
 
 
+def test_second_notmuch_section_is_a_tagged_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keywords = config_keywords(make_plugin_manager(only=["pass", "notmuch"], strict=True))
+    path = str(tmp_path / "mbsyncrc")
+    text = RC.format(mail=tmp_path / "mail") + "\nNotmuch other\nSyncTags yes\n"
+    config = parser.parse_config(text, path, extra_keywords=keywords)
+
+    from syncmail_notmuch.settings import settings_from_config
+
+    assert not settings_from_config(config).sync_tags
+    assert f"{path}:18: warning: more than one Notmuch section; using Notmuch default" in (
+        caplog.text
+    )
+
+
 def test_plugin_keywords_are_unknown_without_the_plugin(tmp_path: Path) -> None:
     pm = make_plugin_manager(only=[], strict=True)
     with pytest.raises(ConfigError, match="PassEntry"):

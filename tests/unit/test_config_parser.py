@@ -202,7 +202,7 @@ def test_long_line_is_accepted(caplog: pytest.LogCaptureFixture) -> None:
     cmd = "oauth2 --token " + "x" * 2000
     config = parse(f'IMAPAccount a\nHost h\nPassCmd "{cmd}"\n')
     assert config.accounts["a"].pass_cmd == cmd
-    assert f"{RC}:3: notice: line is longer" in caplog.text
+    assert f"{RC}:3: warning: line is longer" in caplog.text
 
 
 # --- value syntaxes ----------------------------------------------------------------------
@@ -334,7 +334,7 @@ def test_maildirpp_with_path_is_an_error() -> None:
 
 def test_path_nested_under_inbox_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     parse("MaildirStore s\nInbox /m/INBOX\nPath /m/INBOX/sub/\n")
-    assert f"{RC}:1: Maildir store 's': Path is nested under Inbox" in caplog.text
+    assert f"{RC}:1: warning: Maildir store 's': Path is nested under Inbox" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -694,7 +694,7 @@ def test_global_operations_errors() -> None:
 def test_duplicate_names_keep_the_first(caplog: pytest.LogCaptureFixture) -> None:
     config = parse("MaildirStore s\nPath /a/\n\nMaildirStore s\nPath /b/\n")
     assert config.stores["s"].path == "/a/"
-    assert f"{RC}:4: Store 's' is already defined at line 1" in caplog.text
+    assert f"{RC}:4: warning: Store 's' is already defined at line 1" in caplog.text
 
 
 # --- groups ------------------------------------------------------------------------------
@@ -789,7 +789,7 @@ def test_load_config_missing_file(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope")
     with pytest.raises(ConfigError) as info:
         load_config(missing)
-    assert str(info.value) == f"{missing}:0: cannot read config file: No such file or directory"
+    assert str(info.value) == f"{missing}: cannot read config file: No such file or directory"
 
 
 def test_load_config_directory(tmp_path: Path) -> None:

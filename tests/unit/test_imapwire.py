@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import types
 from datetime import UTC, datetime
 
 import pytest
 
 from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig, Location
-from syncmail.errors import AuthenticationFailed, ConnectionFailed
+from syncmail.errors import AuthenticationFailed, ConnectionFailed, StoreError
 from syncmail.store.imap import IMAPBoxError, IMAPStore, check_box_name
 from syncmail.store.imapwire import (
     MAX_SET_LEN,
     CommandFailed,
+    Session,
     body_item,
     compress_uids,
     expand_uid_set,
@@ -211,3 +213,69 @@ def test_flatten_and_map_inbox() -> None:
     assert store.accept_listed((), b"INBOX/a/b") is None  # real hierarchy cannot be flattened
     with pytest.raises(IMAPBoxError, match="Flatten"):
         store.on_store_name("a.b/c")
+
+
+# Found by fuzzing (tests/fuzz/test_fuzz_imap_parse.py): answers that parsed, but into
+# values store.imap then used outside the session's guard (int(b"x"), iterating None),
+# or that made imapclient's own parser raise AttributeError; all became internal errors.
+@pytest.mark.parametrize(
+    "data",
+    [
+        [b"1 (UID 5 FLAGS NIL)"],
+        [b"1 (UID (5))"],
+        [b"1 (UID 0)"],
+        [b"1 (UID 5 RFC822.SIZE x)"],
+        [b"1 (UID 5 BODY[] 7)"],
+        [b"54 (UID 3 INTERNALDATE 5)"],
+        [b'54 (UID 3 INTERNALDATE "junk")'],
+        [b"2 (UID 3 INTERNALDATE 5 FLAGS NIL)"],
+    ],
+)
+def test_parse_fetch_refuses_values_of_the_wrong_type(data: list[bytes]) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_fetch(data)
+    assert isinstance(translate(info.value, "s", "UID FETCH"), CommandFailed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"[APPENDUID 1 1:] done",
+        b"[APPENDUID 1 ,] done",
+        b"[APPENDUID 0 5] done",
+        b"[APPENDUID 1 0] done",
+        b"[APPENDUID 1 1:4294967295] done",  # would have built a list of 2^32 UIDs
+        b"[APPENDUID 1 99999999999] done",
+        b"[APPENDUID " + b"9" * 5000 + b" 1] done",
+    ],
+)
+def test_broken_appenduid_is_no_appenduid(text: bytes) -> None:
+    assert parse_appenduid(text) is None
+    assert parse_copyuid(text.replace(b"APPENDUID", b"COPYUID").replace(b"]", b" 1]")) is None
+
+
+@pytest.mark.parametrize("text", ["", "1:", ",", "0", "1:x", "\u0663", "1:200001"])
+def test_expand_uid_set_refuses_bad_sets(text: str) -> None:
+    with pytest.raises(ValueError):
+        expand_uid_set(text, limit=200_000)
+
+
+class _NamespaceClient:
+    """Just enough of imapclient for IMAPStore._namespace: a server with a broken prefix."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self._imap = types.SimpleNamespace(debug=0)
+        self.prefix = prefix
+
+    def namespace(self) -> object:
+        return types.SimpleNamespace(personal=((self.prefix, b"/"),))
+
+
+def test_invalid_utf7_namespace_prefix_is_a_store_error() -> None:
+    store = _store("/", "")
+    session = Session(_NamespaceClient(b"&Jjo"), "s")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="invalid NAMESPACE prefix"):
+        store._namespace(session, frozenset({"NAMESPACE"}))
+    session = Session(_NamespaceClient(b"Mail/&ZeVnLIqe-/"), "s")  # type: ignore[arg-type]
+    store._namespace(session, frozenset({"NAMESPACE"}))
+    assert (store.prefix, store.delimiter) == ("Mail/\u65e5\u672c\u8a9e/", "/")

@@ -19,6 +19,9 @@ from syncmail.store import maildir_names as mn
         ("a,U=3,U=4:2,", 3),
         ("1700000000.M1P2.host,S=123,W=130,U=9:2,RS", 9),
         ("cur/1.2_3.h,U=42:2,", 42),
+        # Found by fuzzing: the bulk reader took non-ASCII digits (ARABIC-INDIC THREE).
+        (",U=\u0663", 0),
+        ("1.2_3.h,U=4\u0663:2,S", 4),
     ],
 )
 def test_parse_uid(name: str, uid: int) -> None:

@@ -235,7 +235,6 @@ def test_use_keychain_is_macos_only() -> None:
         ("TLSVersions +1.0 -1.1", "1.1 is disabled between 1.0 and 1.3"),
         ("TLSVersions +1.0 -1.1 -1.2", "1.1 and 1.2 are disabled between 1.0 and 1.3"),
         ("TLSVersions -1.2 -1.3", "no TLS version is left enabled"),
-        ("SSLVersions SSLv3", "no TLS version is left enabled"),
         ("SSLVersions TLSv1 TLSv1.2", "1.1 is disabled between 1.0 and 1.2"),
     ],
 )
@@ -251,6 +250,11 @@ def test_tls_version_sets_with_holes_are_config_errors(line: str, message: str) 
         ("TLSVersions +1.3 -1.2", ("-1.0", "-1.1", "-1.2", "+1.3")),
         ("TLSVersions +1.1", ("-1.0", "+1.1", "+1.2", "+1.3")),
         ("SSLVersions TLSv1.1 TLSv1.2", ("-1.0", "+1.1", "+1.2", "-1.3")),
+        # SSLv2/SSLv3 are ignored with a warning, as in mbsync: the rest, or the default.
+        ("SSLVersions SSLv3", ("-1.0", "-1.1", "+1.2", "+1.3")),
+        ("SSLVersion SSLv2 SSLv3", ("-1.0", "-1.1", "+1.2", "+1.3")),
+        ("SSLVersions SSLv3 TLSv1.2", ("-1.0", "-1.1", "+1.2", "-1.3")),
+        ("SSLVersions TLSv1 SSLv3 TLSv1.1", ("+1.0", "+1.1", "-1.2", "-1.3")),
     ],
 )
 def test_usable_tls_version_sets(line: str, versions: tuple[str, ...]) -> None:

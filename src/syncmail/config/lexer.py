@@ -90,4 +90,6 @@ def lex(text: str) -> Iterator[Line]:
                 continue
             yield Line(number, ())
             continue
-        yield Line(number, tuple(words), too_long=len(raw.encode()) > MBSYNC_LINE_LIMIT - 1)
+        # Undecodable bytes arrive as surrogates (the file is read like mbsync, as bytes).
+        size = len(raw.encode("utf-8", "surrogateescape"))
+        yield Line(number, tuple(words), too_long=size > MBSYNC_LINE_LIMIT - 1)

@@ -1,7 +1,8 @@
 """Reads an mbsyncrc into the frozen ``syncmail.config.model`` objects (mbsync.md section 1).
 
 Every problem of a file is collected and raised as one ``ConfigError``; notices about
-deprecated spellings go to ``log.warning`` as ``file:line: notice: ...``.
+deprecated spellings go to ``log.warning`` as ``file:line: notice: ...``, and what is
+accepted but differs from mbsync 1.5 as ``file:line: warning: ...`` (scripts filter on it).
 """
 
 from __future__ import annotations
@@ -80,8 +81,28 @@ def load_config(path: str | None, *, extra_keywords: Iterable[ExtraKeyword] = ()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError([ConfigProblem(path, 0, f"cannot read config file: {reason}")]) from None
+    if not looks_like_text(data):
+        raise ConfigError([ConfigProblem(path, 0, "not a text config file")])
+    # mbsync reads bytes: a Latin-1 password must reach the server as written.
     text = data.decode("utf-8", errors="surrogateescape")
     return parse_config(text, path, extra_keywords=extra_keywords)
+
+
+# Bytes no text config holds: C0 controls but the whitespace isspace() knows, and DEL.
+_CONTROL_BYTES = frozenset(range(32)) - {9, 10, 11, 12, 13} | {127}
+
+
+def looks_like_text(data: bytes) -> bool:
+    """False for a file that is clearly not a config (an encrypted ``.gpg``, a binary).
+
+    A NUL byte decides; otherwise control bytes and bytes that are not UTF-8 must stay
+    rare, so a config with a few Latin-1 letters (a password) still reads as text.
+    """
+    if b"\0" in data:
+        return False
+    text = data.decode("utf-8", errors="surrogateescape")
+    odd = sum(1 for c in text if 0xDC80 <= ord(c) <= 0xDCFF or ord(c) in _CONTROL_BYTES)
+    return odd * 4 <= len(text)
 
 
 def parse_config(
@@ -157,6 +178,9 @@ class _Parser:
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(ConfigProblem(self.path, line, message))
+
+    def warning(self, line: int, message: str) -> None:
+        log.warning("%s:%d: warning: %s", self.path, line, message)
 
     def notice(self, line: int, message: str) -> None:
         # mbsync prints each deprecation notice once per file.
@@ -245,11 +269,7 @@ class _Parser:
         if not line.words:
             return None
         if line.too_long:
-            log.warning(
-                "%s:%d: notice: line is longer than 1023 characters; mbsync would split it",
-                self.path,
-                line.number,
-            )
+            self.warning(line.number, "line is longer than 1023 characters; mbsync would split it")
         if len(line.words) < 2:
             self.error(line.number, "parameter missing")
             return None
@@ -298,10 +318,8 @@ class _Parser:
         if name in table:
             # mbsync looks objects up by first match, so a later duplicate is dead text.
             first = table[name].defined_at
-            log.warning(
-                "%s: %s '%s' is already defined at line %d; this one is ignored",
-                at, what, name, first.line,
-            )
+            self.warning(at.line, f"{what} '{name}' is already defined at line {first.line}; "
+                         "this one is ignored")
             return
         table[name] = obj
 
@@ -474,11 +492,8 @@ class _Parser:
                 )
             elif path.startswith(inbox) and path[len(inbox):].startswith("/"):
                 # mbsync 1.5 rejects this, 1.4 accepts it; real configs exist for both.
-                log.warning(
-                    "%s: Maildir store '%s': Path is nested under Inbox "
-                    "(mbsync 1.5 rejects this)",
-                    where, name,
-                )
+                self.warning(where.line, f"Maildir store '{name}': Path is nested under Inbox "
+                             "(mbsync 1.4 accepts this, 1.5 rejects it)")
         return MaildirStoreConfig(name=name, defined_at=where, **values)
 
     def imap_store(self, name: str, where: Location, body: list[_Cmd]) -> IMAPStoreConfig:
@@ -598,8 +613,8 @@ class _Parser:
                 versions = set()
                 for arg in cmd.args:
                     if arg.lower() in ("sslv2", "sslv3"):
-                        log.warning("%s:%d: SSLVersion %s is no longer supported",
-                                    self.path, cmd.line, arg)
+                        self.warning(cmd.line, f"SSLVersion {arg} is no longer supported; "
+                                     "ignoring it")
                     elif arg.lower().startswith("tlsv1") and \
                             (ver := "1." + (arg[6:] or "0")) in _TLS_VERSIONS and \
                             arg[5:6] in ("", "."):
@@ -607,6 +622,9 @@ class _Parser:
                     else:
                         self.error(cmd.line, "Unrecognized SSL version")
                         version_line = -1
+                if not versions:
+                    # Only SSLv2/SSLv3 were named: mbsync ignores them, so the default holds.
+                    versions = set(_DEFAULT_TLS_VERSIONS)
                 tls_explicit = True
             elif low in ("tlstype", "ssltype"):
                 if low == "ssltype":
@@ -678,8 +696,7 @@ class _Parser:
     def legacy_ssl(self, cmd: _Cmd, legacy: dict[str, bool]) -> None:
         low = cmd.low
         if low in ("usesslv2", "usesslv3"):
-            log.warning("%s:%d: Warning: %s is no longer supported", self.path, cmd.line,
-                        cmd.keyword)
+            self.warning(cmd.line, f"{cmd.keyword} is no longer supported; ignoring it")
             return
         legacy[low] = self.convert(cmd, parse_bool, False)
 
@@ -836,4 +853,7 @@ def _delimiter_problem(value: str, what: str) -> str | None:
     return None
 
 
-__all__ = ["default_config_path", "load_config", "parse_config", "tls_versions_problem"]
+__all__ = [
+    "default_config_path", "load_config", "looks_like_text", "parse_config",
+    "tls_versions_problem",
+]  # fmt: skip

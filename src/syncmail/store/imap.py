@@ -328,7 +328,10 @@ class IMAPStore(Store):
             personal = ns.personal or ()
             if personal:
                 prefix, sep = personal[0]
-                self.prefix = utf7.decode(_str(prefix)) if prefix else ""
+                try:
+                    self.prefix = utf7.decode(_str(prefix)) if prefix else ""
+                except ValueError as exc:
+                    raise StoreError(self.name, f"invalid NAMESPACE prefix: {exc}") from None
                 if delim is None and sep:
                     delim = _str(sep)
         if delim is None:

@@ -6,6 +6,7 @@ Everything here speaks imapclient/imaplib on one side and syncmail's error tree 
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -85,19 +86,36 @@ def uid_set_chunks(uids: Iterable[int], max_len: int = MAX_SET_LEN) -> Iterator[
         yield ",".join(parts)
 
 
-def expand_uid_set(text: str) -> list[int]:
-    """UIDs of an explicit set such as ``"4:6,9"`` in the order written (``*`` not allowed)."""
+# The most UIDs an explicit set from the server may name (an APPENDUID or COPYUID answers
+# one batch): "1:4294967295" must not become a list of four billion numbers.
+MAX_EXPANDED_UIDS = 100_000
+
+
+def expand_uid_set(text: str, limit: int = MAX_EXPANDED_UIDS) -> list[int]:
+    """UIDs of an explicit set such as ``"4:6,9"`` in the order written (``*`` not allowed).
+
+    Raises ValueError for anything else: an empty or non-numeric part, a UID outside
+    1..2^32-1, or more than ``limit`` UIDs.
+    """
     out: list[int] = []
     for part in text.split(","):
         lo, sep, hi = part.partition(":")
-        a = int(lo)
-        if not sep:
-            out.append(a)
-            continue
-        b = int(hi)
+        a = _uid(lo)
+        b = _uid(hi) if sep else a
+        if len(out) + abs(b - a) + 1 > limit:
+            raise ValueError(f"UID set names more than {limit} UIDs")
         step = 1 if b >= a else -1
         out.extend(range(a, b + step, step))
     return out
+
+
+def _uid(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        raise ValueError(f"invalid UID {text[:20]!r}")
+    value = int(text)
+    if not 1 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"invalid UID {value}")
+    return value
 
 
 def parse_vanished(data: Iterable[Any]) -> list[tuple[int, int]]:
@@ -140,7 +158,10 @@ def parse_appenduid(text: bytes | str) -> tuple[int, list[int]] | None:
     m = _APPENDUID.search(_as_bytes(text))
     if not m:
         return None
-    return int(m.group(1)), expand_uid_set(m.group(2).decode("ascii"))
+    try:
+        return _uid(m.group(1).decode()), expand_uid_set(m.group(2).decode("ascii"))
+    except ValueError:
+        return None  # a broken code is no code: the copies are found by their TUID
 
 
 def parse_copyuid(text: bytes | str) -> tuple[int, list[int], list[int]] | None:
@@ -148,11 +169,15 @@ def parse_copyuid(text: bytes | str) -> tuple[int, list[int], list[int]] | None:
     m = _COPYUID.search(_as_bytes(text))
     if not m:
         return None
-    src = expand_uid_set(m.group(2).decode("ascii"))
-    dst = expand_uid_set(m.group(3).decode("ascii"))
+    try:
+        uidvalidity = _uid(m.group(1).decode())
+        src = expand_uid_set(m.group(2).decode("ascii"))
+        dst = expand_uid_set(m.group(3).decode("ascii"))
+    except ValueError:
+        return None
     if len(src) != len(dst):
         return None
-    return int(m.group(1)), src, dst
+    return uidvalidity, src, dst
 
 
 # --- FETCH parsing -------------------------------------------------------------------------
@@ -167,8 +192,50 @@ def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
     """Per-message dicts of imaplib's FETCH data, in order; keys are upper-case bytes.
 
     Values: ``UID``/``RFC822.SIZE``/``SEQ`` int, ``FLAGS`` tuple of bytes, ``INTERNALDATE``
-    aware datetime, ``BODY[...]`` bytes.
+    aware datetime, ``BODY[...]`` bytes.  A server answer that parses but breaks these
+    types (``FLAGS NIL``, ``UID (5)``, ``RFC822.SIZE x``) raises ValueError, which the
+    session turns into an "unparsable response" of the command.
     """
+    items = _parse_fetch(data)
+    try:
+        for item in items:
+            _check_item(item)
+    except ValueError:
+        for item in items:
+            for value in item.values():
+                if isinstance(value, SpooledBody):
+                    value.close()
+        raise
+    return items
+
+
+_UID_MAX = 0xFFFFFFFF
+
+
+def _check_item(item: FetchItem) -> None:
+    """ValueError unless ``item``'s values have the types ``parse_fetch`` promises."""
+    for key, value in item.items():
+        if key in (b"UID", b"RFC822.SIZE", b"SEQ"):
+            # A UID of 0 would read as "no message" in the sync state.
+            ok = isinstance(value, int) and value >= 0 and (
+                key != b"UID" or 1 <= value <= _UID_MAX
+            )
+            if not ok:
+                raise ValueError(f"FETCH {key.decode()} is not a valid number: {value!r:.80}")
+        elif key == b"FLAGS":
+            if not isinstance(value, tuple) or not all(
+                isinstance(f, (bytes, str, int)) for f in value
+            ):
+                raise ValueError(f"FETCH FLAGS is not a list of flags: {value!r:.80}")
+        elif key == b"INTERNALDATE":
+            if not isinstance(value, datetime):
+                raise ValueError(f"FETCH INTERNALDATE is not a date: {value!r:.80}")
+        elif isinstance(key, bytes) and key.startswith(b"BODY["):
+            if value is not None and not isinstance(value, (bytes, SpooledBody)):
+                raise ValueError(f"FETCH {key.decode('ascii', 'replace')} is not a string")
+
+
+def _parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
     from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
 
     fast: list[FetchItem] = []
@@ -193,10 +260,14 @@ def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
     rest, spooled = _hide_spooled(rest)
     try:
         parsed = parse_fetch_response(rest, normalise_times=False, uid_is_key=False)
-    except Exception:
+    except Exception as exc:
         for body in spooled.values():
             body.close()
-        raise
+        if isinstance(exc, (ValueError, MemoryError, imaplib.IMAP4.error)):
+            raise
+        # imapclient's parser trips over some answers itself (AttributeError on
+        # "INTERNALDATE 5"): still an answer we cannot read, not a bug of ours.
+        raise ValueError(f"unparsable FETCH response ({type(exc).__name__}: {exc})") from exc
     slow: list[FetchItem] = []
     for seq, fields in parsed.items():
         item = {b"SEQ": seq}

@@ -55,8 +55,9 @@ def parse_uid(name: str) -> int:
 
 
 # One regex pass over all names joined by newlines is several times faster than a
-# Python loop per name; lazy matching finds the first tag, like strstr().
-_UIDS_RE = re.compile(r"^[^\n]*?(?:,U=(\d*)|$)", re.M)
+# Python loop per name; lazy matching finds the first tag, like strstr(). Only ASCII
+# digits count, as for strtoul() (str's \d would also take "\u0663", ARABIC-INDIC THREE).
+_UIDS_RE = re.compile(r"^[^\n]*?(?:,U=([0-9]*)|$)", re.M)
 
 
 def parse_uids(names: list[str]) -> list[int]:
