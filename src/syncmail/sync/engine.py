@@ -7,20 +7,12 @@ radius (a store's channels are skipped, a box pair is skipped) and the run goes 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations, Target
-from syncmail.errors import (
-    BoxError,
-    ConnectionFailed,
-    ProtocolError,
-    StoreError,
-    SyncmailError,
-)
+from syncmail.errors import BoxError, ConnectionFailed, StoreError, SyncmailError, Unreachable
 from syncmail.events import BoxResult, Progress, RunSummary
 from syncmail.store.base import Store
 from syncmail.sync.boxsync import (
@@ -31,13 +23,9 @@ from syncmail.sync.boxsync import (
     sync_box,
 )
 from syncmail.sync.plan import FAR, NEAR
+from syncmail.sync.retry import RETRY_DELAYS, retrying
 
 log = logging.getLogger(__name__)
-
-# Seconds before each new try of a box whose connection broke in the middle.
-RETRY_DELAYS = (1.0, 3.0, 8.0)
-# Tests only: a factor on those delays (0 for no waiting).
-RETRY_SCALE_ENV = "SYNCMAIL_TEST_RETRY_SCALE"
 
 __all__ = [
     "CRASH_ENV",
@@ -108,6 +96,7 @@ def run(
         boxes=tuple(r.boxes),
         errors=tuple(str(e) for e in r.errors),
         dry_run=options.dry_run,
+        reconnects=tuple(r.reconnects.items()),
     )
     if plugin_manager is not None:
         from syncmail.plugins import deliver
@@ -117,7 +106,8 @@ def run(
 
 
 def _store(r: RunContext, name: str) -> Store:
-    """The connected store ``name`` (made once per run); StoreError if unusable."""
+    """The connected store ``name``, connected at its first use in the run and again
+    after its connection was dropped; a store the run gave up on raises its error."""
     got = r.stores.get(name)
     if isinstance(got, StoreError):
         raise got
@@ -125,28 +115,48 @@ def _store(r: RunContext, name: str) -> Store:
         return got
     from syncmail.store import make_store
 
+    store = make_store(r.config.stores[name], r.config, r.pm)
     try:
-        store = make_store(r.config.stores[name], r.config, r.pm)
         store.connect()
-    except StoreError as e:
-        r.stores[name] = e
-        r.errors.append(e)
-        log.error("%s", e)
+    except Unreachable as e:
+        if name not in r.reached:
+            # Not there at all, before anything was lost: a user offline wants the
+            # answer now, not after the back-off.
+            e.retryable = False
         raise
+    r.reached.add(name)
     r.stores[name] = store
     return store
+
+
+def _drop(r: RunContext, e: ConnectionFailed) -> None:
+    """Forget the broken connection of ``e.store`` so that the next try makes a new one."""
+    old = r.stores.pop(e.store, None)
+    if isinstance(old, StoreError):
+        r.stores[e.store] = old
+        raise old from None  # given up earlier in this run: no more tries
+    if isinstance(old, Store):
+        try:
+            old.close()
+        except SyncmailError as err:
+            log.debug("closing store %s: %s", e.store, err)
 
 
 def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
     channel = r.config.channels[target.channel]
     from syncmail.config.ops import effective_operations
 
-    try:
-        ops = effective_operations(r.config.globals, channel, cli_ops)
+    def open_channel() -> list[tuple[str, str, str]]:
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         _check_expunge_solo(ops, far, near)
-        pairs = _box_pairs(channel, target, far, near, ops)
+        return _box_pairs(channel, target, far, near, ops)
+
+    try:
+        ops = effective_operations(r.config.globals, channel, cli_ops)
+        pairs, retries = retrying(
+            open_channel, lambda e: _drop(r, e), f"connecting for channel {channel.name}"
+        )
     except StoreError as e:
         _store_failed(r, e)
         return
@@ -154,12 +164,13 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         r.errors.append(e)
         log.error("%s", e)
         return
+    if retries:
+        r.reconnects[channel.name] = retries
     r.progress.boxes_total += len(pairs)
-    stores = [far, near]
     for name, far_name, near_name in pairs:
         label = name or near_name
         try:
-            result = _sync_pair(r, channel, ops, stores, (name, far_name, near_name))
+            result = _sync_pair(r, channel, ops, (name, far_name, near_name))
         except StoreError as e:
             # The store is gone for the rest of the run: its other channels are skipped.
             _store_failed(r, e)
@@ -178,68 +189,49 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
 
 
 def _sync_pair(
-    r: RunContext,
-    channel: ChannelConfig,
-    ops: Operations,
-    stores: list[Store],
-    names: tuple[str, str, str],
+    r: RunContext, channel: ChannelConfig, ops: Operations, names: tuple[str, str, str]
 ) -> BoxResult:
-    """``sync_box``, again from its journal after a lost connection (a few times, with
-    back-off, each on a new connection).  When the connection keeps breaking on this
-    box, the box fails and the store, connected anew, goes on with the next one."""
-    retries = 0
-    while True:
-        try:
-            result = sync_box(r, channel, ops, stores[0], stores[1], *names)
-        except ConnectionFailed as e:
-            fresh = _reconnect(r, e.store)
-            if fresh is None:
-                raise
-            stores[:] = [fresh if s.name == e.store else s for s in stores]
-            if isinstance(e, ProtocolError) and not e.retryable:
-                raise BoxError(channel.name, names[0] or names[2], str(e)) from None
-            if retries >= len(RETRY_DELAYS):
-                raise BoxError(
-                    channel.name, names[0] or names[2], f"gave up after {retries} retries: {e}"
-                ) from None
-            delay = RETRY_DELAYS[retries] * _retry_scale()
-            retries += 1
-            log.warning(
-                "Warning: %s; syncing box %s again (retry %d of %d)",
-                e, names[0] or names[2], retries, len(RETRY_DELAYS),
-            )
-            time.sleep(delay)
-            continue
-        return replace(result, retries=retries) if retries else result
+    """``sync_box``, again from its journal after a lost connection, each time on a new
+    connection (``syncmail.sync.retry``).  When the connection keeps breaking on this
+    box, the box fails and the next box connects anew; when the server cannot be
+    reached again, the store fails (StoreError)."""
+    label = names[0] or names[2]
+    in_box = False
 
+    def attempt() -> BoxResult:
+        nonlocal in_box
+        in_box = False
+        far = _store(r, channel.far.store)
+        near = _store(r, channel.near.store)
+        in_box = True
+        return sync_box(r, channel, ops, far, near, *names)
 
-def _reconnect(r: RunContext, name: str) -> Store | None:
-    """A new connection for store ``name`` after its old one broke; None if that fails."""
-    old = r.stores.pop(name, None)
-    if isinstance(old, Store):
-        try:
-            old.close()
-        except SyncmailError as e:
-            log.debug("closing store %s: %s", name, e)
     try:
-        return _store(r, name)
-    except StoreError:
-        return None
-
-
-def _retry_scale() -> float:
-    try:
-        return float(os.environ.get(RETRY_SCALE_ENV, "1"))
-    except ValueError:
-        return 1.0
+        result, retries = retrying(attempt, lambda e: _drop(r, e), f"syncing box {label}")
+    except ConnectionFailed as e:
+        if not in_box:
+            raise
+        if e.retryable:
+            raise BoxError(
+                channel.name, label, f"gave up after {len(RETRY_DELAYS)} retries: {e}"
+            ) from None
+        raise BoxError(channel.name, label, str(e)) from None
+    return replace(result, retries=retries) if retries else result
 
 
 def _store_failed(r: RunContext, e: StoreError) -> None:
+    """The run gives up on store ``e.store``: its error is reported once, and every
+    later use of the store raises it."""
     if e not in r.errors:
         r.errors.append(e)
         log.error("%s", e)
-    if e.store in r.stores:
-        r.stores[e.store] = e
+    old = r.stores.get(e.store)
+    if isinstance(old, Store):
+        try:
+            old.close()
+        except SyncmailError as err:
+            log.debug("closing store %s: %s", e.store, err)
+    r.stores[e.store] = e
 
 
 def _check_expunge_solo(ops: Operations, far: Store, near: Store) -> None:
