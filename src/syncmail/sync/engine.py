@@ -2,6 +2,7 @@
 
 Each box pair is synced by ``syncmail.sync.boxsync``; errors are collected by blast
 radius (a store's channels are skipped, a box pair is skipped) and the run goes on.
+A lost connection is made again and the work redone (``syncmail.sync.retry``).
 """
 
 from __future__ import annotations
@@ -131,15 +132,19 @@ def _store(r: RunContext, name: str) -> Store:
 
 def _drop(r: RunContext, e: ConnectionFailed) -> None:
     """Forget the broken connection of ``e.store`` so that the next try makes a new one."""
-    old = r.stores.pop(e.store, None)
+    old = r.stores.get(e.store)
     if isinstance(old, StoreError):
-        r.stores[e.store] = old
         raise old from None  # given up earlier in this run: no more tries
+    _close_store(r, e.store)
+
+
+def _close_store(r: RunContext, name: str) -> None:
+    old = r.stores.pop(name, None)
     if isinstance(old, Store):
         try:
             old.close()
         except SyncmailError as err:
-            log.debug("closing store %s: %s", e.store, err)
+            log.debug("closing store %s: %s", name, err)
 
 
 def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
@@ -197,6 +202,8 @@ def _sync_pair(
     reached again, the store fails (StoreError)."""
     label = names[0] or names[2]
     in_box = False
+    # What broken tries did before they broke, counted into the box's result.
+    partial = dict.fromkeys(_WORK, 0)
 
     def attempt() -> BoxResult:
         nonlocal in_box
@@ -204,7 +211,13 @@ def _sync_pair(
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         in_box = True
-        return sync_box(r, channel, ops, far, near, *names)
+        before = _work_done(r)
+        try:
+            return sync_box(r, channel, ops, far, near, *names)
+        except ConnectionFailed:
+            for key, value in _work_done(r).items():
+                partial[key] += value - before[key]
+            raise
 
     try:
         result, retries = retrying(attempt, lambda e: _drop(r, e), f"syncing box {label}")
@@ -216,7 +229,27 @@ def _sync_pair(
                 channel.name, label, f"gave up after {len(RETRY_DELAYS)} retries: {e}"
             ) from None
         raise BoxError(channel.name, label, str(e)) from None
-    return replace(result, retries=retries) if retries else result
+    if not retries:
+        return result
+    more = {key: getattr(result, key) + partial[key] for key in _WORK}
+    return replace(result, retries=retries, **more)
+
+
+# BoxResult's counts of work done, by the progress counters that count them as it is done.
+_WORK = {
+    "pulled_new": ("near", "new_done"),
+    "pushed_new": ("far", "new_done"),
+    "pulled_flags": ("near", "flags_done"),
+    "pushed_flags": ("far", "flags_done"),
+    "expunged_far": ("far", "expunged_done"),
+    "expunged_near": ("near", "expunged_done"),
+}
+
+
+def _work_done(r: RunContext) -> dict[str, int]:
+    return {
+        key: getattr(getattr(r.progress, side), counter) for key, (side, counter) in _WORK.items()
+    }
 
 
 def _store_failed(r: RunContext, e: StoreError) -> None:
@@ -225,12 +258,7 @@ def _store_failed(r: RunContext, e: StoreError) -> None:
     if e not in r.errors:
         r.errors.append(e)
         log.error("%s", e)
-    old = r.stores.get(e.store)
-    if isinstance(old, Store):
-        try:
-            old.close()
-        except SyncmailError as err:
-            log.debug("closing store %s: %s", e.store, err)
+    _close_store(r, e.store)
     r.stores[e.store] = e
 
 
