@@ -8,6 +8,8 @@
     +-- StoreError                     one store is unusable: its channels are skipped
     |   |  .store: str
     |   +-- ConnectionFailed           cannot connect / TLS / timeout / connection lost
+    |   |   |  .retryable: bool        whether a new connection may do better
+    |   |   +-- Unreachable            the server could not be reached at all
     |   |   +-- ProtocolError          the server broke the protocol; connection dropped
     |   |   +-- ServerTimeout          the server stopped answering (not retried in the run)
     |   +-- AuthenticationFailed       login refused, credential command failed
@@ -71,23 +73,34 @@ class StoreError(SyncmailError):
 
 
 class ConnectionFailed(StoreError):
-    """The server could not be reached, TLS failed, or the connection was lost."""
+    """The server could not be reached, TLS failed, or the connection was lost.
 
-
-class ProtocolError(ConnectionFailed):
-    """The server sent something that leaves the connection out of step (a literal over
-    the limit, a truncated literal); the connection was dropped.  ``retryable`` is False
-    when the same request would get the same answer (a limit was exceeded)."""
+    ``retryable`` is False when a new connection would fail the same way (no STARTTLS,
+    a certificate that does not verify, a limit exceeded).
+    """
 
     def __init__(self, store: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(store, message)
         self.retryable = retryable
 
 
+class Unreachable(ConnectionFailed):
+    """No connection could be opened at all (refused, no route, unknown host)."""
+
+
+class ProtocolError(ConnectionFailed):
+    """The server sent something that leaves the connection out of step (a literal over
+    the limit, a truncated literal); the connection was dropped.  Not ``retryable``
+    when the same request would get the same answer (a limit was exceeded)."""
+
+
 class ServerTimeout(ConnectionFailed):
     """The server sent nothing, or too little, for ``Timeout`` seconds while an answer was
     due.  Not retried within the run: each try would cost another ``Timeout``, and a
     server that stopped answering rarely starts again within seconds."""
+
+    def __init__(self, store: str, message: str) -> None:
+        super().__init__(store, message, retryable=False)
 
 
 class AuthenticationFailed(StoreError):

@@ -81,6 +81,9 @@ class RunSummary:
     boxes: tuple[BoxResult, ...] = ()
     errors: tuple[str, ...] = ()
     dry_run: bool = False
+    # (channel, retries) of channels whose stores lost their connection while being
+    # connected or listed, and were connected again.
+    reconnects: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

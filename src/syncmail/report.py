@@ -78,12 +78,17 @@ def summary_text(summary: RunSummary, shape: SummaryShape) -> str | None:
 
 
 def retry_text(summary: RunSummary) -> str | None:
-    """``Notice: ...`` naming the box pairs synced again after a lost connection, or None."""
+    """``Notice: ...`` lines naming the channels connected again and the box pairs synced
+    again after a lost connection, or None when nothing was retried."""
+    lines = []
+    if summary.reconnects:
+        names = ", ".join(f"{channel} ({n}x)" for channel, n in summary.reconnects)
+        lines.append(f"Notice: connection lost and made again for channel(s): {names}")
     retried = [b for b in summary.boxes if b.retries]
-    if not retried:
-        return None
-    names = ", ".join(f"{b.channel}:{b.box} ({b.retries}x)" for b in retried)
-    return f"Notice: connection lost and box synced again: {names}"
+    if retried:
+        names = ", ".join(f"{b.channel}:{b.box} ({b.retries}x)" for b in retried)
+        lines.append(f"Notice: connection lost and box synced again: {names}")
+    return "\n".join(lines) or None
 
 
 def failure_text(summary: RunSummary, errors: Sequence[SyncmailError]) -> str | None:

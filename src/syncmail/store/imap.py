@@ -5,8 +5,10 @@ Protocol details (UID sets, chunking, raw FETCH, error translation) live in ``im
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from syncmail.errors import (
     ConnectionFailed,
     MessageError,
     StoreError,
+    Unreachable,
 )
 from syncmail.store import utf7
 from syncmail.store.base import (
@@ -151,13 +154,14 @@ class IMAPStore(Store):
             return
         acc = self.account
         if not acc.host and not acc.tunnel:
-            raise ConnectionFailed(self.name, "no Host configured")
+            raise ConnectionFailed(self.name, "no Host configured", retryable=False)
         tls = acc.tls_type
         if acc.tunnel and tls != "none" and not acc.host:
             raise ConnectionFailed(
                 self.name,
                 f"TLSType {tls.upper()} through a Tunnel needs Host, to check the server "
                 "certificate's name",
+                retryable=False,
             )
         context = self._ssl_context(acc) if tls != "none" else None
         timeout = float(acc.timeout) if acc.timeout else None
@@ -192,6 +196,8 @@ class IMAPStore(Store):
                 timeout=SocketTimeout(timeout, timeout),
             )
         except Exception as exc:  # noqa: BLE001 - boundary
+            if _unreachable(exc):
+                raise Unreachable(self.name, f"cannot connect to {where}: {exc}") from None
             err = translate(exc, self.name, f"connect to {where}")
             if isinstance(err, CommandFailed):
                 err = ConnectionFailed(self.name, f"cannot connect to {where}: {err.text}")
@@ -238,6 +244,7 @@ class IMAPStore(Store):
                 self.name,
                 "the server greeted with PREAUTH, so STARTTLS is impossible "
                 "(use TLSType None with this Tunnel, or TLSType IMAPS)",
+                retryable=False,
             )
         if acc.tls_type == "starttls":
             if "STARTTLS" not in caps:
@@ -245,13 +252,16 @@ class IMAPStore(Store):
                     self.name,
                     "the server does not offer STARTTLS; refusing to continue unencrypted "
                     "(set TLSType None to allow a clear-text connection)",
+                    retryable=False,
                 )
             with session.guard("STARTTLS"):
                 client.starttls(context)
             session.reinstall_reader()
             caps = session.capabilities() - disabled
         if "IMAP4REV1" not in caps:
-            raise ConnectionFailed(self.name, "the server does not support IMAP4rev1")
+            raise ConnectionFailed(
+                self.name, "the server does not support IMAP4rev1", retryable=False
+            )
         if not preauth:
             self._login(session, acc, caps)
             caps = session.capabilities() - disabled
@@ -881,6 +891,13 @@ class IMAPBox(Box):
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether opening the TCP connection failed (nothing of IMAP happened yet)."""
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 
 def _info(uid: int, item: FetchItem) -> MessageInfo:

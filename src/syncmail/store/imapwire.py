@@ -508,6 +508,8 @@ class Session:
         with self.guard(command):
             try:
                 typ, data = imap._simple_command(command, *args)
+            except self.client.AbortError:
+                raise  # the connection is lost, not the command refused: the guard's case
             except self.client.Error as exc:
                 # imaplib raises on BAD; NO comes back as typ
                 raise CommandFailed(command, str(exc)) from None
@@ -575,6 +577,9 @@ def translate(
     from imapclient import exceptions as ie
 
     where = f" (box {box})" if box else ""
+    if isinstance(exc, ie.LoginError) and isinstance(exc.__context__, imaplib.IMAP4.abort):
+        # imapclient turns every error during LOGIN into LoginError, a lost connection too.
+        exc = exc.__context__
     if isinstance(exc, ProtocolViolation):
         return ProtocolError(
             store, f"protocol error{where}: {shorten(str(exc))}", retryable=exc.retryable
@@ -584,7 +589,9 @@ def translate(
     if isinstance(exc, ie.LoginError):
         return AuthenticationFailed(store, f"login refused: {_clean(exc)}")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return ConnectionFailed(store, f"TLS certificate verification failed: {exc.verify_message}")
+        return ConnectionFailed(
+            store, f"TLS certificate verification failed: {exc.verify_message}", retryable=False
+        )
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed(store, f"TLS error during {what}: {exc.reason or exc}")
     if isinstance(exc, TimeoutError):

@@ -108,6 +108,10 @@ class RunContext:
     progress: Progress = field(default_factory=Progress)
     changed: list[bool] = field(default_factory=lambda: [False, False])
     crash: CrashHook = field(default_factory=CrashHook)
+    # Stores connected at least once this run (a lost one is worth reaching again).
+    reached: set[str] = field(default_factory=set)
+    # Channel -> retries it took to connect its stores and list its boxes.
+    reconnects: dict[str, int] = field(default_factory=dict)
 
     def report(self) -> None:
         if self.progress_cb is not None:

@@ -2,13 +2,12 @@
 
 Each box pair is synced by ``syncmail.sync.boxsync``; errors are collected by blast
 radius (a store's channels are skipped, a box pair is skipped) and the run goes on.
+A lost connection is made again and the work redone (``syncmail.sync.retry``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,10 +16,10 @@ from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations,
 from syncmail.errors import (
     BoxError,
     ConnectionFailed,
-    ProtocolError,
     ServerTimeout,
     StoreError,
     SyncmailError,
+    Unreachable,
 )
 from syncmail.events import BoxResult, Progress, RunSummary
 from syncmail.store.base import Store
@@ -32,13 +31,9 @@ from syncmail.sync.boxsync import (
     sync_box,
 )
 from syncmail.sync.plan import FAR, NEAR
+from syncmail.sync.retry import RETRY_DELAYS, retrying
 
 log = logging.getLogger(__name__)
-
-# Seconds before each new try of a box whose connection broke in the middle.
-RETRY_DELAYS = (1.0, 3.0, 8.0)
-# Tests only: a factor on those delays (0 for no waiting).
-RETRY_SCALE_ENV = "SYNCMAIL_TEST_RETRY_SCALE"
 
 __all__ = [
     "CRASH_ENV",
@@ -113,6 +108,7 @@ def run(
         boxes=tuple(r.boxes),
         errors=tuple(str(e) for e in r.errors),
         dry_run=options.dry_run,
+        reconnects=tuple(r.reconnects.items()),
     )
     if plugin_manager is not None:
         from syncmail.plugins import deliver
@@ -122,7 +118,8 @@ def run(
 
 
 def _store(r: RunContext, name: str) -> Store:
-    """The connected store ``name`` (made once per run); StoreError if unusable."""
+    """The connected store ``name``, connected at its first use in the run and again
+    after its connection was dropped; a store the run gave up on raises its error."""
     got = r.stores.get(name)
     if isinstance(got, StoreError):
         raise got
@@ -130,28 +127,52 @@ def _store(r: RunContext, name: str) -> Store:
         return got
     from syncmail.store import make_store
 
+    store = make_store(r.config.stores[name], r.config, r.pm)
     try:
-        store = make_store(r.config.stores[name], r.config, r.pm)
         store.connect()
-    except StoreError as e:
-        r.stores[name] = e
-        r.errors.append(e)
-        log.error("%s", e)
+    except Unreachable as e:
+        if name not in r.reached:
+            # Not there at all, before anything was lost: a user offline wants the
+            # answer now, not after the back-off.
+            e.retryable = False
         raise
+    r.reached.add(name)
     r.stores[name] = store
     return store
+
+
+def _drop(r: RunContext, e: ConnectionFailed) -> None:
+    """Forget the broken connection of ``e.store`` so that the next try makes a new one."""
+    old = r.stores.get(e.store)
+    if isinstance(old, StoreError):
+        raise old from None  # given up earlier in this run: no more tries
+    _close_store(r, e.store)
+
+
+def _close_store(r: RunContext, name: str) -> None:
+    old = r.stores.pop(name, None)
+    if isinstance(old, Store):
+        try:
+            old.close()
+        except SyncmailError as err:
+            log.debug("closing store %s: %s", name, err)
 
 
 def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
     channel = r.config.channels[target.channel]
     from syncmail.config.ops import effective_operations
 
-    try:
-        ops = effective_operations(r.config.globals, channel, cli_ops)
+    def open_channel() -> list[tuple[str, str, str]]:
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         _check_expunge_solo(ops, far, near)
-        pairs = _box_pairs(channel, target, far, near, ops)
+        return _box_pairs(channel, target, far, near, ops)
+
+    try:
+        ops = effective_operations(r.config.globals, channel, cli_ops)
+        pairs, retries = retrying(
+            open_channel, lambda e: _drop(r, e), f"connecting for channel {channel.name}"
+        )
     except StoreError as e:
         _store_failed(r, e)
         return
@@ -159,12 +180,13 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         r.errors.append(e)
         log.error("%s", e)
         return
+    if retries:
+        r.reconnects[channel.name] = retries
     r.progress.boxes_total += len(pairs)
-    stores = [far, near]
     for name, far_name, near_name in pairs:
         label = name or near_name
         try:
-            result = _sync_pair(r, channel, ops, stores, (name, far_name, near_name))
+            result = _sync_pair(r, channel, ops, (name, far_name, near_name))
         except StoreError as e:
             # The store is gone for the rest of the run: its other channels are skipped.
             _store_failed(r, e)
@@ -183,70 +205,74 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
 
 
 def _sync_pair(
-    r: RunContext,
-    channel: ChannelConfig,
-    ops: Operations,
-    stores: list[Store],
-    names: tuple[str, str, str],
+    r: RunContext, channel: ChannelConfig, ops: Operations, names: tuple[str, str, str]
 ) -> BoxResult:
-    """``sync_box``, again from its journal after a lost connection (a few times, with
-    back-off, each on a new connection).  When the connection keeps breaking on this
-    box, the box fails and the store, connected anew, goes on with the next one."""
-    retries = 0
-    while True:
+    """``sync_box``, again from its journal after a lost connection, each time on a new
+    connection (``syncmail.sync.retry``).  When the connection keeps breaking on this
+    box, the box fails and the next box connects anew; when the server cannot be
+    reached again, the store fails (StoreError)."""
+    label = names[0] or names[2]
+    in_box = False
+    # What broken tries did before they broke, counted into the box's result.
+    partial = dict.fromkeys(_WORK, 0)
+
+    def attempt() -> BoxResult:
+        nonlocal in_box
+        in_box = False
+        far = _store(r, channel.far.store)
+        near = _store(r, channel.near.store)
+        in_box = True
+        before = _work_done(r)
         try:
-            result = sync_box(r, channel, ops, stores[0], stores[1], *names)
-        except ServerTimeout:
-            raise  # the store is given up for the run: its other boxes would wait as long
-        except ConnectionFailed as e:
-            fresh = _reconnect(r, e.store)
-            if fresh is None:
-                raise
-            stores[:] = [fresh if s.name == e.store else s for s in stores]
-            if isinstance(e, ProtocolError) and not e.retryable:
-                raise BoxError(channel.name, names[0] or names[2], str(e)) from None
-            if retries >= len(RETRY_DELAYS):
-                raise BoxError(
-                    channel.name, names[0] or names[2], f"gave up after {retries} retries: {e}"
-                ) from None
-            delay = RETRY_DELAYS[retries] * _retry_scale()
-            retries += 1
-            log.warning(
-                "Warning: %s; syncing box %s again (retry %d of %d)",
-                e, names[0] or names[2], retries, len(RETRY_DELAYS),
-            )
-            time.sleep(delay)
-            continue
-        return replace(result, retries=retries) if retries else result
+            return sync_box(r, channel, ops, far, near, *names)
+        except ConnectionFailed:
+            for key, value in _work_done(r).items():
+                partial[key] += value - before[key]
+            raise
 
-
-def _reconnect(r: RunContext, name: str) -> Store | None:
-    """A new connection for store ``name`` after its old one broke; None if that fails."""
-    old = r.stores.pop(name, None)
-    if isinstance(old, Store):
-        try:
-            old.close()
-        except SyncmailError as e:
-            log.debug("closing store %s: %s", name, e)
     try:
-        return _store(r, name)
-    except StoreError:
-        return None
+        result, retries = retrying(attempt, lambda e: _drop(r, e), f"syncing box {label}")
+    except ConnectionFailed as e:
+        if not in_box or isinstance(e, ServerTimeout):
+            # A server that stopped answering is given up for the run: its other boxes
+            # would each wait as long.
+            raise
+        if e.retryable:
+            raise BoxError(
+                channel.name, label, f"gave up after {len(RETRY_DELAYS)} retries: {e}"
+            ) from None
+        raise BoxError(channel.name, label, str(e)) from None
+    if not retries:
+        return result
+    more = {key: getattr(result, key) + partial[key] for key in _WORK}
+    return replace(result, retries=retries, **more)
 
 
-def _retry_scale() -> float:
-    try:
-        return float(os.environ.get(RETRY_SCALE_ENV, "1"))
-    except ValueError:
-        return 1.0
+# BoxResult's counts of work done, by the progress counters that count them as it is done.
+_WORK = {
+    "pulled_new": ("near", "new_done"),
+    "pushed_new": ("far", "new_done"),
+    "pulled_flags": ("near", "flags_done"),
+    "pushed_flags": ("far", "flags_done"),
+    "expunged_far": ("far", "expunged_done"),
+    "expunged_near": ("near", "expunged_done"),
+}
+
+
+def _work_done(r: RunContext) -> dict[str, int]:
+    return {
+        key: getattr(getattr(r.progress, side), counter) for key, (side, counter) in _WORK.items()
+    }
 
 
 def _store_failed(r: RunContext, e: StoreError) -> None:
+    """The run gives up on store ``e.store``: its error is reported once, and every
+    later use of the store raises it."""
     if e not in r.errors:
         r.errors.append(e)
         log.error("%s", e)
-    if e.store in r.stores:
-        r.stores[e.store] = e
+    _close_store(r, e.store)
+    r.stores[e.store] = e
 
 
 def _check_expunge_solo(ops: Operations, far: Store, near: Store) -> None:
