@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VERSION_TEXT = f"syncmail {__version__} (mbsync-compatible, isync 1.5)"
-SUBCOMMANDS = ("plugins", "install-hook")
+SUBCOMMANDS = ("plugins", "install-hook", "oauth2")
 
 
 class UsageError(SyncmailError):
@@ -387,6 +387,8 @@ usage:
   syncmail [-c CONFIG] plugins             list the loaded plugins
   syncmail [-c CONFIG] install-hook notmuch
                                            install notmuch's pre-new hook
+  syncmail oauth2 login|token|status|logout ...
+                                           OAuth2 tokens (docs/oauth2.md)
   -a, --all             operate on all defined channels
   -l, --list            list mailboxes instead of syncing them
   -ls, --list-stores    raw listing of stores' mailboxes
@@ -423,7 +425,7 @@ If neither --new, --gone, --flags, nor --upgrade are specified, all are
 active. Direction and operation can be concatenated like --pull-new, etc.
 --create, --remove, --expunge, and --expunge-solo can be suffixed with
 -far/-near (short: -Cf, -Xn).
-"plugins" and "install-hook" are commands only when no channel or group of
+"plugins", "install-hook" and "oauth2" are commands only when no channel or group of
 that name is defined.
 """
 
@@ -633,6 +635,11 @@ def _subcommand(
         for blocked in _config_disabled(inv, config) if config is not None else ():
             print(f"{blocked}: disabled by DisablePlugins", file=io.out)
         return 0
+    if name == "oauth2":
+        # A module of its own, imported only here: no cost for runs that do not use it.
+        from syncmail.oauth2.command import run_command
+
+        return run_command(rest, io.out, io.err)
     if rest != ("notmuch",):
         raise UsageError("usage: syncmail install-hook notmuch")
     try:

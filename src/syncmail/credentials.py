@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import shlex
 import subprocess
 import sys
 from typing import Any
 
 from syncmail import hookimpl
 from syncmail.config.model import IMAPAccountConfig
-from syncmail.errors import AuthenticationFailed
+from syncmail.errors import AuthenticationFailed, SyncmailError
 from syncmail.events import CredentialRequest
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 __all__ = [
     "forget",
     "get_password",
+    "get_token",
     "get_user",
+    "own_token_account",
+    "token_manager_account",
     "run_credential_command",
     "syncmail_get_credentials",
 ]
@@ -44,6 +49,11 @@ _current: contextvars.ContextVar[IMAPAccountConfig | None] = contextvars.Context
 # (tests, a library user loading two files) never share an entry.
 _CacheKey = tuple[object, ...]
 _cache: dict[_CacheKey, str] = {}
+# The token the server just refused, for the built-in token manager: a token that is
+# no longer the stored one was already refreshed by a parallel connection.
+_refused: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "syncmail_credentials_refused", default=None
+)
 
 
 def _key(account: IMAPAccountConfig, kind: str, user: str | None) -> _CacheKey:
@@ -70,19 +80,56 @@ def get_password(account: IMAPAccountConfig, pm: Any = None, *, user: str | None
     return _get(account, pm, "password", user if user is not None else account.user)
 
 
+def get_token(
+    account: IMAPAccountConfig,
+    pm: Any = None,
+    *,
+    user: str | None,
+    mechanism: str,
+    refused: str | None = None,
+) -> str:
+    """The OAuth2 bearer token for ``account``: plugins, then Pass / PassCmd (whose output
+    is the token, as for mbsync) or the built-in token manager.
+
+    ``refused``: the token the server just refused; a fresh one is then asked for.
+    """
+    fresh = refused is not None
+    if fresh:
+        forget(account)
+    token = _refused.set(refused)
+    try:
+        return _get(account, pm, "password", user, mechanism=mechanism, fresh=fresh)
+    finally:
+        _refused.reset(token)
+
+
 def forget(account: IMAPAccountConfig) -> None:
     """Drop the cached passwords of ``account`` (after the server refused one)."""
     for key in [k for k in _cache if k[0] == "password" and k[1:8] == _key(account, "", None)[1:8]]:
         del _cache[key]
 
 
-def _get(account: IMAPAccountConfig, pm: Any, kind: str, user: str | None) -> str:
+def _get(
+    account: IMAPAccountConfig,
+    pm: Any,
+    kind: str,
+    user: str | None,
+    *,
+    mechanism: str | None = None,
+    fresh: bool = False,
+) -> str:
     key = _key(account, kind, user)
-    cached = _cache.get(key)
+    cached = None if fresh else _cache.get(key)
     if cached is not None:
         return cached
     request = CredentialRequest(
-        account=account.name, kind=kind, host=account.host, user=user, extra=dict(account.extra)
+        account=account.name,
+        kind=kind,
+        host=account.host,
+        user=user,
+        extra=dict(account.extra),
+        mechanism=mechanism,
+        fresh=fresh,
     )
     value: str | None = None
     if pm is not None:
@@ -103,6 +150,10 @@ def _get(account: IMAPAccountConfig, pm: Any, kind: str, user: str | None) -> st
         value = _builtin(account, request)
     if not isinstance(value, str):
         raise AuthenticationFailed(account.name, f"a plugin gave a non-text {kind}")
+    if kind == "password":
+        from syncmail.report import hide_secret
+
+        hide_secret(value)
     literal = account.user if kind == "user" else account.password
     if value != literal:  # config literals cost nothing and must never go stale
         _cache[key] = value
@@ -125,6 +176,8 @@ def _builtin(account: IMAPAccountConfig, request: CredentialRequest) -> str:
         if account.user_cmd:
             return run_credential_command(account.user_cmd, account.name, "UserCmd")
         return _prompt(account.name, f"User ({account.name}): ", secret=False, what="user name")
+    if request.kind == "password" and request.mechanism:
+        return _token(account, request)
     if request.kind == "password":
         if account.password is not None:
             return account.password
@@ -132,6 +185,58 @@ def _builtin(account: IMAPAccountConfig, request: CredentialRequest) -> str:
             return run_credential_command(account.pass_cmd, account.name, "PassCmd")
         return _prompt(account.name, f"Password ({account.name}): ", secret=True, what="password")
     raise AuthenticationFailed(account.name, f"unknown credential kind {request.kind!r}")
+
+
+def _token(account: IMAPAccountConfig, request: CredentialRequest) -> str:
+    """mbsync's rule first: Pass / PassCmd give the token; else syncmail's own manager."""
+    if account.password is not None:
+        return account.password
+    name = token_manager_account(account)
+    if account.pass_cmd and name is None:
+        return run_credential_command(account.pass_cmd, account.name, "PassCmd")
+    from syncmail.oauth2 import manager
+
+    if name is None:
+        raise AuthenticationFailed(
+            account.name,
+            f"no OAuth2 token for account {account.name}: set PassCmd "
+            f'(e.g. PassCmd "syncmail oauth2 token {account.name}") and run '
+            f"`syncmail oauth2 login {account.name}`",
+        )
+    try:
+        return manager.access_token(name, refused=_refused.get() if request.fresh else None)
+    except SyncmailError as exc:
+        raise AuthenticationFailed(account.name, str(exc)) from None
+
+
+def token_manager_account(account: IMAPAccountConfig) -> str | None:
+    """The token manager's account that gives ``account`` its tokens, or None when its
+    tokens (or password) come from elsewhere: its PassCmd is ``syncmail oauth2 token A``,
+    or it has neither Pass nor PassCmd but an ``[accounts.NAME]`` in oauth2.toml."""
+    if account.pass_cmd:
+        return own_token_account(account.pass_cmd)
+    if account.password is not None:
+        return None
+    from syncmail.oauth2 import manager
+
+    return account.name if manager.configured(account.name) else None
+
+
+def own_token_account(command: str) -> str | None:
+    """The account of a ``PassCmd`` that is ``syncmail oauth2 token ACCOUNT`` (or
+    ``python3 -m syncmail oauth2 token ACCOUNT``), which syncmail answers in-process."""
+    try:
+        words = shlex.split(command.removeprefix("+"))
+    except ValueError:
+        return None
+    if len(words) >= 3 and words[1:3] == ["-m", "syncmail"]:
+        words = ["syncmail", *words[3:]]
+    if len(words) == 4 and os.path.basename(words[0]) == "syncmail" and words[1:3] == [
+        "oauth2",
+        "token",
+    ]:
+        return words[3]
+    return None
 
 
 def run_credential_command(command: str, account: str, keyword: str) -> str:

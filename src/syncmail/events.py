@@ -88,7 +88,12 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class CredentialRequest:
-    """A store needs a credential: ``kind`` is ``"user"`` or ``"password"``."""
+    """A store needs a credential: ``kind`` is ``"user"`` or ``"password"``.
+
+    With ``mechanism`` set (``"XOAUTH2"`` or ``"OAUTHBEARER"``) the "password" asked for
+    is an OAuth2 bearer token; ``fresh`` then says that the last one was refused and a
+    newly refreshed token is wanted, not a cached one.
+    """
 
     account: str
     kind: str
@@ -96,6 +101,8 @@ class CredentialRequest:
     user: str | None = None
     # The plugin-declared keywords of the account section (e.g. ``PassEntry``).
     extra: dict[str, str] = field(default_factory=dict)
+    mechanism: str | None = None
+    fresh: bool = False
 
 
 @dataclass

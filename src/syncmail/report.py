@@ -5,6 +5,8 @@ The texts follow mbsync 1.5 (``src/main_sync.c``) because scripts and mail clien
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import re
@@ -197,16 +199,45 @@ class ProgressLine:
 # --- logging ---------------------------------------------------------------------------
 
 _MASK = "<hidden>"
-# Protocol lines that carry a secret even when nobody registered it.
+# An IMAP command tag (imaplib's "JEPD3", or "a1"): a command only counts as one with it, so
+# that a sentence naming mechanisms ("server offers LOGIN OAUTHBEARER ...") stays intact.
+_TAG = r"(?:^|(?<=['\"])|(?<=[>:] ))[A-Za-z]{0,8}\d+\s+"
+_QUOTED_OR_ATOM = r"(?:\"(?:[^\"\\]|\\.)*\"|\S+)"
+# Protocol and HTTP text that carries a secret even when nobody registered it.
 _SECRET_PATTERNS = (
-    re.compile(r"(\bLOGIN\s+(?:\"(?:[^\"\\]|\\.)*\"|\S+)\s+)(\"(?:[^\"\\]|\\.)*\"|\S+)", re.I),
-    re.compile(r"(\bAUTHENTICATE\s+\S+\s+)(\S+)", re.I),
+    re.compile(rf"({_TAG}LOGIN\s+{_QUOTED_OR_ATOM}\s+)({_QUOTED_OR_ATOM})", re.I | re.M),
+    re.compile(rf"({_TAG}AUTHENTICATE\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=]+)", re.I | re.M),
     re.compile(r"((?:password|passwd|pass)\s*[=:]\s*)(\S+)", re.I),
+    re.compile(r"(\bBearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.I),
+    # OAuth2 token endpoint parameters and JSON fields (RFC 6749), quoted or form-encoded.
+    re.compile(
+        r"(\b(?:access_token|refresh_token|id_token|client_secret|code_verifier|device_code)"
+        r"[\"']?\s*[=:]\s*[\"']?)([^\s\"'&,}]+)",
+        re.I,
+    ),
+    re.compile(r"([?&]code=)([^\s&]+)"),
 )
+# A base64 SASL response that decodes to an XOAUTH2/OAUTHBEARER message (a continuation
+# line has no command to recognise it by).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+def _sasl_bearer(match: re.Match[str]) -> str:
+    text = match.group(0)
+    try:
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return text
+    return _MASK if b"auth=Bearer" in decoded or b"auth=bearer" in decoded else text
 
 
 class SecretMask(logging.Filter):
-    """Replaces known secrets and credential-bearing protocol arguments in log records."""
+    """Replaces registered secrets, and credential-bearing protocol arguments, in log records.
+
+    Registered values are masked wherever they appear; the patterns only in the context
+    that makes them secret (a tagged LOGIN, ``Bearer``, ``refresh_token=``), so that
+    ordinary words are left alone.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -225,7 +256,7 @@ class SecretMask(logging.Filter):
             text = text.replace(secret, _MASK)
         for pattern in _SECRET_PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + _MASK, text)
-        return text
+        return _BASE64_RUN.sub(_sasl_bearer, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -313,6 +344,17 @@ def setup_logging(
     logging.getLogger(LOGGER_NAME).setLevel(level)
     handler.setLevel(level)
     return handler, mask
+
+
+def hide_secret(secret: str) -> None:
+    """Mask ``secret`` (a password or token obtained during the run) in every log line from
+    now on: it is registered with the mask of each handler ``setup_logging`` installed."""
+    if not secret:
+        return
+    for handler in logging.getLogger().handlers:
+        for flt in handler.filters:
+            if isinstance(flt, SecretMask):
+                flt.add([secret])
 
 
 def remove_console_handlers() -> None:

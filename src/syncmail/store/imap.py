@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IMAPBoxError", "IMAPStore", "check_box_name"]
 
+# SASL mechanisms carrying an OAuth2 bearer token, preferred first (RFC 7628's own first).
+_OAUTH_MECHS = ("OAUTHBEARER", "XOAUTH2")
 # Capabilities the engine may care about, reported lower-case in ``Store.capabilities``.
 _REPORTED_CAPS = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "IDLE", "LITERAL+")
 # Messages per FETCH batch of bodies, and the bytes budget (mbsync's BufferLimit default).
@@ -288,6 +290,13 @@ class IMAPStore(Store):
         # As in mbsync, a Tunnel counts as a secure channel (it is usually ssh).
         encrypted = acc.tls_type != "none" or bool(acc.tunnel)
         sasl = {c[5:] for c in caps if c.startswith("AUTH=")}
+        if sasl & set(_OAUTH_MECHS):
+            mech = self._oauth_mechanism(acc, mechs, sasl, encrypted)
+            if mech is not None:
+                from syncmail.store.imapoauth import oauth_login
+
+                oauth_login(self.name, session, acc, self.pm, mech, caps)
+                return
         use_plain = "PLAIN" in sasl and ("PLAIN" in mechs or (any_mech and encrypted))
         use_login = "LOGINDISABLED" not in caps and ("LOGIN" in mechs or (any_mech and encrypted))
         if not (use_plain or use_login):
@@ -326,6 +335,27 @@ class IMAPStore(Store):
         except CommandFailed as exc:
             credentials.forget(acc)
             raise AuthenticationFailed(self.name, f"login refused: {exc.text}") from None
+
+    def _oauth_mechanism(
+        self, acc: IMAPAccountConfig, mechs: list[str], sasl: set[str], encrypted: bool
+    ) -> str | None:
+        """The OAuth2 mechanism to log in with, or None for a password login.
+
+        A mechanism named in AuthMechs is used when offered; ``*`` picks one only for an
+        account that has a token source of syncmail's own, so that a password setup never
+        turns into a token login because the server also offers OAuth2.
+        """
+        named = [m for m in _OAUTH_MECHS if m in mechs and m in sasl]
+        if not named and "*" in mechs:
+            if credentials.token_manager_account(acc) is not None:
+                named = [m for m in _OAUTH_MECHS if m in sasl]
+                if named and not (encrypted or _loopback(acc.host)):
+                    raise AuthenticationFailed(
+                        self.name,
+                        "refusing to send an OAuth2 token over an unencrypted connection; use "
+                        f"TLSType STARTTLS or IMAPS, or name {named[0]} in AuthMechs to allow it",
+                    )
+        return named[0] if named else None
 
     def _namespace(self, session: Session, caps: frozenset[str]) -> None:
         client = session.client
@@ -891,6 +921,20 @@ class IMAPBox(Box):
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (a token sent there never crosses a network)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _unreachable(exc: Exception) -> bool:
