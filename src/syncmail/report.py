@@ -201,12 +201,12 @@ class ProgressLine:
 _MASK = "<hidden>"
 # An IMAP command tag (imaplib's "JEPD3", or "a1"): a command only counts as one with it, so
 # that a sentence naming mechanisms ("server offers LOGIN OAUTHBEARER ...") stays intact.
-_TAG = r"(?:^|(?<=['\"])|(?<=[>:] ))[A-Za-z]{0,8}\d+\s+"
+_TAG = r"(?:^|(?<=['\"])|(?<=> )|(?<=C: ))[A-Za-z]{0,8}\d+\s+"
 _QUOTED_OR_ATOM = r"(?:\"(?:[^\"\\]|\\.)*\"|\S+)"
 # Protocol and HTTP text that carries a secret even when nobody registered it.
 _SECRET_PATTERNS = (
-    re.compile(rf"({_TAG}LOGIN\s+{_QUOTED_OR_ATOM}\s+)({_QUOTED_OR_ATOM})", re.I | re.M),
-    re.compile(rf"({_TAG}AUTHENTICATE\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=]+)", re.I | re.M),
+    re.compile(rf"({_TAG}LOGIN\s+{_QUOTED_OR_ATOM}\s+)({_QUOTED_OR_ATOM})", re.M),
+    re.compile(rf"({_TAG}AUTHENTICATE\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=]+)", re.M),
     re.compile(r"((?:password|passwd|pass)\s*[=:]\s*)(\S+)", re.I),
     re.compile(r"(\bBearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.I),
     # OAuth2 token endpoint parameters and JSON fields (RFC 6749), quoted or form-encoded.

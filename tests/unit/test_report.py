@@ -201,6 +201,53 @@ def test_secrets_are_masked_in_debug_output(clean_root: None) -> None:
     assert "LOGIN alice <hidden>" in text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "store far: no acceptable authentication mechanism: server offers LOGIN OAUTHBEARER "
+        "PLAIN XOAUTH2, AuthMechs is XOAUTH2 LOGIN PLAIN",
+        "store far: XOAUTH2 login as alice refused: [AUTHENTICATIONFAILED] Authentication failed.",
+        "store far: logging in as alice with XOAUTH2",
+        "PassCmd of account work failed (exit status 1)",
+        "exit code: 3, see the password store",
+        "Processed 2 box(es) in 1 channel(s)",
+    ],
+)
+def test_mask_leaves_ordinary_messages_alone(text: str) -> None:
+    assert SecretMask(["hunter2"]).mask(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Bearer ya29.a0-AfH6SM_x", "ya29.a0-AfH6SM_x"),
+        ('{"access_token": "at-123", "expires_in": 3599}', "at-123"),
+        ('{"refresh_token":"1//0gXyz"}', "1//0gXyz"),
+        ("grant_type=refresh_token&refresh_token=M.R3_BAY&client_id=x", "M.R3_BAY"),
+        ("client_secret=GOCSPX-abc&code_verifier=vvv", "GOCSPX-abc"),
+        ("GET /?code=4/0AX4&state=s HTTP/1.1", "4/0AX4"),
+        # A SASL continuation line: base64 of an XOAUTH2 message.
+        ("> b'dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciBnb29kLXRva2VuLWFsaWNlAQE='",
+         "dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciBnb29kLXRva2VuLWFsaWNlAQE="),
+        ("> b'JEPD3 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQ=='", "dXNlcj1hbGljZQ=="),
+    ],
+)  # fmt: skip
+def test_mask_hides_tokens_by_protocol_context(text: str, secret: str) -> None:
+    masked = SecretMask().mask(text)
+    assert secret not in masked
+    assert "<hidden>" in masked
+
+
+def test_hide_secret_reaches_the_installed_mask(clean_root: None) -> None:
+    from syncmail.report import hide_secret
+
+    out = io.StringIO()
+    setup_logging(out, debug=True)
+    hide_secret("tok-obtained-later")
+    logging.getLogger("syncmail.x").debug("got tok-obtained-later from PassCmd")
+    assert "tok-obtained-later" not in out.getvalue()
+
+
 def test_mask_longest_first() -> None:
     mask = SecretMask(["abc", "abcdef"])
     assert mask.mask("x abcdef y") == "x <hidden> y"

@@ -118,7 +118,8 @@ def authenticate(imap: Any, exchange: Exchange, *, sasl_ir: bool) -> AuthResult:
     if sasl_ir:
         exchange.sent = True
         args.append(base64.b64encode(exchange.payload).decode("ascii"))
-    imap.literal = _continuations(exchange)
+    # imaplib runs a continuation loop only for a bound method (it tests the type).
+    imap.literal = _Continuations(exchange).process
     typ, data = imap._simple_command("AUTHENTICATE", *args)
     text = _last_text(data)
     if typ == "OK":
@@ -127,18 +128,21 @@ def authenticate(imap: Any, exchange: Exchange, *, sasl_ir: bool) -> AuthResult:
     return AuthResult(typ == "OK", match.group(1) if match else None, text, exchange.error)
 
 
-def _continuations(exchange: Exchange) -> Any:
-    def process(data: bytes) -> bytes:
+class _Continuations:
+    """Decodes each ``+`` challenge for the exchange and encodes its answer."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def process(self, data: bytes) -> bytes:
         try:
             challenge = base64.b64decode(data, validate=False) if data else b""
         except (binascii.Error, ValueError):
             challenge = bytes(data)
-        answer = exchange(challenge)
+        answer = self.exchange(challenge)
         if answer is None:
             return b"*"
         return base64.b64encode(answer)
-
-    return process
 
 
 def _last_text(data: Any) -> str:

@@ -97,8 +97,7 @@ def _try(
 def _unavailable(store: str, result: AuthResult) -> ConnectionFailed:
     return ConnectionFailed(
         store,
-        f"the server could not check the OAuth2 token now ({result.describe()}); "
-        "the token is kept",
+        f"the server could not check the OAuth2 token now ({result.describe()}); the token is kept",
         retryable=True,
     )
 
