@@ -172,11 +172,22 @@ def syncmail_get_credentials(request: CredentialRequest) -> str | None:
 
     :param request: A :class:`syncmail.events.CredentialRequest`: the ``account``
         name, ``kind`` (``"user"`` or ``"password"``), ``host``, the ``user`` when
-        already known, and ``extra``, the plugin keywords of the account section.
+        already known, ``extra``, the plugin keywords of the account section, and for
+        an OAuth2 login ``mechanism`` (``"XOAUTH2"`` or ``"OAUTHBEARER"``; ``None`` for
+        a password login) and ``fresh``.
     :return: The credential, or ``None`` when this plugin has nothing for the
         account, to let the next provider answer. Raise
         ``syncmail.errors.AuthenticationFailed`` when the plugin is responsible for the
         account but cannot produce the credential; never put the secret in the message.
+
+    OAuth2: with ``request.mechanism`` set, the ``"password"`` asked for is the bearer
+    access token (as mbsync takes ``PassCmd``'s output), so a plugin can supply tokens
+    from anywhere (a keyring, MSAL, a pizauth daemon). ``request.fresh`` is ``True``
+    when the server has just refused the previous token: return a newly refreshed
+    one, not a cached one. It is asked at most once per refused login, so a plugin
+    need not guard against refresh loops. The built-in provider answers with ``Pass``
+    or ``PassCmd``, or with syncmail's own token manager (``syncmail oauth2``).
+    Values returned for ``"password"`` are masked in all log output.
 
     firstresult: the first non-``None`` value is used and later providers are not asked.
     """

@@ -92,7 +92,7 @@ class OAuthAccount:
         (self.home / "mail").mkdir(exist_ok=True)
         self.rc.write_text(
             f"IMAPAccount {self.account}\nHost 127.0.0.1\nPort {self.server.port}\n"
-            f'User {self.user}\nPassCmd "{cmd}"\nAuthMechs {auth_mechs}\nTLSType None\n'
+            f'User {self.user}\nPassCmd "{cmd}"\nAuthMechs {auth_mechs}\nSSLType None\n'
             "Timeout 20\n\n"
             f"IMAPStore far\nAccount {self.account}\n\n"
             f"MaildirStore near\nPath {self.home}/mail/\nInbox {self.home}/mail/INBOX\n\n"
