@@ -108,8 +108,9 @@ def load(name: str, path: Path | None = None) -> AccountSettings:
     if not 0 <= port <= 65535:
         raise SettingsError(f"{where}: redirect_port must be 0..65535")
     token_store = _get(table, "token_store", str, where) or "file"
-    if token_store != "file" and not token_store.startswith("pass:"):
-        raise SettingsError(f'{where}: token_store must be "file" or "pass:ENTRY"')
+    if token_store != "file":
+        # Only the file store exists yet; refusing beats storing where not asked to.
+        raise SettingsError(f'{where}: token_store must be "file" (the only store so far)')
     return AccountSettings(
         name=name,
         provider=provider,
