@@ -332,3 +332,35 @@ def test_settings_errors_name_the_file(oauth_account: OAuthAccount) -> None:
     proc = acct.syncmail("oauth2", "status")
     assert proc.returncode == 1 and str(path) in proc.stderr and "Traceback" not in proc.stderr
     assert Path(path).exists()
+
+
+@pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
+@pytest.mark.parametrize("sasl_ir", [True, False])
+def test_exchange_with_and_without_sasl_ir(
+    oauth_account: OAuthAccount, mech: str, sasl_ir: bool
+) -> None:
+    """Without SASL-IR the token goes after an empty ``+``; an error challenge is answered
+    so that Dovecot ends with a tagged NO (and its JSON is kept), never a hang."""
+    from imapclient import IMAPClient
+
+    from syncmail.oauth2.sasl import Exchange, authenticate, oauthbearer_payload, xoauth2_payload
+
+    acct = oauth_account
+    good, _ = acct.auth.issue(acct.user, lifetime=300)
+    for token, ok in ((good, True), ("wrong", False)):
+        client = IMAPClient("127.0.0.1", port=acct.server.port, ssl=False, timeout=10)
+        try:
+            if mech == "XOAUTH2":
+                payload = xoauth2_payload(acct.user, token)
+            else:
+                payload = oauthbearer_payload(acct.user, token, "127.0.0.1", acct.server.port)
+            result = authenticate(client._imap, Exchange(mech, payload), sasl_ir=sasl_ir)
+            assert result.ok is ok
+            if not ok:
+                assert result.code == "AUTHENTICATIONFAILED"
+                assert result.error is not None and "status" in result.error
+            else:
+                assert client._imap.state == "AUTH"
+                assert client.list_folders()  # the session is usable after the login
+        finally:
+            client.shutdown()

@@ -40,7 +40,8 @@ class TokenState:
         half the token's life for short-lived ones, so that it does not die in transit."""
         if not self.access_token or self.expires_at is None:
             return False
-        life = self.expires_at - (self.obtained_at or self.expires_at)
+        obtained = self.expires_at if self.obtained_at is None else self.obtained_at
+        life = self.expires_at - obtained
         margin = min(60.0, max(life, 0.0) / 2)
         return now < self.expires_at - margin
 
