@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+import syncmail
 from tests.fixtures.dovecot import Dovecot, available
 from tests.oauth2.authserver import CLIENT_ID, AuthServer
 
 _counter = itertools.count(1)
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+# The syncmail under test (the one pytest imported), also for the commands run by tests.
+SRC = str(Path(syncmail.__file__).resolve().parents[1])
 PLUGINS = str(Path(__file__).resolve().parents[2] / "plugins")
 
 
