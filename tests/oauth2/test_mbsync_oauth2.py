@@ -12,7 +12,7 @@ import pytest
 
 from tests.oauth2.conftest import OAuthAccount
 
-pytestmark = pytest.mark.dovecot
+pytestmark = [pytest.mark.dovecot, pytest.mark.interop]
 
 MESSAGE = b"From: a@example.org\r\nSubject: interop\r\nMessage-ID: <i@x>\r\n\r\nbody\r\n"
 
