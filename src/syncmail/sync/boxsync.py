@@ -575,16 +575,16 @@ def _apply(
     r.report()
 
     # Finish: prune, maxuids, commit; events only once the state is safe.
-    # Unlike mbsync (pre-commit lines, not logged), pruning is journalled: otherwise a
-    # run whose only change is an orphaning or an expunge would not save the state.
+    # Pre-commit lines, as in mbsync (PC_JLOG): a run whose only changes are these (an
+    # orphaning, a kill, a raised max UID, or expunges) does not save the state, and
+    # the next run decides them again (mbsync.md section 3.3).
     _prune(journal, recs, [pr for pr in p.prune if not pr.expired])
     # The max UIDs after that: replayed after a crash, they shrink what the next run
     # lists, so what was decided on the old range must be in the journal before them.
-    # Not pre-commit, so that a run that only tops up a lagging max UID saves it.
     for t in (FAR, NEAR):
         old = state.max_pulled if t == FAR else state.max_pushed
         if newmax[t] != old:
-            journal.maxuid(state, SIDES[t], newmax[t])
+            journal.maxuid(state, SIDES[t], newmax[t], pre_commit=True)
     # Expired pairs last: until the max UIDs cover them, their entry is what keeps
     # their message from looking new.
     _prune(journal, recs, [pr for pr in p.prune if pr.expired])
@@ -661,6 +661,6 @@ def _prune(journal: Journal, recs: list[SyncRecord], prunes: list[Prune]) -> Non
         if rec.dead:
             continue
         if pr.kill:
-            journal.kill(rec)
+            journal.kill(rec, pre_commit=True)
         else:
-            _assign(journal, rec, pr.side, 0)
+            _assign(journal, rec, pr.side, 0, pre_commit=True)
