@@ -242,6 +242,11 @@ class Box(ABC):
         the command, ``MessageError`` when one message cannot be moved.
         """
 
+    def is_empty(self) -> bool:
+        """Whether the box holds no message at all (mbsync's ``confirm_box_empty``);
+        a driver that numbers messages itself must not number them for this."""
+        return not self.list_messages(ListRequest())
+
     def close(self) -> None:  # noqa: B027 - optional for drivers
         """Release locks and the selection; the box is unusable afterwards."""
 

@@ -392,6 +392,10 @@ class MaildirBox(Box):
         self.status.uidnext = self._uv.nuid + 1
         return out
 
+    def is_empty(self) -> bool:
+        self._check_open()
+        return mf.box_is_empty(self._store.name, self.name, self.path)
+
     def spool_dir(self) -> str | None:
         return os.path.join(self.path, "tmp")
 

@@ -114,6 +114,8 @@ class StateFiles:
         self.dry_run = dry_run
         self.expire_side = expire_side
         self.replayed = False
+        # True once commit() has written the state (this run's end state is on disk).
+        self.committed = False
         self.saved_uidnext: dict[str, int] = {}
         self.trashed: set[tuple[str, int]] = set()
         # Highest UID being propagated per side after a replay (mbsync's newmaxuid).
@@ -292,6 +294,7 @@ class StateFiles:
         except OSError as e:
             log.warning("cannot commit sync state %s: %s", self.paths.state, e.strerror)
             return
+        self.committed = True
         try:
             os.unlink(self.paths.journal)
         except FileNotFoundError:

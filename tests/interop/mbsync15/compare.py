@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from syncmail.sync.engine import RunOptions, run
 from tests.interop.mbsync15.scenario import (
     PAST,
     SIDES,
+    Change,
+    Options,
     Scenario,
     apply,
     config_text,
@@ -43,6 +46,8 @@ class Tree:
 
     root: Path
     ids: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
+    # Every UIDVALIDITY each box has had, in order: values are the time of creation.
+    uvs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @property
     def rc(self) -> Path:
@@ -53,6 +58,13 @@ class Tree:
             m = _UID.search(path.name)
             if m:
                 self.ids.setdefault((side, box), {})[int(m.group(1))] = message_id(path)
+
+    def uv_name(self, side: str, box: str, uv: int) -> str:
+        """A UIDVALIDITY as which of the box's UIDVALIDITYs it is."""
+        seen = self.uvs.setdefault((side, box), [])
+        if uv not in seen:
+            seen.append(uv)
+        return f"uv#{seen.index(uv)}"
 
     def ident(self, side: str, box: str, uid: int) -> str:
         if uid == 0:
@@ -93,7 +105,10 @@ def snapshot(tree: Tree) -> dict[str, object]:
             boxes.append((side, box))
             uv = _uidvalidity(d)
             if uv is not None:
-                out[f"uidvalidity {side}/{box}"] = tree.upto(side, box, uv[1])
+                out[f"uidvalidity {side}/{box}"] = (
+                    tree.uv_name(side, box, uv[0]),
+                    tree.upto(side, box, uv[1]),
+                )
             present = [n for n in STATE_FILES if (d / n).exists()]
             if present:
                 out[f"state files {box}"] = present
@@ -110,8 +125,7 @@ def _state(tree: Tree, box: str, text: str) -> list[str]:
         key, _, value = line.partition(" ")
         if key.endswith("UidValidity"):
             side = "far" if key.startswith("Far") else "near"
-            uv = _uidvalidity(tree.root / side / box)
-            lines.append(f"{key} {'= box' if uv and uv[0] == int(value) else value}")
+            lines.append(f"{key} {tree.uv_name(side, box, int(value))}")
         elif key in ("MaxPulledUid", "MaxExpiredFarUid"):
             lines.append(f"{key} {tree.upto('far', box, int(value))}")
         elif key in ("MaxPushedUid", "MaxExpiredNearUid"):
@@ -177,14 +191,37 @@ def diff(a: dict[str, object], b: dict[str, object]) -> list[str]:
 def run_scenario(seed: int, work: Path, binary: str) -> Outcome:
     """Sync scenario ``seed`` with both tools round by round; stop at the first difference."""
     sc: Scenario = scenario(seed)
+
+    def changes(r: int, reference: Path) -> list[Change]:
+        return round_changes(sc, reference, r)
+
+    return run_rounds(seed, work, binary, sc.options, sc.first, sc.rounds, changes)
+
+
+def run_fixed(
+    work: Path, binary: str, options: Options, first: list[Change], later: list[list[Change]]
+) -> Outcome:
+    """A hand-written scenario: ``first``, a sync, then each of ``later`` and a sync."""
+    return run_rounds(-1, work, binary, options, first, len(later) + 1, lambda r, _: later[r])
+
+
+def run_rounds(
+    seed: int,
+    work: Path,
+    binary: str,
+    options: Options,
+    first: list[Change],
+    rounds: int,
+    changes: Callable[[int, Path], list[Change]],
+) -> Outcome:
     trees = (Tree(work / "mbsync"), Tree(work / "syncmail"))
     for tree in trees:
         for side in SIDES:
             (tree.root / side).mkdir(parents=True, exist_ok=True)
-        tree.rc.write_text(config_text(tree.root, sc.options))
-        apply(tree.root, sc.first, tree.rc)
-    log = [tree_config(trees[0]), f"initial: {sc.first}"]
-    for r in range(sc.rounds):
+        tree.rc.write_text(config_text(tree.root, options))
+        apply(tree.root, first, tree.rc)
+    log = [trees[0].rc.read_text(), f"initial: {first}"]
+    for r in range(rounds):
         code_m, out_m = run_mbsync(binary, trees[0])
         previous = logging.root.manager.disable
         logging.disable(logging.CRITICAL)
@@ -199,13 +236,9 @@ def run_scenario(seed: int, work: Path, binary: str) -> Outcome:
             differences.insert(0, f"exit status: mbsync {code_m}, syncmail {code_s}")
         if differences:
             return Outcome(seed, r, [f"round {r}: {d}" for d in differences], log)
-        if r + 1 < sc.rounds:
-            changes = round_changes(sc, trees[0].root, r)
-            log.append(f"changes after round {r}: {changes}")
+        if r + 1 < rounds:
+            todo = changes(r, trees[0].root)
+            log.append(f"changes after round {r}: {todo}")
             for tree in trees:
-                apply(tree.root, changes, tree.rc)
-    return Outcome(seed, sc.rounds, [], log)
-
-
-def tree_config(tree: Tree) -> str:
-    return tree.rc.read_text()
+                apply(tree.root, todo, tree.rc)
+    return Outcome(seed, rounds, [], log)
