@@ -209,7 +209,7 @@ def apply(root: Path, changes: list[Change], rc: Path) -> None:
         if c.kind == "add":
             for sub in ("cur", "new", "tmp"):
                 (d / sub).mkdir(parents=True, exist_ok=True)
-            name = f"{c.stamp}.M{zlib.crc32(c.mid.encode())}P1.test"
+            name = f"{c.stamp}.M{zlib.crc32(c.mid.encode()) % 10**6}P1.test"
             if c.sub == "cur":
                 name += f":2,{c.flags}"
             path = d / c.sub / name
