@@ -54,6 +54,7 @@ from syncmail.sync.statefiles import StateFiles, state_paths
 
 __all__ = [
     "CRASH_ENV",
+    "FORCE_JOURNAL_ENV",
     "FAKE_EXPUNGE_ENV",
     "NO_UIDPLUS_ENV",
     "CrashHook",
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
 # Tests only (mbsync's -Tx): decide expunges but do not make them.
 FAKE_EXPUNGE_ENV = "SYNCMAIL_TEST_FAKE_EXPUNGE"
+# Tests only (mbsync's -TJ, which run-tests.pl uses): pre-commit lines are journalled
+# too, so a run whose only changes are pre-commit ones saves the state.
+FORCE_JOURNAL_ENV = "SYNCMAIL_TEST_FORCE_JOURNAL"
 
 
 class CrashHook:

@@ -233,7 +233,11 @@ class StateFiles:
         """This run's journal; the files (``.new``, the journal) appear with its first line."""
         if self._journal is None:
             opener = None if self.dry_run else self._open_journal
-            self._journal = Journal(opener=opener, fsync=self.fsync, expire_side=self.expire_side)
+            # Tests only: boxsync.FORCE_JOURNAL_ENV (mbsync's -TJ).
+            force = os.environ.get("SYNCMAIL_TEST_FORCE_JOURNAL") == "1"
+            self._journal = Journal(
+                opener=opener, fsync=self.fsync, expire_side=self.expire_side, force=force
+            )
         return self._journal
 
     def _open_journal(self) -> BinaryIO:
