@@ -46,8 +46,6 @@ class Tree:
 
     root: Path
     ids: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)
-    # Every UIDVALIDITY each box has had, in order: values are the time of creation.
-    uvs: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @property
     def rc(self) -> Path:
@@ -60,11 +58,11 @@ class Tree:
                 self.ids.setdefault((side, box), {})[int(m.group(1))] = message_id(path)
 
     def uv_name(self, side: str, box: str, uv: int) -> str:
-        """A UIDVALIDITY as which of the box's UIDVALIDITYs it is."""
-        seen = self.uvs.setdefault((side, box), [])
-        if uv not in seen:
-            seen.append(uv)
-        return f"uv#{seen.index(uv)}"
+        """A UIDVALIDITY (the time a box was made) as how it relates to the box's."""
+        current = _uidvalidity(self.root / side / box)
+        if current is None:
+            return "(no box)"
+        return "= box" if current[0] == uv else "!= box"
 
     def ident(self, side: str, box: str, uid: int) -> str:
         if uid == 0:
@@ -105,10 +103,7 @@ def snapshot(tree: Tree) -> dict[str, object]:
             boxes.append((side, box))
             uv = _uidvalidity(d)
             if uv is not None:
-                out[f"uidvalidity {side}/{box}"] = (
-                    tree.uv_name(side, box, uv[0]),
-                    tree.upto(side, box, uv[1]),
-                )
+                out[f"uidvalidity {side}/{box}"] = tree.upto(side, box, uv[1])
             present = [n for n in STATE_FILES if (d / n).exists()]
             if present:
                 out[f"state files {box}"] = present
