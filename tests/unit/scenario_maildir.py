@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syncmail.config.parser import parse_config
 from syncmail.flags import from_letters, to_letters
+from syncmail.sync.boxsync import FORCE_JOURNAL_ENV
 from syncmail.sync.engine import FAKE_EXPUNGE_ENV, NO_UIDPLUS_ENV, RunResult
 from syncmail.sync.msgcvt import is_placeholder, make_placeholder
 from syncmail.sync.state import format_state, parse_state
@@ -138,7 +139,9 @@ def unchanged(result: RunResult) -> bool:
 def run_everything(tmp_path: Path, sc: Scenario) -> int:
     """run-tests.pl's test_impl: sync + check, idempotent re-run, then a kill after
     every journal line + resume + check + re-run.  Returns the number of steps."""
-    hooks = [NO_UIDPLUS_ENV] * sc.no_uidplus + [FAKE_EXPUNGE_ENV] * sc.fake_expunge
+    # run-tests.pl runs mbsync with -TJ: pre-commit changes are journalled (and saved).
+    hooks = [FORCE_JOURNAL_ENV]
+    hooks += [NO_UIDPLUS_ENV] * sc.no_uidplus + [FAKE_EXPUNGE_ENV] * sc.fake_expunge
     os.environ.update(dict.fromkeys(hooks, "1"))
     try:
         return _run_everything(tmp_path, sc)

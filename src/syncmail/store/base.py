@@ -49,7 +49,10 @@ class ListRequest:
     every UID in ``extra_uids`` (older paired messages that must be seen).
     ``tuid_from``: for messages with ``uid >= tuid_from`` the X-TUID header is
     read (finding copies of an interrupted run).  ``message_id_uids``: read the
-    Message-ID of these (UIDVALIDITY recovery).
+    Message-ID of these (UIDVALIDITY recovery).  ``number_new``: a store that numbers
+    new messages itself when listing (Maildir) does so; without it they keep waiting,
+    unlisted, as in mbsync, which numbers them only when it loads new messages (their
+    numbers would otherwise not be the ones mbsync gives them later).
     """
 
     min_uid: int = 1
@@ -58,6 +61,7 @@ class ListRequest:
     want_date: bool = False
     tuid_from: int | None = None
     message_id_uids: frozenset[int] = frozenset()
+    number_new: bool = True
 
 
 class SpooledBody:
@@ -238,6 +242,11 @@ class Box(ABC):
         the command, ``MessageError`` when one message cannot be moved.
         """
 
+    def is_empty(self) -> bool:
+        """Whether the box holds no message at all (mbsync's ``confirm_box_empty``);
+        a driver that numbers messages itself must not number them for this."""
+        return not self.list_messages(ListRequest())
+
     def close(self) -> None:  # noqa: B027 - optional for drivers
         """Release locks and the selection; the box is unusable afterwards."""
 
@@ -260,8 +269,12 @@ class Store(ABC):
         """Connect / check the store root; raise ``StoreError`` if unusable."""
 
     @abstractmethod
-    def list_boxes(self) -> list[str]:
-        """Canonical names of all boxes in the store (INBOX included if it exists)."""
+    def list_boxes(self, *, inbox: bool = True) -> list[str]:
+        """Canonical names of all boxes in the store (INBOX included if it exists).
+
+        Without ``inbox`` a store whose INBOX is made on demand (Maildir) lists it only
+        where it is found below the store's root (mbsync's ``LIST_INBOX`` unset).
+        """
 
     @abstractmethod
     def open_box(self, name: str, *, create: bool = False) -> Box:

@@ -474,7 +474,7 @@ class IMAPStore(Store):
             rest = "INBOX" + rest[5:]
         return rest
 
-    def list_boxes(self) -> list[str]:
+    def list_boxes(self, *, inbox: bool = True) -> list[str]:
         session = self.session
         client = session.client
         patterns = [utf7.encode(self.prefix) + "*"]

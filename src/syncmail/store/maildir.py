@@ -162,9 +162,10 @@ class MaildirBox(Box):
                 return rels, before, settled
         raise self._error("the box keeps changing while it is listed; try again later")
 
-    def _assign(self, rels: list[str]) -> dict[int, str]:
-        """UID -> path of every file, giving new UIDs to files without one and healing
-        UIDs other tools broke (beyond the highest assigned, duplicates)."""
+    def _assign(self, rels: list[str], number_new: bool = True) -> dict[int, str]:
+        """UID -> path of every file, giving new UIDs to files without one (unless not
+        ``number_new``: then they are left out) and healing UIDs other tools broke
+        (beyond the highest assigned, duplicates)."""
         uv = self._uv
         nuid = uv.nuid
         where: dict[int, str] = {}
@@ -193,6 +194,10 @@ class MaildirBox(Box):
                 stray[rel] = (
                     f"duplicate UID {uid} of {self._abs(rel)} ({self._abs(group[0])} keeps it)"
                 )
+        if not number_new and unassigned:
+            if renumber:
+                return where  # still no valid UIDs; the next full listing numbers them
+            unassigned = []
         todo = unassigned + list(stray)
         if not todo:
             uv.ok = True
@@ -349,7 +354,7 @@ class MaildirBox(Box):
             rels, stamps, settled = self._scan()
             marker = self._marker(stamps) if settled else None
             try:
-                where = self._assign(rels)
+                where = self._assign(rels, request.number_new)
                 infos = self._describe(where, request)
             except _Rescan:
                 continue
@@ -386,6 +391,10 @@ class MaildirBox(Box):
         self.status.change_marker = self._marker(stamps) if settled else None
         self.status.uidnext = self._uv.nuid + 1
         return out
+
+    def is_empty(self) -> bool:
+        self._check_open()
+        return mf.box_is_empty(self._store.name, self.name, self.path)
 
     def spool_dir(self) -> str | None:
         return os.path.join(self.path, "tmp")
@@ -727,8 +736,8 @@ class MaildirStore(Store):
         """Directory of the box ``name`` (whether it exists or not)."""
         return self._layout.box_dir(name)
 
-    def list_boxes(self) -> list[str]:
-        return self._layout.list_boxes()
+    def list_boxes(self, *, inbox: bool = True) -> list[str]:
+        return self._layout.list_boxes(inbox=inbox)
 
     def open_box(self, name: str, *, create: bool = False) -> MaildirBox:
         path = self._layout.box_dir(name)

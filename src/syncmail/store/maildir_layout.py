@@ -132,8 +132,9 @@ class MaildirLayout:
 
     # --- listing -------------------------------------------------------------------
 
-    def list_boxes(self) -> list[str]:
-        """Canonical names of all boxes (INBOX always: it is created on demand)."""
+    def list_boxes(self, *, inbox: bool = True) -> list[str]:
+        """Canonical names of all boxes (INBOX always unless not ``inbox``: it is
+        created on demand; without ``inbox`` only when it is found under Path)."""
         found: list[str] = []
         if self.style == "maildir++":
             self._list_maildirpp(found)
@@ -141,7 +142,7 @@ class MaildirLayout:
             state = {"inbox_listed": False}
             if self.root is not None:
                 self._recurse(found, state, 0, self.root.rstrip("/") + "/", "", self.suffix)
-            if not state["inbox_listed"]:
+            if inbox and not state["inbox_listed"]:
                 self._list_inbox(found, state)
         names: list[str] = []
         for box in found:

@@ -54,6 +54,7 @@ from syncmail.sync.statefiles import StateFiles, state_paths
 
 __all__ = [
     "CRASH_ENV",
+    "FORCE_JOURNAL_ENV",
     "FAKE_EXPUNGE_ENV",
     "NO_UIDPLUS_ENV",
     "CrashHook",
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "SYNCMAIL_TEST_CRASH_AFTER"
 # Tests only (mbsync's -Tx): decide expunges but do not make them.
 FAKE_EXPUNGE_ENV = "SYNCMAIL_TEST_FAKE_EXPUNGE"
+# Tests only (mbsync's -TJ, which run-tests.pl uses): pre-commit lines are journalled
+# too, so a run whose only changes are pre-commit ones saves the state.
+FORCE_JOURNAL_ENV = "SYNCMAIL_TEST_FORCE_JOURNAL"
 
 
 class CrashHook:
@@ -237,7 +241,7 @@ def _missing_boxes(
             raise BoxError(
                 channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened anymore"
             )
-        if other.list_messages(ListRequest()):
+        if not other.is_empty():
             log.warning(
                 "Warning: channel %s: %s box %s cannot be opened anymore, and %s box %s "
                 "is not empty.",
@@ -320,6 +324,10 @@ def _sync_open(
         fake_expunge=os.environ.get(FAKE_EXPUNGE_ENV) == "1",
     )
     if p.refusal is not None:
+        if not r.dry_run:
+            # mbsync refuses only after journalling the new pairs (and what came before
+            # them), leaving that journal and an empty .new for the next run to replay.
+            _journal_decisions(journal, state, list(state.records), p)
         unread, most = p.refusal
         xbox = boxes[FAR if channel.expire_side == "far" else NEAR].name
         raise BoxError(
@@ -338,6 +346,10 @@ def _sync_open(
     if len(r.errors) == errors_before:
         if p.empty:
             sidecar.save()
+        elif not sf.committed:
+            # Only pre-commit changes (a kill, an orphaning): the state on disk is not
+            # the one this run ended with, so the next run must decide them again.
+            Sidecar.discard(sidecar.path)
         else:
             settle(
                 channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar,
@@ -465,29 +477,7 @@ def _apply(
     recs = list(state.records)
     events: list[tuple[str, Any]] = []
     side_progress = (r.progress.far, r.progress.near)
-    for m in p.tuid_matches:
-        _assign(journal, recs[m.record], m.side, m.uid)
-    for index in p.tuid_lost:
-        journal.tuid_lost(recs[index])
-    for index in p.kills:
-        if index < len(recs) and not recs[index].dead:
-            journal.kill(recs[index])
-    for eo in p.expired_orphans:
-        rec = recs[eo.record]
-        if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
-            journal.status(rec, eo.status, state=state)
-        _assign(journal, rec, eo.side, 0)
-    for up in p.upgrades:
-        recs.append(journal.upgrade(state, recs[up.record], up.pflags))
-    for pair in p.new_pairs:
-        rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
-        recs.append(rec)
-        if pair.doomed:
-            journal.kill(rec)
-    for index in p.placeholders:
-        journal.placeholder(recs[index])
-    for sc in p.statuses:
-        journal.status(recs[sc.record], sc.status, state=state)
+    _journal_decisions(journal, state, recs, p)
 
     # Flags, one store call per side, then the journal.
     flag_counts = [0, 0]
@@ -575,16 +565,16 @@ def _apply(
     r.report()
 
     # Finish: prune, maxuids, commit; events only once the state is safe.
-    # Unlike mbsync (pre-commit lines, not logged), pruning is journalled: otherwise a
-    # run whose only change is an orphaning or an expunge would not save the state.
+    # Pre-commit lines, as in mbsync (PC_JLOG): a run whose only changes are these (an
+    # orphaning, a kill, a raised max UID, or expunges) does not save the state, and
+    # the next run decides them again (mbsync.md section 3.3).
     _prune(journal, recs, [pr for pr in p.prune if not pr.expired])
     # The max UIDs after that: replayed after a crash, they shrink what the next run
     # lists, so what was decided on the old range must be in the journal before them.
-    # Not pre-commit, so that a run that only tops up a lagging max UID saves it.
     for t in (FAR, NEAR):
         old = state.max_pulled if t == FAR else state.max_pushed
         if newmax[t] != old:
-            journal.maxuid(state, SIDES[t], newmax[t])
+            journal.maxuid(state, SIDES[t], newmax[t], pre_commit=True)
     # Expired pairs last: until the max UIDs cover them, their entry is what keeps
     # their message from looking new.
     _prune(journal, recs, [pr for pr in p.prune if pr.expired])
@@ -655,12 +645,42 @@ def _trash(
         trash_box.close()
 
 
+def _journal_decisions(
+    journal: Journal, state: SyncState, recs: list[SyncRecord], p: Plan
+) -> None:
+    """Journal what the plan decided before touching any message (steps 4 and 5):
+    found copies, kills, orphaned expired pairs, upgrades, new pairs and statuses."""
+    for m in p.tuid_matches:
+        _assign(journal, recs[m.record], m.side, m.uid)
+    for index in p.tuid_lost:
+        journal.tuid_lost(recs[index])
+    for index in p.kills:
+        if index < len(recs) and not recs[index].dead:
+            journal.kill(recs[index])
+    for eo in p.expired_orphans:
+        rec = recs[eo.record]
+        if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
+            journal.status(rec, eo.status, state=state)
+        _assign(journal, rec, eo.side, 0)
+    for up in p.upgrades:
+        recs.append(journal.upgrade(state, recs[up.record], up.pflags))
+    for pair in p.new_pairs:
+        rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
+        recs.append(rec)
+        if pair.doomed:
+            journal.kill(rec)
+    for index in p.placeholders:
+        journal.placeholder(recs[index])
+    for sc in p.statuses:
+        journal.status(recs[sc.record], sc.status, state=state)
+
+
 def _prune(journal: Journal, recs: list[SyncRecord], prunes: list[Prune]) -> None:
     for pr in prunes:
         rec = recs[pr.record]
         if rec.dead:
             continue
         if pr.kill:
-            journal.kill(rec)
+            journal.kill(rec, pre_commit=True)
         else:
-            _assign(journal, rec, pr.side, 0)
+            _assign(journal, rec, pr.side, 0, pre_commit=True)

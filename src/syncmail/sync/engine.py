@@ -294,9 +294,16 @@ def _box_pairs(
     if target.boxes is not None:
         names = [b or "INBOX" for b in target.boxes]
     else:
-        from syncmail.config.patterns import filter_boxes
+        from syncmail.config.patterns import filter_boxes, list_scope
 
-        far_names = {n[len(fpfx) :] for n in far.list_boxes() if n.startswith(fpfx)}
-        near_names = {n[len(npfx) :] for n in near.list_boxes() if n.startswith(npfx)}
+        # Like mbsync, "*" does not ask for a Maildir INBOX that is not under Path.
+        far_inbox = list_scope(channel.patterns, fpfx).inbox
+        near_inbox = list_scope(channel.patterns, npfx).inbox
+        far_names = {
+            n[len(fpfx) :] for n in far.list_boxes(inbox=far_inbox) if n.startswith(fpfx)
+        }
+        near_names = {
+            n[len(npfx) :] for n in near.list_boxes(inbox=near_inbox) if n.startswith(npfx)
+        }
         names = filter_boxes(far_names | near_names, channel.patterns)
     return [(name, fpfx + name, npfx + name) for name in names]

@@ -68,8 +68,10 @@ class Journal:
         opener: Callable[[], BinaryIO] | None = None,
         fsync: bool = True,
         expire_side: str = "near",
+        force: bool = False,
     ) -> None:
         self._fp = fp
+        self._force = force
         self._opener = opener
         self._fsync = fsync
         self._expire_side = expire_side
@@ -86,7 +88,7 @@ class Journal:
 
     def _log(self, line: str, pre_commit: bool = False) -> None:
         if self._fp is None:
-            if self._opener is None or pre_commit:
+            if self._opener is None or (pre_commit and not self._force):
                 return
             self._fp = self._opener()
         self._fp.write(line.encode("ascii") + b"\n")

@@ -59,6 +59,7 @@ class SideLoad:
             extra_uids=self.extra,
             want_size=self.size,
             tuid_from=self.tuid_from,
+            number_new=self.max_uid >= _INF,
         )
 
 

@@ -114,6 +114,8 @@ class StateFiles:
         self.dry_run = dry_run
         self.expire_side = expire_side
         self.replayed = False
+        # True once commit() has written the state (this run's end state is on disk).
+        self.committed = False
         self.saved_uidnext: dict[str, int] = {}
         self.trashed: set[tuple[str, int]] = set()
         # Highest UID being propagated per side after a replay (mbsync's newmaxuid).
@@ -231,7 +233,11 @@ class StateFiles:
         """This run's journal; the files (``.new``, the journal) appear with its first line."""
         if self._journal is None:
             opener = None if self.dry_run else self._open_journal
-            self._journal = Journal(opener=opener, fsync=self.fsync, expire_side=self.expire_side)
+            # Tests only: boxsync.FORCE_JOURNAL_ENV (mbsync's -TJ).
+            force = os.environ.get("SYNCMAIL_TEST_FORCE_JOURNAL") == "1"
+            self._journal = Journal(
+                opener=opener, fsync=self.fsync, expire_side=self.expire_side, force=force
+            )
         return self._journal
 
     def _open_journal(self) -> BinaryIO:
@@ -292,6 +298,7 @@ class StateFiles:
         except OSError as e:
             log.warning("cannot commit sync state %s: %s", self.paths.state, e.strerror)
             return
+        self.committed = True
         try:
             os.unlink(self.paths.journal)
         except FileNotFoundError:

@@ -1,0 +1,88 @@
+"""What mbsync 1.5 does with Maildir numbering, the INBOX and its state files, found by
+the differential harness (tests/interop/mbsync15), as plain Maildir engine tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.engine_support import deliver, files, state_text, sync, write_config
+
+
+def test_a_side_not_loaded_for_new_mail_keeps_its_new_files_unnumbered(tmp_path: Path) -> None:
+    # Sync Pull lists the near side only for its pairs: mbsync gives a new near file
+    # its UID only when it loads new near mail (here: never).
+    cfg = write_config(tmp_path, "Sync Pull\nCreate Both\n")
+    deliver(tmp_path, "far", "f1", "S")
+    sync(cfg)
+    mine = deliver(tmp_path, "near", "n1", "S")
+    assert not sync(cfg).errors
+    assert mine.exists(), "the near file was renamed (numbered)"
+    assert ",U=" not in files(tmp_path, "near")["n1"].name
+    assert (tmp_path / "near/INBOX/.uidvalidity").read_text().split()[1] == "1"
+
+
+def test_star_does_not_make_a_maildir_inbox_that_is_not_there(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "Sync All\nCreate Both\n")
+    deliver(tmp_path, "far", "w1", "S", box="Work")
+    assert not sync(cfg).errors
+    assert files(tmp_path, "near", "Work").keys() == {"w1"}
+    assert not (tmp_path / "far/INBOX").exists()
+    assert not (tmp_path / "near/INBOX").exists()
+
+
+def test_an_orphaning_alone_leaves_the_state_file_as_it_was(tmp_path: Path) -> None:
+    # Issue 13, case 3: the far deletion only orphans a pair, a pre-commit change.
+    cfg = write_config(tmp_path, "Sync Pull\nMaxMessages 3\nExpireUnread yes\n")
+    for n in range(6):
+        deliver(tmp_path, "far", f"m{n}", "S" if n % 2 else "")
+    sync(cfg)
+    before = state_text(tmp_path)
+    files(tmp_path, "far")["m4"].unlink()
+    assert not sync(cfg).errors
+    assert state_text(tmp_path) == before
+    assert not (tmp_path / "near/INBOX/.mbsyncstate.journal").exists()
+
+
+def test_a_refused_box_leaves_its_new_pairs_journalled(tmp_path: Path) -> None:
+    # MaxMessages without ExpireUnread and too much unread mail: mbsync refuses after
+    # journalling the new pairs; the journal and an empty .new await the next run.
+    cfg = write_config(tmp_path, "Sync All\nMaxMessages 1\n")
+    for n in range(3):
+        deliver(tmp_path, "far", f"m{n}")
+    assert sync(cfg).errors
+    box = tmp_path / "near/INBOX"
+    lines = (box / ".mbsyncstate.journal").read_text().splitlines()
+    assert lines[0] == "5" and lines[1].startswith("| ")  # a new state: its UIDVALIDITYs
+    assert lines[2:] == ["+ 1 0", "+ 2 0", "+ 3 0"]
+    assert (box / ".mbsyncstate.new").read_bytes() == b""
+    assert not (box / ".mbsyncstate").exists()
+
+
+def test_remove_checks_emptiness_without_numbering(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "Sync All\nCreate Both\nRemove Both\n")
+    deliver(tmp_path, "far", "w1", "S", box="Work")
+    sync(cfg)
+    for path in (tmp_path / "far/Work").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    for sub in ("tmp", "new", "cur"):
+        (tmp_path / "far/Work" / sub).rmdir()
+    (tmp_path / "far/Work").rmdir()
+    late = deliver(tmp_path, "near", "w2", box="Work")
+    assert not sync(cfg).errors
+    assert late.exists(), "the near file was numbered (renamed) or deleted"
+
+
+def test_a_run_with_only_pre_commit_changes_leaves_no_fast_path_notes(tmp_path: Path) -> None:
+    # The deletion is propagated and both copies expunged, but the kill of their entry
+    # is pre-commit: the state keeps it, and the next run must kill it for good (the
+    # fast path would skip that run, the boxes being unchanged since).
+    cfg = write_config(tmp_path, "Sync Push\nExpunge Both\nCreate Both\n")
+    deliver(tmp_path, "near", "n1", "S")
+    sync(cfg)
+    files(tmp_path, "near")["n1"].unlink()
+    sync(cfg)
+    assert files(tmp_path, "far") == {}
+    assert state_text(tmp_path).endswith("\n1 1 S\n")
+    sync(cfg)
+    assert state_text(tmp_path).endswith("\n\n")
