@@ -547,8 +547,7 @@ def _plugin_selection(inv: Invocation) -> tuple[list[str], list[str] | None]:
 
 def _plugin_manager(inv: Invocation) -> pluggy.PluginManager:
     """The run's plugin manager, as ``-p``/``--strict-plugins`` ask (before the config is read)."""
-    import importlib.metadata
-
+    from syncmail.entrypoints import entry_points
     from syncmail.plugins import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, make_plugin_manager
 
     disabled, only = _plugin_selection(inv)
@@ -558,7 +557,7 @@ def _plugin_manager(inv: Invocation) -> pluggy.PluginManager:
     if not inv.plugins:
         # Nothing to check: skip a second scan of every installed distribution.
         return make_plugin_manager(strict=inv.strict_plugins)
-    installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    installed = {ep.name for ep in entry_points(ENTRY_POINT_GROUP)}
     installed.update(BUILTIN_PLUGINS)
     for name in only or ():
         if name not in installed:

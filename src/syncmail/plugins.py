@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import logging
 import os
 import sys
@@ -19,6 +18,7 @@ import pluggy
 
 from syncmail import PROJECT_NAME, __version__, hookspecs
 from syncmail.config.model import ExtraKeyword
+from syncmail.entrypoints import EntryPoint, entry_points
 from syncmail.errors import PluginError
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class PluginManager(pluggy.PluginManager):
 
     def __init__(self) -> None:
         super().__init__(PROJECT_NAME)
-        self.distributions: dict[str, importlib.metadata.Distribution] = {}
+        # Entry-point plugin name -> its entry point (for its distribution's name and version).
+        self.entry_points: dict[str, EntryPoint] = {}
         self.builtin_names: set[str] = set()
 
 
@@ -90,8 +91,8 @@ def make_plugin_manager(
     return pm
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+def _entry_points() -> list[EntryPoint]:
+    return entry_points(ENTRY_POINT_GROUP)
 
 
 def _register_builtin(pm: PluginManager, module_name: str) -> None:
@@ -108,7 +109,7 @@ def _register_builtin(pm: PluginManager, module_name: str) -> None:
 
 
 def _load_entry_point(
-    pm: PluginManager, ep: importlib.metadata.EntryPoint, *, strict: bool
+    pm: PluginManager, ep: EntryPoint, *, strict: bool
 ) -> None:
     try:
         plugin = ep.load()
@@ -122,8 +123,7 @@ def _load_entry_point(
         if pm.has_plugin(ep.name):
             pm.unregister(name=ep.name)
         return
-    if ep.dist is not None:
-        pm.distributions[ep.name] = ep.dist
+    pm.entry_points[ep.name] = ep
 
 
 def _check_pending(pm: PluginManager, *, strict: bool) -> None:
@@ -235,22 +235,23 @@ def config_keywords(pm: pluggy.PluginManager) -> list[ExtraKeyword]:
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     """Describe the registered plugins for ``syncmail plugins``: name, version, hooks."""
-    distributions: dict[str, importlib.metadata.Distribution] = getattr(pm, "distributions", {})
+    found: dict[str, EntryPoint] = getattr(pm, "entry_points", {})
     builtins: set[str] = getattr(pm, "builtin_names", set())
     described: list[dict[str, Any]] = []
     for name, plugin in sorted(pm.list_name_plugin()):
         if plugin is None:
             continue
-        dist = distributions.get(name)
+        ep = found.get(name)
+        dist = ep.distribution() if ep is not None else None
         callers = pm.get_hookcallers(plugin) or []
         described.append(
             {
                 "name": name,
                 "builtin": name in builtins,
-                "distribution": dist.metadata["Name"] if dist is not None else None,
-                "version": dist.version
-                if dist is not None
-                else (__version__ if name in builtins else None),
+                "distribution": dist[0] if dist is not None else None,
+                "version": dist[1] if dist is not None else (
+                    __version__ if name in builtins else None
+                ),
                 "module": getattr(plugin, "__name__", type(plugin).__name__),
                 "hooks": sorted(caller.name for caller in callers),
             }
