@@ -126,8 +126,12 @@ def test_deletion_both_ways_then_expunge(tmp_path: Path, imap_user: Any) -> None
     assert set(_server(imap_user)) == {"C"}
     box = result.summary.boxes[0]
     assert (box.expunged_far, box.expunged_near) == (1, 1)
-    state = (tmp_path / "near" / "INBOX" / ".mbsyncstate").read_text()
-    assert state.endswith("\n\n3 3 \n")
+    # As in mbsync 1.5, dropping the entries of expunged messages is a pre-commit change:
+    # that run rewrites no state, the next one finds both gone and drops them for good.
+    state = tmp_path / "near" / "INBOX" / ".mbsyncstate"
+    assert state.read_text().endswith("\n\n1 1 \n2 2 \n3 3 \n")
+    _sync(cfg)
+    assert state.read_text().endswith("\n\n3 3 \n")
 
 
 def test_expunge_far_only(tmp_path: Path, imap_user: Any) -> None:

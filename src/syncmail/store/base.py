@@ -280,6 +280,12 @@ class Store(ABC):
     def open_box(self, name: str, *, create: bool = False) -> Box:
         """Open (and with ``create`` make) a box; ``BoxMissing`` if absent."""
 
+    def peek_status(self, name: str) -> BoxStatus | None:
+        """The status box ``name`` had when the boxes were last listed, if the listing
+        gave it (IMAP LIST-STATUS), without opening the box; None when unknown.  Its
+        ``change_marker`` equals the one an open box would have at that moment."""
+        return None
+
     @abstractmethod
     def delete_box(self, name: str) -> None:
         """Remove an empty box (Remove option)."""

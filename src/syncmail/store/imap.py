@@ -128,6 +128,8 @@ class IMAPStore(Store):
         self.delimiter = "/"
         self._session: Session | None = None
         self._selected: IMAPBox | None = None
+        # Statuses of the boxes as the last LIST-STATUS answered (canonical name -> status).
+        self._listed_status: dict[str, BoxStatus] = {}
 
     # --- connection ----------------------------------------------------------------------
 
@@ -482,10 +484,15 @@ class IMAPStore(Store):
             # INBOX lives outside any prefix; with an "INBOX." prefix only INBOX itself is left.
             patterns.append("INBOX" if self.prefix.upper().startswith("INBOX") else "INBOX*")
         seen: dict[str, None] = {}
+        with_status = self._lists_status()
+        self._listed_status = {}
         for pattern in patterns:
+            statuses: dict[bytes, BoxStatus] = {}
             with session.guard("LSUB" if self.cfg.subscribed_only else "LIST"):
                 if self.cfg.subscribed_only:
                     entries = client.list_sub_folders("", pattern)
+                elif with_status:
+                    entries, statuses = session.list_status(pattern, _status_of)
                 else:
                     entries = client.list_folders("", pattern)
             for box_flags, _sep, raw in entries:
@@ -493,9 +500,20 @@ class IMAPStore(Store):
                 if canonical is None:
                     continue
                 seen.setdefault(canonical, None)
+                status = statuses.get(raw if isinstance(raw, bytes) else str(raw).encode())
+                if status is not None:
+                    self._listed_status[canonical] = status
         if self.cfg.map_inbox:
             seen.setdefault(self.cfg.map_inbox, None)
         return sorted(seen, key=lambda n: (n != "INBOX", n))
+
+    def _lists_status(self) -> bool:
+        """Whether LIST can return every box's status in one round trip (RFC 5819) with
+        the HIGHESTMODSEQ the fast path compares (CONDSTORE enabled)."""
+        return "LIST-STATUS" in self.server_caps and self.condstore
+
+    def peek_status(self, name: str) -> BoxStatus | None:
+        return self._listed_status.get(name)
 
     def accept_listed(self, box_flags: Iterable[Any], raw: Any) -> str | None:
         """Canonical name of one LIST/LSUB entry, or None when it must be ignored.
@@ -942,6 +960,15 @@ def _unreachable(exc: Exception) -> bool:
     if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
         return True
     return isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
+
+
+def _status_of(items: dict[bytes, int]) -> BoxStatus | None:
+    """A box's status from a LIST-STATUS answer, when it has what SELECT would give."""
+    uidvalidity, uidnext = items.get(b"UIDVALIDITY"), items.get(b"UIDNEXT")
+    modseq = items.get(b"HIGHESTMODSEQ")
+    if not uidvalidity or not uidnext or not 0 < uidvalidity <= _MAX_UID or modseq is None:
+        return None
+    return BoxStatus(uidvalidity, uidnext, change_marker=str(modseq))
 
 
 def _info(uid: int, item: FetchItem) -> MessageInfo:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from syncmail.errors import (
     AuthenticationFailed,
@@ -40,6 +40,7 @@ MAX_SET_LEN = 16_000
 MAX_QUOTE = 200
 
 FetchItem = dict[bytes, Any]
+T = TypeVar("T")
 
 
 class CommandFailed(Exception):
@@ -540,6 +541,41 @@ class Session:
             typ, data = self.client._raw_command(b"APPEND", args, uid=False)
             self._check("APPEND", typ, data)
             return _text(data)
+
+    def list_status(
+        self, pattern: str, make: Callable[[dict[bytes, int]], T | None]
+    ) -> tuple[list[tuple[Any, Any, Any]], dict[bytes, T]]:
+        """``LIST "" pattern RETURN (STATUS (...))`` (RFC 5819): the LIST entries as
+        imapclient gives them, and ``make(status items)`` by raw box name.  Boxes whose
+        STATUS is missing or unreadable are left out (the caller SELECTs those)."""
+        from imapclient.response_parser import parse_response
+
+        client = self.client
+        imap = client._imap
+        with self.guard("LIST"):
+            imap.untagged_responses.pop("STATUS", None)
+            typ, data = imap._simple_command(
+                "LIST", '""', client._normalise_folder(pattern),
+                "RETURN", "(STATUS (UIDVALIDITY UIDNEXT HIGHESTMODSEQ))",
+            )  # fmt: skip
+            self._check("LIST", typ, data)
+            typ, data = imap._untagged_response(typ, data, "LIST")
+            entries = client._proc_folder_list(data)
+            raw_statuses = imap.untagged_responses.pop("STATUS", [])
+        statuses: dict[bytes, T] = {}
+        for element in raw_statuses:
+            if not isinstance(element, bytes):
+                continue  # a name sent as a literal: that box is SELECTed instead
+            try:
+                name, items = parse_response([element])
+                pairs = dict(zip(items[::2], items[1::2], strict=True))
+            except Exception:  # noqa: BLE001 - an unreadable status only costs a SELECT
+                continue
+            if isinstance(name, bytes) and all(isinstance(v, int) for v in pairs.values()):
+                got = make({k.upper(): v for k, v in pairs.items() if isinstance(k, bytes)})
+                if got is not None:
+                    statuses[name] = got
+        return entries, statuses
 
     def logout(self) -> None:
         if self.dead is not None:

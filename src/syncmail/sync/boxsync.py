@@ -165,17 +165,22 @@ def sync_box(
         try:
             stores = (far, near)
             names = (far_name, near_name)
+            # A status the box listing gave (LIST-STATUS) spares opening the box when
+            # nothing changed; the others are opened now.
+            statuses = [stores[t].peek_status(names[t]) for t in (FAR, NEAR)]
             for t in (FAR, NEAR):
-                opened[t] = _try_open(stores[t], names[t])
-            fbox, nbox = opened
+                if statuses[t] is None:
+                    box = opened[t] = _try_open(stores[t], names[t])
+                    statuses[t] = box.status if box is not None else None
             if os.path.exists(paths.state):
                 sf.lock()  # mbsync or another syncmail may be at work on this pair
+            fs, ns = statuses
             if (
-                fbox is not None
-                and nbox is not None
+                fs is not None
+                and ns is not None
                 and not os.path.exists(paths.journal)
                 and Sidecar(
-                    paths.state + ".syncmail", ops, (fbox, nbox), plan_settings(r.config, channel)
+                    paths.state + ".syncmail", ops, (fs, ns), plan_settings(r.config, channel)
                 ).unchanged()
             ):
                 # Not even the state needs reading.
@@ -183,6 +188,9 @@ def sync_box(
                     "channel %s, box %s: nothing changed since the last run", channel.name, label
                 )
                 return BoxResult(channel.name, label)
+            for t in (FAR, NEAR):
+                if opened[t] is None and statuses[t] is not None:
+                    opened[t] = _try_open(stores[t], names[t])
             state = sf.load()
             missing = [t for t in (FAR, NEAR) if opened[t] is None]
             if missing:
@@ -295,7 +303,10 @@ def _sync_open(
     else:
         journal.uidvalidity(state, uv[FAR], uv[NEAR])
 
-    sidecar = Sidecar(sf.paths.state + ".syncmail", ops, boxes, plan_settings(r.config, channel))
+    statuses = (boxes[FAR].status, boxes[NEAR].status)
+    sidecar = Sidecar(
+        sf.paths.state + ".syncmail", ops, statuses, plan_settings(r.config, channel)
+    )
     expiry = _expiry(r.config, channel)
     loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext, expiry=expiry)
     listings = []

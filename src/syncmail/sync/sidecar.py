@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict
 
 from syncmail.config.model import ChannelConfig, Config, Operations
-from syncmail.store.base import Box, MessageInfo, Store
+from syncmail.store.base import Box, BoxStatus, MessageInfo, Store
 from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.plan import Plan, plan
@@ -26,16 +26,18 @@ log = logging.getLogger(__name__)
 class Sidecar:
     """syncmail's own notes next to the mbsync state (``<state>.syncmail``, JSON).
 
-    It holds both boxes' change markers as of the last run that found nothing to do,
-    with the state file's identity, the operations and the plan settings (see
-    ``plan_settings``) of that run.  When all of them are still the same, nothing can
-    have changed and the box pair is not listed at all.  A state file changed behind
+    It holds both boxes' change markers (from their statuses) as of the last run that
+    found nothing to do, with the state file's identity, the operations and the plan
+    settings (see ``plan_settings``) of that run.  When all of them are still the same,
+    nothing can have changed and the box pair is not even opened.  A state file changed behind
     our back (by mbsync, say) makes the notes void.
     """
 
     VERSION = 2
 
-    def __init__(self, path: str, ops: Operations, boxes: tuple[Box, Box], settings: str) -> None:
+    def __init__(
+        self, path: str, ops: Operations, statuses: tuple[BoxStatus, BoxStatus], settings: str
+    ) -> None:
         self.path = path
         self.state_path = path[: -len(".syncmail")]
         # Sorted: a frozenset's order changes from process to process.
@@ -50,7 +52,7 @@ class Sidecar:
             ]
         )
         self.settings = settings
-        self.boxes = boxes
+        self.statuses = statuses
 
     def _state_id(self) -> list[int] | None:
         try:
@@ -61,8 +63,7 @@ class Sidecar:
 
     def _markers(self) -> list[list[object]] | None:
         out: list[list[object]] = []
-        for box in self.boxes:
-            status = box.status
+        for status in self.statuses:
             if status.change_marker is None:
                 return None
             out.append([status.uidvalidity, status.change_marker])
