@@ -129,6 +129,14 @@ def test_translate_never_leaks_and_classifies() -> None:
     assert isinstance(translate(ConnectionRefusedError(111, "refused"), "s", "c"), ConnectionFailed)
     failed = translate(imaplib.IMAP4.error("select failed: NONEXISTENT"), "s", "SELECT")
     assert isinstance(failed, CommandFailed)
+    # Worth a new connection or not: a lost one is, a time-out or a bug is not.
+    lost = translate(imaplib.IMAP4.abort("socket error: EOF"), "s", "X")
+    assert isinstance(lost, ConnectionFailed) and lost.retryable
+    timeout = translate(TimeoutError("no answer"), "s", "FETCH")
+    assert isinstance(timeout, ConnectionFailed) and not timeout.retryable
+    bug = translate(AttributeError("no attribute 'x'"), "s", "LIST")
+    assert isinstance(bug, ConnectionFailed) and not bug.retryable
+    assert "unexpected error during LIST: AttributeError" in str(bug)
 
 
 @pytest.mark.parametrize(

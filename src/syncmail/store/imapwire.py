@@ -644,8 +644,11 @@ def translate(
         # A response imapclient's parser (or ours) could not make sense of; the tagged
         # answer was read, so the connection is still in step.
         return CommandFailed(what, f"unparsable response: {_clean(exc)}")
+    # Not a lost connection: a new one would meet the same (a bug, an unreadable answer).
     return ConnectionFailed(
-        store, f"unexpected error during {what}{where}: {type(exc).__name__}: {shorten(str(exc))}"
+        store,
+        f"unexpected error during {what}{where}: {type(exc).__name__}: {shorten(str(exc))}",
+        retryable=False,
     )
 
 
