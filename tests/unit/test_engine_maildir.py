@@ -400,8 +400,10 @@ def test_message_error_costs_only_that_message(
 
     inner = MaildirBox.fetch_messages
 
-    def broken(self: MaildirBox, uids: list[int], spool_dir: str | None = None) -> object:
-        for fm in inner(self, uids, spool_dir):
+    def broken(
+        self: MaildirBox, uids: list[int], spool_dir: str | None = None, *, dates: bool = True
+    ) -> object:
+        for fm in inner(self, uids, spool_dir, dates=dates):
             if b"Subject: B" in fm.data:
                 raise MessageError(self.name, fm.uid, "unreadable")
             yield fm

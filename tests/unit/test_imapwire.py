@@ -91,6 +91,35 @@ def test_parse_fetch_fast_and_generic_paths() -> None:
     assert stamp == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC).timestamp()
 
 
+def test_parse_fetch_reads_simple_bodies_itself_and_others_generically() -> None:
+    data = [
+        (b"1 (UID 5 FLAGS (\\Seen $Forwarded) BODY[] {5}", b"hello"),
+        b")",
+        (b"2 (UID 6 FLAGS () BODY[] {0}", b""),
+        b")",
+        # Items after the literal, or a date: the generic parser.
+        (b"3 (BODY[] {3}", b"xyz"),
+        b" UID 9)",
+        (b'4 (UID 7 INTERNALDATE "17-Jul-1996 02:44:25 -0700" BODY[] {2}', b"xy"),
+        b")",
+    ]
+    by_seq = {i[b"SEQ"]: i for i in parse_fetch(data)}
+    assert by_seq[1] == {
+        b"SEQ": 1, b"UID": 5, b"FLAGS": (b"\\Seen", b"$Forwarded"), b"BODY[]": b"hello"
+    }
+    assert by_seq[2] == {b"SEQ": 2, b"UID": 6, b"FLAGS": (), b"BODY[]": b""}
+    assert by_seq[3][b"UID"] == 9 and body_item(by_seq[3]) == b"xyz"
+    assert by_seq[4][b"UID"] == 7 and body_item(by_seq[4]) == b"xy"
+    assert isinstance(by_seq[4][b"INTERNALDATE"], datetime)
+
+
+def test_a_literal_shorter_than_announced_is_not_taken_as_simple() -> None:
+    import imaplib
+
+    with pytest.raises((ValueError, imaplib.IMAP4.error)):
+        parse_fetch([(b"1 (UID 5 BODY[] {9}", b"short"), b")"])
+
+
 def test_parse_fetch_keeps_a_spooled_body_whatever_its_size() -> None:
     import tempfile
 

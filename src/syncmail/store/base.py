@@ -185,9 +185,10 @@ class Box(ABC):
 
     @abstractmethod
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None
+        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
     ) -> Iterator[FetchedMessage]:
-        """Bodies of ``uids`` in the given order, skipping ones that vanished.
+        """Bodies of ``uids`` in the given order, skipping ones that vanished; their
+        arrival dates (``FetchedMessage.date``) only with ``dates``.
 
         Memory stays bounded: at most a batch of bodies is held at a time, and a body too
         large to hold comes as a ``SpooledBody``, written as it arrives to an unlinked

@@ -755,7 +755,7 @@ class IMAPBox(Box):
     # --- bodies ---
 
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None
+        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
     ) -> Iterator[FetchedMessage]:
         """Bodies in batches; one over MessageSizeLimit is refused before it is read
         (a MessageError naming it, after the ones before it)."""
@@ -777,15 +777,15 @@ class IMAPBox(Box):
                 continue  # vanished
             size = sizes[uid]
             if size > limit:
-                yield from self._fetch_batch(batch, spool_dir)
+                yield from self._fetch_batch(batch, spool_dir, dates)
                 raise MessageError(self.name, uid, self._too_big(size, limit))
             if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
-                yield from self._fetch_batch(batch, spool_dir)
+                yield from self._fetch_batch(batch, spool_dir, dates)
                 batch, budget = [], 0
             batch.append(uid)
             budget += size
         if batch:
-            yield from self._fetch_batch(batch, spool_dir)
+            yield from self._fetch_batch(batch, spool_dir, dates)
 
     def _too_big(self, size: int, limit: int) -> str:
         return (
@@ -793,15 +793,19 @@ class IMAPBox(Box):
             f"(MessageSizeLimit of IMAPAccount {self.store.account.name}); not fetched"
         )
 
-    def _fetch_batch(self, batch: list[int], spool_dir: str | None) -> Iterator[FetchedMessage]:
+    def _fetch_batch(
+        self, batch: list[int], spool_dir: str | None, dates: bool
+    ) -> Iterator[FetchedMessage]:
         if not batch:
             return
         session = self._use()
+        # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
+        items = "UID FLAGS INTERNALDATE BODY.PEEK[]" if dates else "UID FLAGS BODY.PEEK[]"
         try:
             with session.bodies(self.store.message_size_limit, spool_dir):
                 got = {
                     int(i[b"UID"]): i
-                    for i in session.fetch_uids(batch, "UID FLAGS INTERNALDATE BODY.PEEK[]")
+                    for i in session.fetch_uids(batch, items)
                 }
         except CommandFailed as exc:
             raise self._error(f"fetch failed: {exc.text}") from None

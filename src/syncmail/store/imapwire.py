@@ -236,23 +236,62 @@ def _check_item(item: FetchItem) -> None:
                 raise ValueError(f"FETCH {key.decode('ascii', 'replace')} is not a string")
 
 
+# A message body as the one literal of a FETCH response, after simple items only
+# (``* 1 FETCH (UID 5 FLAGS (\\Seen) BODY[] {1234}`` + literal + ``)``): the shape of
+# every body a pull fetches, parsed here instead of by the generic parser.
+_BODY_FETCH = re.compile(
+    rb"(\d+) \(((?:[A-Z0-9.]+ (?:\([^()\"{]*\)|\d+) )*)BODY\[\] \{(\d+)\}", re.IGNORECASE
+)
+
+
+def _simple_items(seq: bytes, items: bytes) -> FetchItem:
+    item: FetchItem = {b"SEQ": int(seq)}
+    for im in _SIMPLE_ITEM.finditer(items):
+        key = im.group(1).upper()
+        if im.group(3) is not None:
+            item[key] = tuple(im.group(3).split())
+        else:
+            item[key] = int(im.group(2))
+    return item
+
+
+def _body_item(element: Any, after: Any) -> FetchItem | None:
+    """The item of a body literal ``element`` (imaplib's (head, literal) tuple) closed by
+    ``after``, when it has the simple shape; None sends it to the generic parser."""
+    if after != b")" or not isinstance(element, tuple) or len(element) != 2:
+        return None
+    head, body = element
+    m = _BODY_FETCH.fullmatch(head) if isinstance(head, bytes) else None
+    if m is None:
+        return None
+    size = int(m.group(3))
+    if not (isinstance(body, SpooledBody) or (isinstance(body, bytes) and len(body) == size)):
+        return None
+    item = _simple_items(m.group(1), m.group(2))
+    item[b"BODY[]"] = body
+    return item
+
+
 def _parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
     from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
 
     fast: list[FetchItem] = []
     rest: list[Any] = []
-    for element in data:
+    skip = False
+    for i, element in enumerate(data):
+        if skip:
+            skip = False
+            continue
         if isinstance(element, bytes):
             m = _SIMPLE_FETCH.fullmatch(element)
             if m:
-                item: FetchItem = {b"SEQ": int(m.group(1))}
-                for im in _SIMPLE_ITEM.finditer(m.group(2)):
-                    key = im.group(1).upper()
-                    if im.group(3) is not None:
-                        item[key] = tuple(im.group(3).split())
-                    else:
-                        item[key] = int(im.group(2))
-                fast.append(item)
+                fast.append(_simple_items(m.group(1), m.group(2)))
+                continue
+        elif isinstance(element, tuple):
+            got = _body_item(element, data[i + 1] if i + 1 < len(data) else None)
+            if got is not None:
+                fast.append(got)
+                skip = True  # its closing ")"
                 continue
         if element is not None:
             rest.append(element)

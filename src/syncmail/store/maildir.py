@@ -400,7 +400,7 @@ class MaildirBox(Box):
         return os.path.join(self.path, "tmp")
 
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None
+        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
     ) -> Iterator[FetchedMessage]:
         self._check_open()
         budget = [_RESCANS_PER_CALL]

@@ -638,7 +638,10 @@ def _trash(
         done: deque[int] = deque()
 
         def outgoing() -> Iterator[OutgoingMessage]:
-            for fm in boxes[t].fetch_messages(remote, trash_box.spool_dir()):
+            fetched = boxes[t].fetch_messages(
+                remote, trash_box.spool_dir(), dates=bool(channel.copy_arrival_date)
+            )
+            for fm in fetched:
                 chunks = convert_chunks(
                     fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
                 )

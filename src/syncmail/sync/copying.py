@@ -210,7 +210,8 @@ def _outgoing(
     """
     by_uid = {c.source_uid: c for c in batch}
     source, target = boxes[s], boxes[1 - s]
-    for fm in source.fetch_messages([c.source_uid for c in batch], target.spool_dir()):
+    uids = [c.source_uid for c in batch]
+    for fm in source.fetch_messages(uids, target.spool_dir(), dates=dates):
         c = by_uid.get(fm.uid)
         if c is None:
             continue
