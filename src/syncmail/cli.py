@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 VERSION_TEXT = f"syncmail {__version__} (mbsync-compatible, isync 1.5)"
 SUBCOMMANDS = ("plugins", "install-hook")
+# Commands after which options are still read (mbsync stops at the first argument).
+OPTION_COMMANDS = ("watch",)
 
 
 class UsageError(SyncmailError):
@@ -162,9 +164,15 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         if verbosity > VERYQUIET:
             verbosity -= 1
 
+    # A command word that takes mbsync's options after it too (``syncmail watch -a``).
+    command: tuple[str, ...] = ()
     while index < len(argv):
         arg = argv[index]
         if not arg.startswith("-"):
+            if arg in OPTION_COMMANDS and not command:
+                command = (arg,)
+                index += 1
+                continue
             break
         index += 1
         if arg.startswith("--"):
@@ -320,7 +328,7 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         debug=debug.rstrip(",") if debug is not None else None,
         help=flags["help"],
         version=flags["version"],
-        args=tuple(argv[index:]),
+        args=command + tuple(argv[index:]),
         notices=tuple(n for n in (_MS_NOTICE, _RENEW_NOTICE, _DELETE_NOTICE) if n in notices),
         unsupported=_unsupported_options(ops, merged),
         plugins=tuple(plugins),
@@ -384,6 +392,9 @@ def _parse_long_op(opt: str, arg: str, ops: OpsBuilder, notices: set[str]) -> No
 USAGE = f"""{VERSION_TEXT} - mailbox synchronizer
 usage:
   syncmail [flags] {{{{channel[:box,...]|group}} ...|-a}}
+  syncmail [flags] watch {{{{channel[:box,...]|group}} ...|-a}}
+                                           sync, then stay running and sync each
+                                           change as it happens (docs/watch.md)
   syncmail [-c CONFIG] plugins             list the loaded plugins
   syncmail [-c CONFIG] install-hook notmuch
                                            install notmuch's pre-new hook
@@ -530,6 +541,17 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
 
     from syncmail.config.selection import resolve_targets
 
+    if _is_watch(inv, config):
+        from syncmail.watch.command import watch
+
+        def reload() -> tuple[Config, Sequence[Target]]:
+            fresh = _load_config(inv, config_keywords(pm))
+            if fresh.unsupported:
+                raise ConfigError(_unsupported_problems(fresh))
+            return fresh, resolve_targets(fresh, inv.args[1:], inv.all)
+
+        targets = resolve_targets(config, inv.args[1:], inv.all)
+        return watch(inv, config, targets, pm, reload, io.err)
     targets = resolve_targets(config, inv.args, inv.all)
     if inv.list:
         return _list_boxes(config, targets, pm, io)
@@ -598,6 +620,17 @@ def _unsupported_problems(config: Config) -> list[Any]:
         )
         for u in config.unsupported
     ]
+
+
+def _is_watch(inv: Invocation, config: Config) -> bool:
+    """``syncmail watch TARGETS``: unless the config names a channel or group so."""
+    return (
+        bool(inv.args)
+        and inv.args[0] == "watch"
+        and "watch" not in config.channels
+        and "watch" not in config.groups
+        and not (inv.list or inv.list_stores)
+    )
 
 
 def _maybe_subcommand(inv: Invocation) -> bool:

@@ -730,6 +730,12 @@ class MaildirStore(Store):
     def list_boxes(self) -> list[str]:
         return self._layout.list_boxes()
 
+    def watch_roots(self) -> list[str]:
+        """Directories in which boxes of this store are created (``Path``'s directory and
+        ``Inbox``), for a watcher of box creations."""
+        roots = [self._layout.root] if self._layout.root is not None else []
+        return [os.path.abspath(r) for r in [*roots, self._layout.inbox]]
+
     def open_box(self, name: str, *, create: bool = False) -> MaildirBox:
         path = self._layout.box_dir(name)
         alt_map = self.cfg.alt_map
