@@ -106,6 +106,11 @@ class MaildirBox(Box):
     def _abs(self, rel: str) -> str:
         return os.path.join(self.path, rel)
 
+    def _own(self, *paths: str) -> None:
+        """Paths this process is about to rename or unlink (see ``own_writes``)."""
+        if self._store.own_writes is not None:
+            self._store.own_writes.update(paths)
+
     def _stamps(self) -> tuple[tuple[int, int], tuple[int, int]]:
         try:
             cur = os.stat(os.path.join(self.path, "cur"))
@@ -213,6 +218,7 @@ class MaildirBox(Box):
             new_rel = rel[:4] + finals[k]
             if new_rel != rel:
                 try:
+                    self._own(self._abs(rel), self._abs(new_rel))
                     os.rename(self._abs(rel), self._abs(new_rel))
                 except FileNotFoundError:
                     raise _Rescan from None
@@ -494,6 +500,7 @@ class MaildirBox(Box):
             rel = f"{sub}/{finals[k]}"
             src = os.path.join(self.path, "tmp", pending.tmp_name)
             try:
+                self._own(self._abs(rel))
                 os.rename(src, self._abs(rel))
             except OSError as e:
                 raise self._error(
@@ -523,6 +530,7 @@ class MaildirBox(Box):
             # Any flag change moves a message out of new/, as mbsync does.
             new_rel = "cur/" + mn.with_flags(name, new, prefix)
             if new_rel != rel:
+                self._own(self._abs(rel), self._abs(new_rel))
                 os.rename(self._abs(rel), self._abs(new_rel))
             return new_rel
 
@@ -549,6 +557,7 @@ class MaildirBox(Box):
         gone: list[str] = []
 
         def unlink(rel: str) -> bool:
+            self._own(self._abs(rel))
             os.unlink(self._abs(rel))
             gone.append(rel[4:])
             return True
@@ -594,6 +603,7 @@ class MaildirBox(Box):
                     break
             src = self._abs(rel)
             try:
+                self._own(src, dest)
                 os.rename(src, dest)
             except FileNotFoundError:
                 if not os.path.lexists(src):
@@ -659,6 +669,9 @@ class MaildirStore(Store):
         self._syncfs: Callable[[int], int] | None = None
         self._syncfs_loaded = False
         self._open: list[MaildirBox] = []
+        # Absolute paths this process renamed into, out of, or unlinked, for a watcher
+        # that must tell its own changes from the user's (None: not recorded).
+        self.own_writes: set[str] | None = None
 
     # --- used by MaildirBox -------------------------------------------------------------
 

@@ -22,9 +22,9 @@ from syncmail.config.model import Config, IMAPStoreConfig, MaildirStoreConfig, T
 from syncmail.errors import AuthenticationFailed, LockedError, StoreError, SyncmailError
 from syncmail.events import BoxResult
 from syncmail.store.base import Store
-from syncmail.watch.local import POLL_INTERVAL, LocalEvent, LocalWatch, Stamp, stamp
+from syncmail.watch.local import POLL_INTERVAL, LocalEvent, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
-from syncmail.watch.server import ServerEvent, ServerWatch, set_keepalive
+from syncmail.watch.server import ServerEvent, ServerWatch, highest_modseq, set_keepalive
 from syncmail.watch.timing import Backoff, Debouncer, SuspendDetector
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ LOCKED_RETRY = 2.0
 # A worker connection unused for this long is closed before the next sync rather than
 # found dead by it (Dovecot logs out clients silent for 30 minutes).
 WORKER_IDLE = 10 * 60.0
+
+# How long a path the daemon wrote waits for its inotify event.
+OWN_WRITES_KEPT = 10.0
 
 # (channel, box pair name) or (channel, None): the whole channel, its box list included.
 Key = tuple[str, str | None]
@@ -93,8 +96,6 @@ class Watcher:
         self.reconnect_at: dict[str, float] = {}
         self.stopped_accounts: set[str] = set()
         self.local = LocalWatch(use_inotify=self.settings.use_inotify)
-        # Near box directory -> its stamp after the daemon's last sync of it.
-        self.stamps: dict[str, Stamp] = {}
         self.suspend = SuspendDetector()
         self.selector = selectors.DefaultSelector()
         self.next_resync = 0.0
@@ -102,10 +103,12 @@ class Watcher:
         self.next_local_poll = 0.0
         self.last_round = time.monotonic()
         self.exit_code = 0
-        # Box pairs due only because of local events (and their Maildir directories),
-        # and those a server event asked for: an echo test applies to the first only.
-        self.local_only: dict[Key, set[str]] = {}
-        self.pending_server: set[Key] = set()
+        # Paths the daemon's syncs renamed or unlinked (-> when): their inotify events
+        # are its own, not the user's.
+        self.own: dict[str, float] = {}
+        # (IMAP store, box) -> HIGHESTMODSEQ after the daemon's own changes to it: the
+        # server reports those back to the watching connection, as anyone's.
+        self.known_modseq: dict[tuple[str, str], int] = {}
 
     # --- the loop ---
 
@@ -240,14 +243,19 @@ class Watcher:
             self._unregister(watch)
             watch.close()
         self.servers.clear()
-        self._close_workers()
+        self._close_workers(everything=True)
         fd = self.local.fileno()
         if fd is not None:
             self.selector.unregister(fd)
         self.local.close()
 
-    def _close_workers(self) -> None:
+    def _close_workers(self, *, everything: bool = False) -> None:
+        """Close the IMAP stores' sync connections (``everything``: all stores)."""
+        from syncmail.store.maildir import MaildirStore
+
         for name, store in list(self.stores.items()):
+            if isinstance(store, MaildirStore) and not everything:
+                continue
             if isinstance(store, Store):
                 try:
                     store.close()
@@ -292,8 +300,11 @@ class Watcher:
                 return
             self._server_lost(name, e.message)
             return
-        self.backoff.setdefault(name, Backoff()).reset()
         self.selector.register(watch.fileno(), selectors.EVENT_READ, watch)
+        if self.backoff.setdefault(name, Backoff()).failures:
+            # Back after a loss: what happened meanwhile was reported to nobody.
+            self.backoff[name].reset()
+            self._schedule(self._keys_for(name, None))
         if watch.mode == "idle":
             self.next_poll[name] = time.monotonic() + self.settings.poll
         else:
@@ -308,12 +319,12 @@ class Watcher:
             self._server_lost(watch.name, e.message)
             return
         for event in events:
+            known = self.known_modseq.get((event.store, event.box or ""))
+            if event.modseq is not None and known is not None and event.modseq <= known:
+                log.debug("store %s: %s: the daemon's own change", event.store, event.box)
+                continue
             log.debug("store %s: %s %s", event.store, event.why, event.box or "(all boxes)")
-            keys = self._keys_for(event.store, event.box)
-            self._schedule(keys)
-            for key in keys:
-                self.local_only.pop(key, None)
-                self.pending_server.add(key)
+            self._schedule(self._keys_for(event.store, event.box))
 
     def _server_lost(self, name: str, why: str, *, immediately: bool = False) -> None:
         """The watching connection is gone: reconnect after a back-off, then resync the
@@ -332,7 +343,6 @@ class Watcher:
                 worker.close()
             except SyncmailError:
                 pass
-        self._schedule(self._keys_for(name, None), delay=wait + 0.1)
 
     def _unregister(self, watch: ServerWatch) -> None:
         try:
@@ -367,14 +377,10 @@ class Watcher:
         for event in events:
             if event.box is None:
                 rewatch.add(event.store)
+            if event.path is not None and self.own.pop(event.path, None) is not None:
+                continue  # the daemon's own rename or unlink
             log.debug("store %s: %s %s", event.store, event.why, event.box or "(box list)")
-            keys = self._keys_for(event.store, event.box)
-            self._schedule(keys)
-            for key in keys:
-                if key[1] is not None and key not in self.pending_server:
-                    self.local_only.setdefault(key, set()).update(
-                        p for p, sb in self.local.boxes.items() if sb == (event.store, event.box)
-                    )
+            self._schedule(self._keys_for(event.store, event.box))
         for name in rewatch:
             self._watch_maildir(name)
 
@@ -430,12 +436,10 @@ class Watcher:
         """Sync the box pairs ``keys`` (one engine run), then log and follow up."""
         from syncmail.sync.engine import run
 
-        keys = [k for k in keys if not self._echo(k)]
         targets = self._targets(keys)
-        self.local_only = {k: v for k, v in self.local_only.items() if k not in keys}
-        self.pending_server.difference_update(keys)
         if not targets:
             return
+        self._prepare_maildirs()
         if time.monotonic() - self.last_round > WORKER_IDLE:
             self._close_workers()
         options = _with_stop(self.run_options, lambda: self.signals.stop)
@@ -445,6 +449,8 @@ class Watcher:
             self._report(box)
             if box.error is None:
                 self._settle(box)
+                self._note_modseq(box)
+        self._collect_own_writes()
         self._after_round(result.errors)
 
     def _targets(self, keys: Sequence[Hashable]) -> list[Target]:
@@ -465,17 +471,6 @@ class Watcher:
             elif t.channel in boxes:
                 targets.append(Target(t.channel, tuple(boxes[t.channel])))
         return targets
-
-    def _echo(self, key: Hashable) -> bool:
-        """Only local events asked for this box pair, and its Maildir directories are as
-        the daemon's last sync left them: the events were the daemon's own writes."""
-        dirs = self.local_only.pop(key, None)  # type: ignore[call-overload]
-        if not dirs:
-            return False
-        if all(self.stamps.get(d) == stamp(d) for d in dirs):
-            log.debug("%s: only the daemon's own writes", key)
-            return True
-        return False
 
     def _report(self, box: BoxResult) -> None:
         if box.error is not None:
@@ -498,7 +493,8 @@ class Watcher:
         for e in errors:
             if isinstance(e, LockedError):
                 # A cron job's sync holds the box: its turn comes again shortly.
-                box = e.box if e.box and e.box != "INBOX" else None
+                ch = self.config.channels.get(e.channel)
+                box = e.box if ch is not None and ch.patterns else None
                 self._schedule([(e.channel, box)], delay=LOCKED_RETRY)
         for name, got in list(self.stores.items()):
             if isinstance(got, AuthenticationFailed):
@@ -514,9 +510,54 @@ class Watcher:
                     set_keepalive(session.client._imap.sock)
 
     def _settle(self, box: BoxResult) -> None:
-        """Remember the Maildir directories of a synced pair as the sync left them."""
-        for path in self._box_dirs(box.channel, box.box):
-            self.stamps[path] = self.local.settled(path)
+        """Polling: the Maildir directories of a synced pair as the sync left them."""
+        if not self.local.inotify:
+            for path in self._box_dirs(box.channel, box.box):
+                self.local.settled(path)
+
+    def _prepare_maildirs(self) -> None:
+        """Maildir stores made before the run uses them, so their writes are recorded."""
+        from syncmail.store import make_store
+        from syncmail.store.maildir import MaildirStore
+
+        for name in self._store_names():
+            cfg = self.config.stores[name]
+            if name in self.stores or not isinstance(cfg, MaildirStoreConfig):
+                continue
+            store = make_store(cfg, self.config, self.pm)
+            try:
+                store.connect()
+            except StoreError:
+                continue  # the run meets the same error and reports it
+            assert isinstance(store, MaildirStore)
+            store.own_writes = set()
+            self.stores[name] = store
+
+    def _collect_own_writes(self) -> None:
+        from syncmail.store.maildir import MaildirStore
+
+        now = time.monotonic()
+        self.own = {p: t for p, t in self.own.items() if now - t < OWN_WRITES_KEPT}
+        for store in self.stores.values():
+            if isinstance(store, MaildirStore) and store.own_writes:
+                self.own.update(dict.fromkeys(store.own_writes, now))
+                store.own_writes.clear()
+
+    def _note_modseq(self, box: BoxResult) -> None:
+        """After the daemon changed the far box: its HIGHESTMODSEQ, to know the echo."""
+        from syncmail.store.imap import IMAPStore
+
+        ch = self.config.channels[box.channel]
+        store = self.stores.get(ch.far.store)
+        if not isinstance(store, IMAPStore):
+            return
+        name = (ch.far.box or "INBOX") if not ch.patterns else ch.far.box + box.box
+        try:
+            modseq = highest_modseq(store, name)
+        except StoreError:
+            return  # the next sync finds the connection broken and makes a new one
+        if modseq is not None:
+            self.known_modseq[(store.name, name)] = modseq
 
     def _box_dirs(self, channel: str, label: str) -> list[str]:
         ch = self.config.channels[channel]
@@ -552,4 +593,4 @@ def _drain(fd: int) -> None:
         pass
 
 
-__all__ = ["Watcher", "WatchSettings", "stamp"]
+__all__ = ["Watcher", "WatchSettings"]

@@ -29,6 +29,8 @@ class LocalEvent:
     store: str
     box: str | None
     why: str
+    # The file that changed, when inotify said.
+    path: str | None = None
 
 
 def stamp(box_dir: str) -> Stamp:
@@ -145,7 +147,7 @@ class LocalWatch:
         head, sub = os.path.split(path)
         if sub in ("cur", "new") and head in self.boxes and not is_dir:
             store, box = self.boxes[head]
-            return LocalEvent(store, box, f"{sub}/{name}")
+            return LocalEvent(store, box, f"{sub}/{name}", os.path.join(path, name))
         if not is_dir or name in ("cur", "new", "tmp"):
             return None  # a state file written next to cur/ new/, a box's own parts
         store_name = self._parents.get(path) or self.boxes.get(path, ("", ""))[0]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from syncmail.errors import ConnectionFailed, StoreError
+from syncmail.store.imapwire import CommandFailed
 
 if TYPE_CHECKING:
     from syncmail.config.model import Config, IMAPStoreConfig
@@ -39,17 +40,40 @@ ANSWER_WAIT = 30.0
 _QUOTED = rb'"((?:[^"\\]|\\.)*)"'
 _STATUS = re.compile(rb"^\* STATUS (?:" + _QUOTED + rb"|([^\s(]+)) \(", re.IGNORECASE)
 _IN_BOX = re.compile(rb"^\* (?:\d+ (?:EXISTS|EXPUNGE|FETCH)\b|VANISHED\b)", re.IGNORECASE)
+_MODSEQ = re.compile(rb"HIGHESTMODSEQ (\d+)", re.IGNORECASE)
 _LITERAL = re.compile(rb"\{\d+\+?\}\r?\n$")
 
 
 @dataclass(frozen=True)
 class ServerEvent:
     """Something changed in store ``store``: box ``box``, or (None) any of its boxes,
-    mailboxes created or removed included."""
+    mailboxes created or removed included.  ``modseq``: the box's HIGHESTMODSEQ now,
+    when the server said."""
 
     store: str
     box: str | None
     why: str
+    modseq: int | None = None
+
+
+def highest_modseq(store: IMAPStore, box: str) -> int | None:
+    """``STATUS box (HIGHESTMODSEQ)`` on a connected store (None: not known)."""
+    from syncmail.store import utf7
+
+    if not store.condstore:
+        return None
+    session = store.session
+    imap = session.client._imap
+    imap.untagged_responses.pop("STATUS", None)
+    try:
+        session.simple("STATUS", _quote(utf7.encode(store.server_name(box))), "(HIGHESTMODSEQ)")
+    except CommandFailed:
+        return None
+    for line in imap.untagged_responses.pop("STATUS", []):
+        m = _MODSEQ.search(line if isinstance(line, bytes) else b"")
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def set_keepalive(sock: Any) -> None:
@@ -285,7 +309,8 @@ class ServerWatch:
         box = self.store.box_from_server(wire)
         if box is None:
             return ServerEvent(self.name, None, f"STATUS of {wire}")
-        return ServerEvent(self.name, box, "NOTIFY")
+        m = _MODSEQ.search(line)
+        return ServerEvent(self.name, box, "NOTIFY", int(m.group(1)) if m else None)
 
 
 def _quote(name: str) -> str:
