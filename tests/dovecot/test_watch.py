@@ -182,3 +182,24 @@ def test_a_locked_box_is_synced_once_the_lock_is_free(tmp_path: Path, imap_user:
             os.close(fd)
         wait_for(lambda: len(local_files(tmp_path)) == 1, timeout=5)
         assert w.stop() == 0
+
+
+def test_without_notify_idle_on_inbox_and_poll_the_rest(
+    tmp_path: Path, imap_user_no_notify: Any
+) -> None:
+    user = imap_user_no_notify
+    config = write_config(tmp_path, user)
+    client = user.client()
+    client.create_folder("Other")
+    client.logout()
+    with WatchProcess(tmp_path, config, "-a", "-V", env={"SYNCMAIL_WATCH_POLL": "1.5"}) as w:
+        w.ready()
+        assert "watching with IDLE" in w.log()
+        user.append("INBOX", message(1))
+        wait_for(lambda: len(local_files(tmp_path)) == 1, timeout=1.5)
+        user.append("Other", message(2))  # no IDLE there: found by the poll
+        wait_for(lambda: len(local_files(tmp_path, "Other")) == 1, timeout=4)
+        path = local_files(tmp_path)[0]
+        os.rename(path, path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2,F"))
+        wait_for(lambda: any(b"\\Flagged" in f for f in server_flags(user).values()))
+        assert w.stop() == 0
