@@ -102,6 +102,24 @@ def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
 
 
 @hookimpl
+def syncmail_watch_paths(config: Config) -> list[str]:
+    """The Xapian directory: a tag change there is pushed to the flags by the next run."""
+    try:
+        settings = settings_from_config(config)
+    except SettingsError:
+        return []
+    if not (settings.sync_tags and settings.active and notmuch_configured(settings)):
+        return []
+    db = _open(settings, "ro")
+    if db is None:
+        return []
+    with db:
+        from syncmail_notmuch.index import database_path, xapian_dirs
+
+        return xapian_dirs(database_path(db))
+
+
+@hookimpl
 def syncmail_new_message(event: NewMessage) -> None:
     if event.path is not None:
         _queue(Operation("new", event.path))

@@ -48,6 +48,18 @@ def database_path(db: Any) -> str:
     return os.fsdecode(db.path)
 
 
+def xapian_dirs(root: str) -> list[str]:
+    """Where the Xapian files of the database at ``root`` may be: inside it (the
+    classic layout) or under ``$XDG_DATA_HOME`` (notmuch >= 0.32 split layout)."""
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    profile = os.environ.get("NOTMUCH_PROFILE") or "default"
+    candidates = [
+        os.path.join(root, ".notmuch", "xapian"),
+        os.path.join(data, "notmuch", profile, "xapian"),
+    ]
+    return [c for c in candidates if os.path.isdir(c)]
+
+
 def to_db_path(root: str, path: str) -> str | None:
     """``path`` spelled under the database root as notmuch stores it, or None if outside."""
     real_root = os.path.realpath(root)

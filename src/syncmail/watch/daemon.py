@@ -22,7 +22,7 @@ from syncmail.config.model import Config, IMAPStoreConfig, MaildirStoreConfig, T
 from syncmail.errors import AuthenticationFailed, LockedError, StoreError, SyncmailError
 from syncmail.events import BoxResult
 from syncmail.store.base import Store
-from syncmail.watch.local import POLL_INTERVAL, LocalEvent, LocalWatch
+from syncmail.watch.local import PLUGIN, POLL_INTERVAL, LocalEvent, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
 from syncmail.watch.server import ServerEvent, ServerWatch, highest_modseq, set_keepalive
 from syncmail.watch.timing import Backoff, Debouncer, SuspendDetector
@@ -46,6 +46,8 @@ OWN_WRITES_KEPT = 10.0
 
 # (channel, box pair name) or (channel, None): the whole channel, its box list included.
 Key = tuple[str, str | None]
+# A run for the plugins' sake (see ``syncmail_watch_paths``).
+PLUGIN_KEY: Key = (PLUGIN, None)
 
 
 @dataclass
@@ -237,6 +239,15 @@ class Watcher:
                 self._connect_server(name)
             elif isinstance(cfg, MaildirStoreConfig):
                 self._watch_maildir(name)
+        if self.pm is not None:
+            from syncmail.plugins import call_isolated
+
+            for plugin, paths in call_isolated(
+                self.pm, "syncmail_watch_paths", config=self.config
+            ):
+                for path in paths:
+                    log.info("plugin %s: watching %s", plugin, path)
+                    self.local.add_plugin_path(path)
 
     def _teardown(self) -> None:
         for watch in self.servers.values():
@@ -375,6 +386,11 @@ class Watcher:
     def _local_events(self, events: list[LocalEvent]) -> None:
         rewatch: set[str] = set()
         for event in events:
+            if event.store == PLUGIN:
+                # A plugin's data changed (notmuch tags): a run with no box pairs lets
+                # its pre_sync turn that into Maildir changes, which come back here.
+                self._schedule([PLUGIN_KEY])
+                continue
             if event.box is None:
                 rewatch.add(event.store)
             if event.path is not None and self.own.pop(event.path, None) is not None:
@@ -437,7 +453,7 @@ class Watcher:
         from syncmail.sync.engine import run
 
         targets = self._targets(keys)
-        if not targets:
+        if not targets and PLUGIN_KEY not in keys:
             return
         self._prepare_maildirs()
         if time.monotonic() - self.last_round > WORKER_IDLE:
@@ -454,7 +470,7 @@ class Watcher:
         self._after_round(result.errors)
 
     def _targets(self, keys: Sequence[Hashable]) -> list[Target]:
-        whole = {k[0] for k in keys if isinstance(k, tuple) and k[1] is None}
+        whole = {k[0] for k in keys if isinstance(k, tuple) and k[1] is None and k != PLUGIN_KEY}
         boxes: dict[str, list[str]] = {}
         for key in keys:
             assert isinstance(key, tuple)

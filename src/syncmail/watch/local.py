@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 2.0
 
 Stamp = tuple[int, int]
+# The "store" of events in directories named by plugins.
+PLUGIN = ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,13 @@ class LocalEvent:
     why: str
     # The file that changed, when inotify said.
     path: str | None = None
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def stamp(box_dir: str) -> Stamp:
@@ -65,6 +74,7 @@ class LocalWatch:
         # Polling: the stamps last seen.
         self._seen: dict[str, Stamp] = {}
         self._parent_seen: dict[str, int] = {}
+        self._plugin_paths: set[str] = set()
 
     @property
     def inotify(self) -> bool:
@@ -106,6 +116,19 @@ class LocalWatch:
             self._parents.setdefault(root, store)
             self._add(root, files=False)
 
+    def add_plugin_path(self, path: str) -> None:
+        """Watch a directory a plugin named (``syncmail_watch_paths``): any write there."""
+        path = os.path.abspath(path)
+        self._plugin_paths.add(path)
+        self._parent_seen.setdefault(path, _mtime(path))
+        if self._ino is not None and path not in self._wd.values():
+            f = self._flags
+            mask = f.CLOSE_WRITE | f.MOVED_TO | f.CREATE | f.DELETE | f.ONLYDIR
+            try:
+                self._wd[self._ino.add_watch(path, mask)] = path
+            except OSError as exc:
+                log.debug("inotify: not watching %s: %s", path, exc)
+
     def _add(self, path: str, *, files: bool) -> None:
         if self._ino is None or path in self._wd.values():
             return
@@ -144,6 +167,8 @@ class LocalWatch:
         return out
 
     def _event(self, path: str, name: str, is_dir: bool) -> LocalEvent | None:
+        if path in self._plugin_paths:
+            return LocalEvent(PLUGIN, None, f"{path}/{name}")
         head, sub = os.path.split(path)
         if sub in ("cur", "new") and head in self.boxes and not is_dir:
             store, box = self.boxes[head]
@@ -166,11 +191,8 @@ class LocalWatch:
             if now != self._seen.get(path):
                 self._seen[path] = now
                 out.append(LocalEvent(store, box, "changed"))
-        for path, store in self._parents.items():
-            try:
-                now_ns = os.stat(path).st_mtime_ns
-            except OSError:
-                now_ns = 0
+        for path, store in [*self._parents.items(), *((p, PLUGIN) for p in self._plugin_paths)]:
+            now_ns = _mtime(path)
             if self._parent_seen.setdefault(path, now_ns) != now_ns:
                 self._parent_seen[path] = now_ns
                 out.append(LocalEvent(store, None, "directory changed"))
