@@ -105,6 +105,8 @@ class Watcher:
         self.next_local_poll = 0.0
         self.last_round = time.monotonic()
         self.exit_code = 0
+        # IMAP store -> file descriptor of its watching connection in the selector.
+        self.registered: dict[str, int] = {}
         # Paths the daemon's syncs renamed or unlinked (-> when): their inotify events
         # are its own, not the user's.
         self.own: dict[str, float] = {}
@@ -124,7 +126,12 @@ class Watcher:
             sd_notify("READY=1\nSTATUS=watching")
             self.suspend.slept()
             while not self.signals.stop:
-                self._turn(wake_r)
+                try:
+                    self._turn(wake_r)
+                except Exception as e:  # noqa: BLE001 - a daemon outlives its bugs
+                    log.error("internal error in the watch loop: %s: %s", type(e).__name__, e)
+                    log.debug("traceback", exc_info=True)
+                    time.sleep(1.0)  # never a busy loop of the same error
         finally:
             sd_notify("STOPPING=1")
             self._teardown()
@@ -311,7 +318,8 @@ class Watcher:
                 return
             self._server_lost(name, e.message)
             return
-        self.selector.register(watch.fileno(), selectors.EVENT_READ, watch)
+        self.registered[name] = watch.fileno()
+        self.selector.register(self.registered[name], selectors.EVENT_READ, watch)
         if self.backoff.setdefault(name, Backoff()).failures:
             # Back after a loss: what happened meanwhile was reported to nobody.
             self.backoff[name].reset()
@@ -356,10 +364,10 @@ class Watcher:
                 pass
 
     def _unregister(self, watch: ServerWatch) -> None:
-        try:
-            self.selector.unregister(watch.fileno())
-        except (KeyError, ValueError, OSError, AssertionError, StoreError):
-            pass
+        # By the number it was registered with: a socket closed by the loss has none.
+        fd = self.registered.pop(watch.name, None)
+        if fd is not None:
+            self.selector.unregister(fd)
 
     def _stop_account(self, name: str, e: StoreError) -> None:
         log.error("store %s: %s; this account is stopped (fix it and send SIGHUP)", name, e.message)
