@@ -1,4 +1,4 @@
-"""The ``syncmail watch`` command: from a parsed command line to a running watcher."""
+"""The ``watch`` command: from a parsed command line to a running watcher."""
 
 from __future__ import annotations
 
