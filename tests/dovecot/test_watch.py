@@ -194,9 +194,11 @@ def test_without_notify_idle_on_inbox_and_poll_the_rest(
     client = user.client()
     client.create_folder("Other")
     client.logout()
-    with WatchProcess(tmp_path, config, "-a", "-V", env={"SYNCMAIL_WATCH_POLL": "1.5"}) as w:
+    env = {"SYNCMAIL_WATCH_POLL": "1.5", "SYNCMAIL_WATCH_RENEW": "0.5"}
+    with WatchProcess(tmp_path, config, "-a", "-V", env=env) as w:
         w.ready()
         assert "watching with IDLE" in w.log()
+        time.sleep(1.2)  # IDLE renewed (DONE, IDLE) twice: still watching
         user.append("INBOX", message(1))
         wait_for(lambda: len(local_files(tmp_path)) == 1, timeout=1.5)
         user.append("Other", message(2))  # no IDLE there: found by the poll
@@ -205,3 +207,30 @@ def test_without_notify_idle_on_inbox_and_poll_the_rest(
         os.rename(path, path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2,F"))
         wait_for(lambda: any(b"\\Flagged" in f for f in server_flags(user).values()))
         assert w.stop() == 0
+
+
+def test_a_refused_login_stops_its_account_not_the_watch(
+    tmp_path: Path, imap_user: Any, dovecot: Any
+) -> None:
+    config = write_config(tmp_path, imap_user)
+    text = config.read_text()
+    bad = (
+        text.split("IMAPAccount", 1)[1].split("Channel test", 1)[0]
+        .replace(f"acct-{imap_user.name}", "acct-bad")
+        .replace(f"Pass {imap_user.password}", "Pass wrong")
+        .replace("IMAPStore remote", "IMAPStore bad-remote")
+        .replace("MaildirStore local", "MaildirStore bad-local")
+        .replace("Account acct-bad", "Account acct-bad")
+        .replace(f"{tmp_path}/near", f"{tmp_path}/bad")
+    )  # fmt: skip
+    config.write_text(
+        text + "\nIMAPAccount" + bad
+        + "Channel bad\nFar :bad-remote:\nNear :bad-local:\nPatterns *\nCreate Both\n"
+        "SyncState *\n"
+    )  # fmt: skip
+    with WatchProcess(tmp_path, config, "-a") as w:
+        w.ready()
+        assert "this account is stopped" in w.log()
+        imap_user.append("INBOX", message(1))  # the good account goes on
+        wait_for(lambda: len(local_files(tmp_path)) == 1)
+        assert w.stop() == 1  # but the exit status says something was wrong

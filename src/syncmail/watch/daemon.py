@@ -24,7 +24,13 @@ from syncmail.events import BoxResult
 from syncmail.store.base import Store
 from syncmail.watch.local import PLUGIN, POLL_INTERVAL, LocalEvent, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
-from syncmail.watch.server import ServerEvent, ServerWatch, highest_modseq, set_keepalive
+from syncmail.watch.server import (
+    RENEW,
+    ServerEvent,
+    ServerWatch,
+    highest_modseq,
+    set_keepalive,
+)
 from syncmail.watch.timing import Backoff, Debouncer, SuspendDetector
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 # poll of the boxes an IDLE-only server cannot report.
 RESYNC_ENV = "SYNCMAIL_WATCH_RESYNC"
 POLL_ENV = "SYNCMAIL_WATCH_POLL"
+RENEW_ENV = "SYNCMAIL_WATCH_RENEW"
 RESYNC = 20 * 60.0
 POLL = 5 * 60.0
 # A box whose mbsync lock is held (a cron job's sync) is tried again after this.
@@ -54,11 +61,16 @@ PLUGIN_KEY: Key = (PLUGIN, None)
 class WatchSettings:
     resync: float = RESYNC
     poll: float = POLL
+    renew: float = RENEW
     use_inotify: bool = True
 
     @classmethod
     def from_env(cls) -> WatchSettings:
-        return cls(resync=_seconds(RESYNC_ENV, RESYNC), poll=_seconds(POLL_ENV, POLL))
+        return cls(
+            resync=_seconds(RESYNC_ENV, RESYNC),
+            poll=_seconds(POLL_ENV, POLL),
+            renew=_seconds(RENEW_ENV, RENEW),
+        )
 
 
 def _seconds(name: str, default: float) -> float:
@@ -242,7 +254,9 @@ class Watcher:
         for name in self._store_names():
             cfg = self.config.stores[name]
             if isinstance(cfg, IMAPStoreConfig):
-                self.servers[name] = ServerWatch(cfg, self.config, self.pm)
+                self.servers[name] = ServerWatch(
+                    cfg, self.config, self.pm, renew=self.settings.renew
+                )
                 self._connect_server(name)
             elif isinstance(cfg, MaildirStoreConfig):
                 self._watch_maildir(name)

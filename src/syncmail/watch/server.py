@@ -101,8 +101,11 @@ class ServerWatch:
     """The watching connection of one IMAP store.  ``connect`` it, poll ``fileno`` and
     call ``events`` when readable, ``tick`` at ``deadline``; errors are ``StoreError``."""
 
-    def __init__(self, store_cfg: IMAPStoreConfig, config: Config, pm: Any) -> None:
+    def __init__(
+        self, store_cfg: IMAPStoreConfig, config: Config, pm: Any, *, renew: float = RENEW
+    ) -> None:
         self.name = store_cfg.name
+        self.renew = renew
         self._cfg = store_cfg
         self._config = config
         self._pm = pm
@@ -216,7 +219,7 @@ class ServerWatch:
                         self.name, f"IDLE refused: {_text(line)}", retryable=False
                     )
                 events += self._parse(line)
-        self.deadline = time.monotonic() + RENEW
+        self.deadline = time.monotonic() + self.renew
         return events
 
     def _done(self) -> list[ServerEvent]:
