@@ -20,7 +20,12 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fixtures.dovecot import CAPABILITY_WITHOUT_UIDPLUS, Dovecot, available  # noqa: E402
+from tests.fixtures.dovecot import (  # noqa: E402
+    CAPABILITY_WITHOUT_NOTIFY,
+    CAPABILITY_WITHOUT_UIDPLUS,
+    Dovecot,
+    available,
+)
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -106,3 +111,29 @@ def imap_user_no_uidplus(dovecot_no_uidplus: Dovecot) -> Iterator[ImapUser]:
     dovecot_no_uidplus.add_user(name, password)
     yield ImapUser(dovecot_no_uidplus, name, password)
     dovecot_no_uidplus.reset_user(name)
+
+
+@pytest.fixture(scope="session")
+def dovecot_no_notify() -> Iterator[Dovecot]:
+    """A third Dovecot whose CAPABILITY lacks NOTIFY (watchers must fall back to IDLE)."""
+    if not available():
+        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
+    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-nonotify-")
+    server = Dovecot(directory, imap_capability=CAPABILITY_WITHOUT_NOTIFY)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_user_no_notify(dovecot_no_notify: Dovecot) -> Iterator[ImapUser]:
+    """Like ``imap_user``, on the server without NOTIFY."""
+    name = f"i{next(_user_counter)}{secrets.token_hex(3)}"
+    password = secrets.token_hex(8)
+    dovecot_no_notify.reset_user(name)
+    dovecot_no_notify.add_user(name, password)
+    yield ImapUser(dovecot_no_notify, name, password)
+    dovecot_no_notify.reset_user(name)

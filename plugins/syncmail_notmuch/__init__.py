@@ -102,6 +102,24 @@ def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
 
 
 @hookimpl
+def syncmail_watch_paths(config: Config) -> list[str]:
+    """The Xapian directory: a tag change there is pushed to the flags by the next run."""
+    try:
+        settings = settings_from_config(config)
+    except SettingsError:
+        return []
+    if not (settings.sync_tags and settings.active and notmuch_configured(settings)):
+        return []
+    db = _open(settings, "ro")
+    if db is None:
+        return []
+    with db:
+        from syncmail_notmuch.index import database_path, xapian_dirs
+
+        return xapian_dirs(database_path(db))
+
+
+@hookimpl
 def syncmail_new_message(event: NewMessage) -> None:
     if event.path is not None:
         _queue(Operation("new", event.path))
@@ -197,7 +215,13 @@ def _advance_baseline(before: Revision, after: Revision) -> None:
 
 
 def _push_tags(settings: Settings) -> None:
-    from syncmail_notmuch.index import database_path, push_tags, scope_query, synchronize_flags
+    from syncmail_notmuch.index import (
+        database_path,
+        mail_root,
+        push_tags,
+        scope_query,
+        synchronize_flags,
+    )
 
     if not may_write_database():
         log.info("notmuch < 0.32 holds its lock during pre-new: tags are not pushed to flags")
@@ -209,6 +233,7 @@ def _push_tags(settings: Settings) -> None:
         if not synchronize_flags(db):
             return
         root = _run.root = database_path(db)
+        files_root = mail_root(db)
         current = revstate.from_db(db)
     known = revstate.load(root)
     _run.baseline = current
@@ -216,7 +241,7 @@ def _push_tags(settings: Settings) -> None:
         # First run (or a rebuilt database): flags and tags are taken to agree now.
         revstate.save(root, current)
         return
-    scope = scope_query(root, settings.maildir_roots)
+    scope = scope_query(files_root, settings.maildir_roots)
     if scope is None or current.rev <= known.rev:
         _run.baseline_dirty = current != known
         return

@@ -47,6 +47,29 @@ def database_path(db: Any) -> str:
     return os.fsdecode(db.path)
 
 
+def mail_root(db: Any) -> str:
+    """Where the mail files are: ``database.mail_root`` when the config splits it from
+    the database (notmuch >= 0.32), else the database path."""
+    try:
+        root = db.config.get("database.mail_root")
+    except Exception:  # noqa: BLE001 - an older libnotmuch without the key
+        root = None
+    return str(root) if root else database_path(db)
+
+
+def xapian_dirs(root: str) -> list[str]:
+    """Where the Xapian files of the database at ``root`` may be: inside it (the
+    classic layout) or under ``$XDG_DATA_HOME`` (notmuch >= 0.32 split layout)."""
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    profile = os.environ.get("NOTMUCH_PROFILE") or "default"
+    candidates = [
+        os.path.join(root, ".notmuch", "xapian"),
+        os.path.join(root, "xapian"),  # database.path apart from mail_root
+        os.path.join(data, "notmuch", profile, "xapian"),
+    ]
+    return [c for c in candidates if os.path.isdir(c)]
+
+
 def to_db_path(root: str, path: str) -> str | None:
     """``path`` spelled under the database root as notmuch stores it, or None if outside."""
     real_root = os.path.realpath(root)
@@ -70,7 +93,7 @@ def apply_operations(db: Any, operations: Iterable[Operation]) -> Counts:
     """Mirror buffered deliveries, flag renames and removals into the (read-write) database."""
     import notmuch2
 
-    root = database_path(db)
+    root = mail_root(db)
     tags = new_tags(db)
     sync = synchronize_flags(db)
     counts = Counts()

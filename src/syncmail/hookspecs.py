@@ -106,6 +106,58 @@ def syncmail_post_sync(summary: RunSummary) -> None:
 
 
 # -------------------------------------------------------------------------------------
+# Watch phase (``syncmail watch``): a long-running process made of many runs
+
+
+@hookspec
+def syncmail_watch_started(config: Config, targets: Sequence[Target]) -> None:
+    """``syncmail watch`` started, before its first run.
+
+    A watch is a sequence of ordinary runs: one at start, then one each time boxes
+    changed (usually one box pair), each with its own ``syncmail_pre_sync`` and
+    ``syncmail_post_sync`` and the per-message events in between, so a plugin that
+    works for ``syncmail -a`` works unchanged; it may use this hook to keep state (an
+    open index, a cache) between runs until ``syncmail_watch_stopped``.  After SIGHUP
+    the watch stops and starts again with the new config.
+
+    :param config: The parsed configuration.
+    :param targets: What is watched: a :class:`syncmail.config.model.Target` per channel.
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+@hookspec
+def syncmail_watch_paths(config: Config) -> list[str]:
+    """Directories outside the synced Maildirs whose changes should start a run.
+
+    A run begins with ``syncmail_pre_sync``, in which a plugin can turn changes made
+    elsewhere into Maildir changes (the notmuch plugin writes tag changes found through
+    ``lastmod`` into file flags), which the watch then syncs.  Return the directories
+    whose writes mean such changes (the notmuch database's directory); each change in
+    them is followed, after a quiet period, by a run with no box pairs.
+
+    :param config: The parsed configuration.
+    :return: A list of directory paths (missing ones are skipped).
+
+    Not firstresult: the lists of all plugins are concatenated.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def syncmail_watch_stopped() -> None:
+    """``syncmail watch`` is ending (SIGTERM, SIGINT, or a reload on SIGHUP), after its
+    last run.
+
+    :return: Nothing; return values are ignored.
+
+    Not firstresult.
+    """
+
+
+# -------------------------------------------------------------------------------------
 # Per box / per message phase (delivered after the box's state is committed)
 
 

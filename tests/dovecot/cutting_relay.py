@@ -118,6 +118,15 @@ class CuttingRelay:
             self.refused = 0
             self.cut_done = False
 
+    def cut_all(self) -> int:
+        """Close every relayed connection now (a network that dropped); how many."""
+        with self._lock:
+            socks = list(self._sockets)
+            self._sockets.clear()
+        for sock in socks:
+            _close(sock)
+        return len(socks) // 2
+
     def stop(self) -> None:
         self._stopping.set()
         try:

@@ -427,6 +427,15 @@ class IMAPStore(Store):
             name = name.replace("/", self.delimiter)
         return self.prefix + name
 
+    def box_from_server(self, wire: str) -> str | None:
+        """The box name of a mailbox name as the server sent it (UTF-7, prefix,
+        delimiter), or None when it is outside this store or cannot be represented."""
+        try:
+            canonical = self._canonical(utf7.decode(wire))
+        except ValueError:
+            return None
+        return None if canonical is None else self._from_store_name(canonical)
+
     def _wire_name(self, name: str) -> str:
         return utf7.encode(self.server_name(name))
 

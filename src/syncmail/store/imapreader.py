@@ -33,6 +33,8 @@ SPOOL_THRESHOLD = 4 * 1024 * 1024
 # The default largest message accepted (IMAPAccount MessageSizeLimit).
 DEFAULT_MESSAGE_LIMIT = 1024 * 1024 * 1024
 _CHUNK = 256 * 1024
+# Waiting idle, a read after the poll said "readable" waits at most this for its bytes.
+IDLE_READ_TIMEOUT = 1.0
 
 
 class ProtocolViolation(Exception):
@@ -80,6 +82,8 @@ class BoundedReader:
         self._window_bytes = 0
         # What the client is waiting for, for error messages ("the answer to UID FETCH").
         self.waiting_for = "the server's answer"
+        # Waiting idle: the server closed the connection.
+        self.eof = False
 
     # --- the progress rule ---
 
@@ -199,6 +203,43 @@ class BoundedReader:
             file.close()
             raise
         return SpooledBody(file, size)
+
+    # --- waiting idle (IDLE / NOTIFY) ---
+
+    def idle_lines(self, *, receive: bool) -> list[bytes]:
+        """Waiting mode: the complete lines received so far, after one read of what the
+        socket holds when ``receive`` (the caller's poll said it is readable).
+
+        A watching connection is silent for minutes by design, so the progress rule does
+        not apply here; the caller bounds the wait itself.  ``eof`` is set once the
+        server closed the connection (a readable socket with nothing to read).
+        """
+        if receive:
+            self.sock.settimeout(IDLE_READ_TIMEOUT)
+            while True:
+                try:
+                    data = self.sock.recv(_CHUNK)
+                except TimeoutError:
+                    break  # half a TLS record: the rest comes with the next wake-up
+                if not data:
+                    self.eof = True
+                    break
+                self._buf += data
+                # TLS may hold decrypted bytes the poll cannot see.
+                pending = getattr(self.sock, "pending", None)
+                if not callable(pending) or not pending():
+                    break
+        lines = []
+        while (nl := self._buf.find(b"\n")) >= 0:
+            lines.append(bytes(self._buf[: nl + 1]))
+            del self._buf[: nl + 1]
+        if len(self._buf) > MAX_LINE:
+            raise ProtocolViolation("a line of more than 1 MB while waiting idle")
+        return lines
+
+    def has_lines(self) -> bool:
+        """A complete line is buffered (a poll of the socket would not show it)."""
+        return b"\n" in self._buf
 
     def close(self) -> None:
         self._buf.clear()

@@ -106,6 +106,11 @@ class MaildirBox(Box):
     def _abs(self, rel: str) -> str:
         return os.path.join(self.path, rel)
 
+    def _own(self, *paths: str) -> None:
+        """Paths this process is about to rename or unlink (see ``own_writes``)."""
+        if self._store.own_writes is not None:
+            self._store.own_writes.update(paths)
+
     def _stamps(self) -> tuple[tuple[int, int], tuple[int, int]]:
         try:
             cur = os.stat(os.path.join(self.path, "cur"))
@@ -218,6 +223,7 @@ class MaildirBox(Box):
             new_rel = rel[:4] + finals[k]
             if new_rel != rel:
                 try:
+                    self._own(self._abs(rel), self._abs(new_rel))
                     os.rename(self._abs(rel), self._abs(new_rel))
                 except FileNotFoundError:
                     raise _Rescan from None
@@ -503,6 +509,7 @@ class MaildirBox(Box):
             rel = f"{sub}/{finals[k]}"
             src = os.path.join(self.path, "tmp", pending.tmp_name)
             try:
+                self._own(self._abs(rel))
                 os.rename(src, self._abs(rel))
             except OSError as e:
                 raise self._error(
@@ -532,6 +539,7 @@ class MaildirBox(Box):
             # Any flag change moves a message out of new/, as mbsync does.
             new_rel = "cur/" + mn.with_flags(name, new, prefix)
             if new_rel != rel:
+                self._own(self._abs(rel), self._abs(new_rel))
                 os.rename(self._abs(rel), self._abs(new_rel))
             return new_rel
 
@@ -558,6 +566,7 @@ class MaildirBox(Box):
         gone: list[str] = []
 
         def unlink(rel: str) -> bool:
+            self._own(self._abs(rel))
             os.unlink(self._abs(rel))
             gone.append(rel[4:])
             return True
@@ -603,6 +612,7 @@ class MaildirBox(Box):
                     break
             src = self._abs(rel)
             try:
+                self._own(src, dest)
                 os.rename(src, dest)
             except FileNotFoundError:
                 if not os.path.lexists(src):
@@ -668,6 +678,9 @@ class MaildirStore(Store):
         self._syncfs: Callable[[int], int] | None = None
         self._syncfs_loaded = False
         self._open: list[MaildirBox] = []
+        # Absolute paths this process renamed into, out of, or unlinked, for a watcher
+        # that must tell its own changes from the user's (None: not recorded).
+        self.own_writes: set[str] | None = None
 
     # --- used by MaildirBox -------------------------------------------------------------
 
@@ -738,6 +751,12 @@ class MaildirStore(Store):
 
     def list_boxes(self, *, inbox: bool = True) -> list[str]:
         return self._layout.list_boxes(inbox=inbox)
+
+    def watch_roots(self) -> list[str]:
+        """Directories in which boxes of this store are created (``Path``'s directory and
+        ``Inbox``), for a watcher of box creations."""
+        roots = [self._layout.root] if self._layout.root is not None else []
+        return [os.path.abspath(r) for r in [*roots, self._layout.inbox]]
 
     def open_box(self, name: str, *, create: bool = False) -> MaildirBox:
         path = self._layout.box_dir(name)

@@ -116,6 +116,8 @@ class RunContext:
     reached: set[str] = field(default_factory=set)
     # Channel -> retries it took to connect its stores and list its boxes.
     reconnects: dict[str, int] = field(default_factory=dict)
+    # Asked between box pairs: True ends the run there.
+    should_stop: Callable[[], bool] | None = None
 
     def report(self) -> None:
         if self.progress_cb is not None:

@@ -54,6 +54,8 @@ class RunOptions:
     dry_run: bool = False
     progress: Callable[[Progress], None] | None = None
     force: bool = False
+    # Asked between box pairs: True stops the run there (``syncmail watch`` on SIGTERM).
+    should_stop: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -77,11 +79,22 @@ def run(
     targets: Sequence[Target],
     options: RunOptions,
     plugin_manager: Any = None,
+    *,
+    stores: dict[str, Store | StoreError] | None = None,
 ) -> RunResult:
-    """Sync ``targets``; errors are collected per store / box and the run goes on."""
+    """Sync ``targets``; errors are collected per store / box and the run goes on.
+
+    ``stores`` (store name -> connected store, or the error it failed with) lets a caller
+    that runs again and again (``syncmail watch``) keep its connections: the run uses and
+    updates that dict and leaves its stores open.  Without it, the run connects what it
+    needs and closes it at the end.
+    """
     r = RunContext(
         config, plugin_manager, options.dry_run, options.progress, force=options.force
     )
+    r.should_stop = options.should_stop
+    if stores is not None:
+        r.stores = stores
     if plugin_manager is not None:
         from syncmail.plugins import pre_sync
 
@@ -93,11 +106,13 @@ def run(
     r.progress.channels_total = len(targets)
     try:
         for target in targets:
+            if r.should_stop is not None and r.should_stop():
+                break
             _sync_channel(r, target, options.cli_ops)
             r.progress.channels_done += 1
             r.report()
     finally:
-        for store in r.stores.values():
+        for store in r.stores.values() if stores is None else ():
             if isinstance(store, Store):
                 try:
                     store.close()
@@ -184,6 +199,8 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         r.reconnects[channel.name] = retries
     r.progress.boxes_total += len(pairs)
     for name, far_name, near_name in pairs:
+        if r.should_stop is not None and r.should_stop():
+            return
         label = name or near_name
         try:
             result = _sync_pair(r, channel, ops, (name, far_name, near_name))
