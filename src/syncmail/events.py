@@ -71,6 +71,8 @@ class BoxResult:
     error: str | None = None
     # How often the pair was synced again after its connection was lost in the middle.
     retries: int = 0
+    # Wall-clock seconds the pair took, tries included.
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

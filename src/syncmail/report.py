@@ -114,6 +114,36 @@ def failure_text(summary: RunSummary, errors: Sequence[SyncmailError]) -> str | 
     return f"syncmail: {verdict}: {'; '.join(parts)}; see the errors above"
 
 
+def summary_json(summary: RunSummary, errors: Sequence[SyncmailError]) -> str:
+    """The run's summary as JSON (``--summary-json``), for status bars and scripts:
+    per box pair its counts, error and seconds; the run's errors and verdict."""
+    import json
+
+    boxes = [
+        {
+            "channel": b.channel, "box": b.box,
+            "pulled_new": b.pulled_new, "pushed_new": b.pushed_new,
+            "pulled_flags": b.pulled_flags, "pushed_flags": b.pushed_flags,
+            "expunged_far": b.expunged_far, "expunged_near": b.expunged_near,
+            "trashed_far": b.trashed_far, "trashed_near": b.trashed_near,
+            "retries": b.retries, "error": b.error, "seconds": round(b.seconds, 3),
+        }
+        for b in summary.boxes
+    ]  # fmt: skip
+    return json.dumps(
+        {
+            "version": 1,
+            "ok": not errors,
+            "dry_run": summary.dry_run,
+            "channels": summary.channels,
+            "boxes": boxes,
+            "errors": [str(e) for e in errors],
+            "seconds": round(sum(b.seconds for b in summary.boxes), 3),
+        },
+        indent=1,
+    )
+
+
 def _side_text(side: SideProgress) -> str:
     return (
         f"+{side.new_done}/{side.new_total} *{side.flags_done}/{side.flags_total} "

@@ -57,6 +57,8 @@ class Invocation:
     strict_plugins: bool = False
     # syncmail's own: ``--force`` lets deletions through the safety rail.
     force: bool = False
+    # syncmail's own: ``--summary-json FILE`` (``-``: stdout, instead of the text summary).
+    summary_json: str | None = None
 
 
 # --- argument parsing (mbsync's src/main.c rules) --------------------------------------
@@ -140,6 +142,7 @@ def parse_args(argv: Sequence[str]) -> Invocation:
     Raises ``UsageError`` with mbsync's message for anything it would reject.
     """
     config: str | None = None
+    summary_json: str | None = None
     flags: dict[str, bool] = {
         "all": False, "list": False, "list_stores": False, "dry_run": False,
         "ext_exit": False, "help": False, "version": False, "strict_plugins": False,
@@ -219,6 +222,14 @@ def parse_args(argv: Sequence[str]) -> Invocation:
                 flags["strict_plugins"] = True
             elif opt == "force":
                 flags["force"] = True
+            elif opt == "summary-json" or opt.startswith("summary-json="):
+                if "=" in opt:
+                    summary_json = opt.split("=", 1)[1]
+                elif index < len(argv):
+                    summary_json = argv[index]
+                    index += 1
+                else:
+                    raise UsageError("--summary-json requires an argument.")
             else:
                 _parse_long_op(opt, arg, ops, notices)
             continue
@@ -327,6 +338,7 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         plugins=tuple(plugins),
         strict_plugins=flags["strict_plugins"],
         force=flags["force"],
+        summary_json=summary_json,
     )
 
 
@@ -418,6 +430,8 @@ usage:
   -y, --dry-run         do not actually modify anything
   --force               let through a deletion that the safety rail stops (a run
                         that would delete more than MaxDeletePercent of a box)
+  --summary-json FILE   write the run's summary as JSON to FILE (-: to stdout,
+                        instead of the text summary)
   -e, --ext-exit        return extended exit code (+32 far changed, +64 near changed)
   -V, --verbose         display what is happening
   -q, --quiet           don't display progress counters and summary; twice: no warnings

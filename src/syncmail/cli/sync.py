@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -29,7 +30,13 @@ def _sync(
     io: _Output,
     handler: ConsoleHandler,
 ) -> int:
-    from syncmail.report import ProgressLine, failure_text, retry_text, summary_text
+    from syncmail.report import (
+        ProgressLine,
+        failure_text,
+        retry_text,
+        summary_json,
+        summary_text,
+    )
     from syncmail.sync.engine import RunOptions, run
 
     progress: ProgressLine | None = None
@@ -50,10 +57,17 @@ def _sync(
         # already logged by the engine when it happened (next to its progress).
         for error in result.errors:
             log.error("%s", error)
-    if inv.verbosity >= TERSE:
-        text = summary_text(result.summary, summary_shape(config, targets, inv.ops))
-        if text is not None:
-            print(text, file=io.out)
+    if inv.summary_json is not None:
+        unwritten = _write_summary_json(
+            inv.summary_json, summary_json(result.summary, result.errors), io
+        )
+        if unwritten is not None:
+            log.error("%s", unwritten)
+            result.errors.append(unwritten)
+    if inv.verbosity >= TERSE and inv.summary_json != "-":
+        summary = summary_text(result.summary, summary_shape(config, targets, inv.ops))
+        if summary is not None:
+            print(summary, file=io.out)
         retried = retry_text(result.summary)
         if retried is not None:
             print(retried, file=io.err)
@@ -64,6 +78,22 @@ def _sync(
         io.out.flush()
         print(failed, file=io.err)
     return int(result.exit_code(inv.ext_exit))
+
+
+def _write_summary_json(path: str, text: str, io: _Output) -> SyncmailError | None:
+    """``text`` to stdout (``-``) or to ``path``, replaced whole (never half written);
+    the error when it cannot be written."""
+    if path == "-":
+        print(text, file=io.out)
+        return None
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        return SyncmailError(f"Error: cannot write the JSON summary to {path}: {e.strerror}")
+    return None
 
 
 def _isatty(stream: TextIO) -> bool:

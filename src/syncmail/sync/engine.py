@@ -8,6 +8,7 @@ A lost connection is made again and the work redone (``syncmail.sync.retry``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -202,12 +203,14 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         if r.should_stop is not None and r.should_stop():
             return
         label = name or near_name
+        started = time.monotonic()
         try:
             result = _sync_pair(r, channel, ops, (name, far_name, near_name))
         except StoreError as e:
             # The store is gone for the rest of the run: its other channels are skipped.
             _store_failed(r, e)
-            r.boxes.append(BoxResult(channel.name, label, error=str(e)))
+            seconds = time.monotonic() - started
+            r.boxes.append(BoxResult(channel.name, label, error=str(e), seconds=seconds))
             return
         except SyncmailError as e:
             # BoxError and anything narrower (a message, a plugin): this box pair only.
@@ -216,7 +219,7 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
             r.errors.append(e)
             log.error("%s", e)
             result = BoxResult(channel.name, label, error=str(e))
-        r.boxes.append(result)
+        r.boxes.append(replace(result, seconds=time.monotonic() - started))
         r.progress.boxes_done += 1
         r.report()
 

@@ -1,0 +1,71 @@
+"""``--summary-json``: the run's summary as JSON, through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from syncmail.cli import main
+from tests.unit.engine_support import deliver, maildir_pair_rc
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _setup(tmp_path: Path) -> Path:
+    rc = tmp_path / "rc"
+    rc.write_text(maildir_pair_rc(tmp_path, "Create Both"))
+    for subject in ("A", "B"):
+        deliver(tmp_path, "far", subject)
+    deliver(tmp_path, "near", "C", box="Work")
+    return rc
+
+
+def test_summary_json_to_a_file_beside_the_text_summary(tmp_path: Path) -> None:
+    rc = _setup(tmp_path)
+    out = tmp_path / "summary.json"
+    result = invoke("-c", str(rc), "--summary-json", str(out), "-a")
+    assert result.exit_code == 0, result.output
+    assert "pulled 2 new message(s)" in result.stdout  # the text summary is kept
+    data = json.loads(out.read_text())
+    assert data["ok"] is True and data["errors"] == [] and data["channels"] == 1
+    boxes = {b["box"]: b for b in data["boxes"]}
+    assert (boxes["INBOX"]["pulled_new"], boxes["Work"]["pushed_new"]) == (2, 1)
+    assert all(b["error"] is None and b["seconds"] >= 0 for b in boxes.values())
+    assert not list(tmp_path.glob("summary.json.tmp*"))
+
+
+def test_summary_json_on_stdout_replaces_the_text(tmp_path: Path) -> None:
+    rc = _setup(tmp_path)
+    result = invoke("-c", str(rc), "--summary-json=-", "-a")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert sum(b["pulled_new"] for b in data["boxes"]) == 2
+
+
+def test_an_unwritable_summary_fails_the_run(tmp_path: Path) -> None:
+    rc = _setup(tmp_path)
+    result = invoke("-c", str(rc), "--summary-json", str(tmp_path / "no/such/dir/x"), "-a")
+    assert result.exit_code == 1
+    assert "cannot write the JSON summary to" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("syncmail: run failed:")
+
+
+def test_a_failed_box_is_in_the_json(tmp_path: Path) -> None:
+    rc = _setup(tmp_path)
+    # A state file that cannot be parsed fails its box pair (and only it).
+    invoke("-c", str(rc), "-a")
+    (tmp_path / "near/Work/.mbsyncstate").write_text("garbage\n")
+    result = invoke("-c", str(rc), "--summary-json=-", "-a")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["ok"] is False and len(data["errors"]) == 1
+    boxes = {b["box"]: b for b in data["boxes"]}
+    assert boxes["Work"]["error"] and boxes["INBOX"]["error"] is None
+
+
+def test_summary_json_needs_its_argument() -> None:
+    result = invoke("--summary-json")
+    assert result.exit_code != 0 and "--summary-json requires an argument" in result.output
