@@ -67,7 +67,8 @@ def test_tags_and_keywords_follow_each_other(
     rc = _write_rc(nm, imap_user, tmp_path / "mbsyncrc")
 
     _sync(rc)
-    # Pulled: a keyword as the tag of its name, $MDNSent ignored (default table); the flag tags come from the flags as before.
+    # Pulled: a keyword as the tag of its name, $MDNSent ignored (default table); the
+    # flag tags come from the flags as before.
     assert nm.tags("1@e2e.test") == {"inbox", "work"}
     assert nm.tags("2@e2e.test") == {"inbox", "unread", "$label4"}
     assert nm.tags("3@e2e.test") == {"inbox", "unread"}
