@@ -114,3 +114,37 @@ def test_imap_to_imap_messages_flags_keywords(
     result = _sync(cfg)
     assert not result.far_changed and not result.near_changed
     assert _box(far) == _box(near) == expected
+
+
+def test_keywords_interrupted_between_the_sides_converge(
+    tmp_path: Path, imap_user: ImapUser, second_user: ImapUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No journal for keywords: a run that dies after writing one side and before the
+    notes is completed by the next one, with nothing lost or undone."""
+    from syncmail.sync import kwsync
+
+    far, near = imap_user, second_user
+    far.append("INBOX", _msg("one"), ("a",))
+    cfg = _config(tmp_path, far, near)
+    _sync(cfg)
+    _change(far, "one", ["b"], ["a"])
+    _change(near, "one", ["c"], [])
+
+    real_write = kwsync.KeywordSide.write
+    calls = []
+
+    def dies_after_the_first_side(self: Any, edits: Any) -> None:
+        calls.append(edits)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process is gone before the near side
+        real_write(self, edits)
+
+    monkeypatch.setattr(kwsync.KeywordSide, "write", dies_after_the_first_side)
+    with pytest.raises(KeyboardInterrupt):
+        _sync(cfg)
+    assert _box(far) == {"one": {"b", "c"}} and _box(near) == {"one": {"a", "c"}}
+    monkeypatch.setattr(kwsync.KeywordSide, "write", real_write)
+    _sync(cfg)
+    assert _box(far) == _box(near) == {"one": {"b", "c"}}
+    result = _sync(cfg)
+    assert not result.far_changed and not result.near_changed
