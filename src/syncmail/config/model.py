@@ -96,6 +96,8 @@ class MaildirStoreConfig(StoreConfig):
 
     inbox: str = ""
     alt_map: bool = False
+    # syncmail only: keywords as Dovecot's letters a-z (syncmail.store.maildir_keywords).
+    keyword_letters: bool = False
     info_delimiter: str = ":"
     subfolders: SubFolders | None = None
 

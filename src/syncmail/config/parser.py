@@ -471,6 +471,8 @@ class _Parser:
                 values["path"] = self.path_value(cmd)
             elif low == "altmap":
                 values["alt_map"] = self.convert(cmd, parse_bool, False)
+            elif low == "keywordletters":
+                values["keyword_letters"] = self.convert(cmd, parse_bool, False)
             elif low == "infodelimiter":
                 value = self.one(cmd)
                 problem = _delimiter_problem(value, "Info")

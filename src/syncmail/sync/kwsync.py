@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncmail.config.model import ChannelConfig, Operations
+from syncmail.config.model import ChannelConfig, MaildirStoreConfig, Operations
 from syncmail.keywords import KeywordSource, fold
 from syncmail.store.base import Box, KeywordEdit, MessageInfo, Store
 from syncmail.sync import kwnotes
@@ -84,7 +84,14 @@ def keyword_side(
     if getattr(store, "crlf", False):  # an IMAP store: keywords come with the flags
         return KeywordSide(box, listing)
     box_path = _box_path(store, box)
-    if pm is None or box_path is None:
+    if box_path is None:
+        return None
+    cfg = getattr(store, "cfg", None)
+    if isinstance(cfg, MaildirStoreConfig) and cfg.keyword_letters:
+        from syncmail.store.maildir_keywords import LetterKeywords
+
+        return KeywordSide(box, listing, LetterKeywords(box_path, cfg.info_delimiter + "2,"))
+    if pm is None:
         return None
     source = pm.hook.syncmail_keyword_source(store=store.name, box=box.name, path=box_path)
     return None if source is None else KeywordSide(box, listing, source)
@@ -137,6 +144,7 @@ def sync_keywords(
     near_side.load([n for _, n in pairs])
     # Keywords go where flags go: push toward far, pull toward near.
     toward = ("flags" in ops.sync.push, "flags" in ops.sync.pull)
+
     def both_allow(keyword: str) -> bool:
         return far_side.allowed(keyword) and near_side.allowed(keyword)
 
@@ -171,9 +179,7 @@ def sync_keywords(
             if not toward[t]:
                 continue
             add = frozenset(names[k] for k in target - folded[t])
-            remove = frozenset(
-                k for k in now[t] if fold(k) not in target and both_allow(fold(k))
-            )
+            remove = frozenset(k for k in now[t] if fold(k) not in target and both_allow(fold(k)))
             if add or remove:
                 edits[t].append(KeywordEdit(pair[t], add, remove))
     far_side.write(edits[FAR])
