@@ -4,6 +4,8 @@ new mail, flags, deletions and keywords, both ways (issue 11, part C)."""
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ def second_user(dovecot: Any) -> Iterator[ImapUser]:
 def _account(tag: str, user: ImapUser) -> str:
     return (
         f"IMAPAccount {tag}\nHost 127.0.0.1\nPort {user.port}\nUser {user.name}\n"
-        f"Pass {user.password}\nTLSType None\nAuthMechs LOGIN\n\n"
+        f"Pass {user.password}\nSSLType None\nAuthMechs LOGIN\n\n"
         f"IMAPStore {tag}\nAccount {tag}\n\n"
     )
 
@@ -114,6 +116,15 @@ def test_imap_to_imap_messages_flags_keywords(
     result = _sync(cfg)
     assert not result.far_changed and not result.near_changed
     assert _box(far) == _box(near) == expected
+
+    # mbsync on the same state afterwards: no state error, nothing to do, keywords kept.
+    if shutil.which("mbsync") is not None:
+        out = subprocess.run(
+            ["mbsync", "-c", str(cfg), "-a"], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        assert "error" not in out.stderr.lower()
+        assert _box(far) == _box(near) == expected
 
 
 def test_keywords_interrupted_between_the_sides_converge(
