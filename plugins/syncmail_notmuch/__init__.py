@@ -17,7 +17,8 @@ from syncmail import hookimpl
 from syncmail.config.model import Config, ExtraKeyword, Target
 from syncmail.events import FlagsChanged, MessageRemoved, NewMessage, RunSummary
 from syncmail_notmuch import revstate
-from syncmail_notmuch.index import BATCH, Operation, batches
+from syncmail_notmuch.index import BATCH, Operation, batches, to_db_path
+from syncmail_notmuch.kwsource import NotmuchKeywords, changed_dirs
 from syncmail_notmuch.settings import (
     Settings,
     SettingsError,
@@ -26,8 +27,10 @@ from syncmail_notmuch.settings import (
     notmuch_configured,
     settings_from_config,
 )
+from syncmail_notmuch.tagmap import TagMap
 
 if TYPE_CHECKING:
+    from syncmail.keywords import KeywordSource
     from syncmail_notmuch.revstate import Revision
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,9 @@ class _Run:
         self.root: str | None = None
         self.warned = False
         self.enabled: bool | None = None
+        # Box directories whose tags changed since the last run (None: unknown).
+        self.tag_dirs: set[str] | None = None
+        self.tagmap: TagMap | None = None
 
     def reset(self, settings: Settings) -> None:
         with self.lock:
@@ -63,6 +69,8 @@ class _Run:
             self.root = None
             self.warned = False
             self.enabled = None
+            self.tag_dirs = None
+            self.tagmap = None
 
     def is_enabled(self) -> bool:
         """Index or tag work to do and a notmuch to do it in (looked up once per run)."""
@@ -95,6 +103,9 @@ def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
     except SettingsError as exc:
         return str(exc)
     _run.reset(settings)
+    if settings.keywords and _run.is_enabled():
+        with _run.lock:
+            _note_tag_changes(settings)
     if settings.sync_tags and _run.is_enabled():
         with _run.lock:
             _push_tags(settings)
@@ -135,6 +146,47 @@ def syncmail_flags_changed(event: FlagsChanged) -> None:
 def syncmail_message_removed(event: MessageRemoved) -> None:
     if event.path is not None:
         _queue(Operation("removed", event.path))
+
+
+@hookimpl
+def syncmail_keyword_source(store: str, box: str, path: str) -> KeywordSource | None:
+    settings = _run.settings
+    if not settings.keywords or not _run.is_enabled() or _run.tagmap is None:
+        return None
+    if _run.root is None or to_db_path(_run.root, path) is None:
+        return None
+    return NotmuchKeywords(path, _run.tagmap, _open_flushed, _run.tag_dirs, _after_write)
+
+
+def _open_flushed(mode: str) -> Any | None:
+    """The database, after this run's buffered deliveries were indexed."""
+    with _run.lock:
+        _flush()
+        return _open(_run.settings, mode)
+
+
+def _after_write(before: Revision, after: Revision) -> None:
+    with _run.lock:
+        _advance_baseline(before, after)
+
+
+def _note_tag_changes(settings: Settings) -> None:
+    """Which box directories had tags changed since the last run, and the tag map."""
+    from syncmail_notmuch.index import database_path, new_tags
+
+    db = _open(settings, "ro")
+    if db is None:
+        return
+    with db:
+        root = _run.root = database_path(db)
+        _run.tagmap = TagMap.build(
+            new_tags(db), settings.never_push, dict(settings.map_keywords)
+        )
+        known = revstate.load(root)
+        if known is None or known.uuid != revstate.from_db(db).uuid:
+            _run.tag_dirs = None
+            return
+        _run.tag_dirs = changed_dirs(db, known.rev)
 
 
 @hookimpl

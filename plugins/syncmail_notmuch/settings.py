@@ -14,7 +14,9 @@ from syncmail.config.model import Config, ExtraKeyword, MaildirStoreConfig
 log = logging.getLogger(__name__)
 
 SECTION = "Notmuch"
-KEYWORDS: tuple[str, ...] = ("Config", "Index", "SyncTags")
+KEYWORDS: tuple[str, ...] = (
+    "Config", "Index", "SyncTags", "Keywords", "NeverPush", "MapKeywords",
+)  # fmt: skip
 # Set by our pre-new script; notmuch >= 0.37 also sets NOTMUCH_CONFIG for hooks.
 IN_HOOK_ENV = "SYNCMAIL_IN_NOTMUCH_HOOK"
 # notmuch before 0.32 keeps its write lock while pre-new runs.
@@ -40,6 +42,11 @@ class Settings:
     maildir_roots: tuple[str, ...] = ()
     # True when the config has a Notmuch section: problems are then warnings, not debug notes.
     configured: bool = False
+    # Tags as IMAP keywords (syncmail_notmuch.tagmap): on, extra never-pushed tags,
+    # incoming table entries (folded keyword -> tag, "" = ignored).
+    keywords: bool = True
+    never_push: tuple[str, ...] = ()
+    map_keywords: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -78,7 +85,21 @@ def settings_from_config(config: Config) -> Settings:
         sync_tags=_bool(values.get("SyncTags"), True, f"{where}: SyncTags"),
         maildir_roots=roots,
         configured=True,
+        keywords=_bool(values.get("Keywords"), True, f"{where}: Keywords"),
+        never_push=tuple((values.get("NeverPush") or "").split()),
+        map_keywords=_pairs(values.get("MapKeywords"), f"{where}: MapKeywords"),
     )
+
+
+def _pairs(raw: str | None, what: str) -> tuple[tuple[str, str], ...]:
+    """``keyword=tag`` words (``keyword=`` ignores the keyword)."""
+    out: list[tuple[str, str]] = []
+    for word in (raw or "").split():
+        keyword, eq, tag = word.partition("=")
+        if not eq or not keyword:
+            raise SettingsError(f"{what}: expected keyword=tag words, not {word!r}")
+        out.append((keyword, tag))
+    return tuple(out)
 
 
 def _bool(raw: str | None, default: bool, what: str) -> bool:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         NewMessage,
         RunSummary,
     )
+    from syncmail.keywords import KeywordSource
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -240,6 +241,36 @@ def syncmail_get_credentials(request: CredentialRequest) -> str | None:
     need not guard against refresh loops. The built-in provider answers with ``Pass``
     or ``PassCmd``, or with syncmail's own token manager (``syncmail oauth2``).
     Values returned for ``"password"`` are masked in all log output.
+
+    firstresult: the first non-``None`` value is used and later providers are not asked.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def syncmail_keyword_source(store: str, box: str, path: str) -> KeywordSource | None:
+    """Provide the IMAP keywords of a Maildir box's messages (a Maildir has no place for them).
+
+    Called once per synced box pair whose other side is an IMAP box, for the Maildir
+    side, before the pair is listed (``changed()``) and again after its messages were
+    synced and its events delivered (``read``/``write``). Without a source the Maildir
+    side holds no keywords and the pair's keywords are not synced. The bundled notmuch
+    plugin answers with notmuch tags mapped to keywords (``docs/notmuch.md``).
+
+    :param store: The Maildir store's name.
+    :param box: The box's canonical name.
+    :param path: The box's directory (absolute).
+    :return: A :class:`syncmail.keywords.KeywordSource` for the box, or ``None`` when
+        this plugin does not keep keywords for it. Its methods: ``changed()``, whether a
+        keyword may have changed since the last run (the pair is then synced even when
+        no file changed); ``allowed(keyword)``, whether the box can hold that keyword
+        (folded to lower case; a keyword not allowed is never synced, in either
+        direction); ``read(paths)``, the keywords of each of these absolute file names
+        (in IMAP spelling, see :func:`syncmail.keywords.encode_tag`; a file left out is
+        not synced this run); ``write(edits)``, ``(path, add, remove)`` triples to apply.
+        The engine merges both sides' keywords three-way against the set last synced
+        (``<state>.syncmail-keywords``), so ``write`` need not be atomic across files:
+        a run interrupted in between is completed by the next one.
 
     firstresult: the first non-``None`` value is used and later providers are not asked.
     """

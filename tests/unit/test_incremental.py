@@ -74,7 +74,7 @@ def test_snapshot_round_trips() -> None:
         lambda b: b[: len(b) // 2],  # cut short by a crash
         lambda b: b"",
         lambda b: b"\x00garbage",
-        lambda b: b.replace(b'"version":1', b'"version":2'),
+        lambda b: b.replace(b'"version":2', b'"version":3'),
         lambda b: b.replace(b'"count":5', b'"count":6'),
         lambda b: b.replace(b'"uids":[1,', b'"uids":[0,'),  # UIDs must ascend
         lambda b: b.replace(b'"uids":[1,', b'"uids":[-1,'),

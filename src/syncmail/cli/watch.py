@@ -23,6 +23,8 @@ def watch(
     def say(line: str) -> None:
         print(line, file=err, flush=True)
 
-    options = RunOptions(cli_ops=inv.ops, dry_run=inv.dry_run, force=inv.force)
+    options = RunOptions(
+        cli_ops=inv.ops, dry_run=inv.dry_run, force=inv.force, trust_listed_status=False
+    )
     watcher = Watcher(config, targets, options, pm, reload=reload, say=say)
     return watcher.run()

@@ -96,6 +96,8 @@ class MaildirStoreConfig(StoreConfig):
 
     inbox: str = ""
     alt_map: bool = False
+    # syncmail only: keywords as Dovecot's letters a-z (syncmail.store.maildir_keywords).
+    keyword_letters: bool = False
     info_delimiter: str = ":"
     subfolders: SubFolders | None = None
 
@@ -168,6 +170,9 @@ class ChannelConfig:
     sync_state: str | None = None
     # syncmail only: the deletion safety rail (syncmail.sync.rail); 100 turns it off.
     max_delete_percent: int = DEFAULT_MAX_DELETE_PERCENT
+    # syncmail only: who wins when the two sides' keywords of a pair differ and no
+    # earlier sync tells who changed what: "add" (keep every keyword), "far", "near".
+    keyword_conflict: str = "add"
     # Keywords declared by plugins for Channel sections, canonical spelling -> value.
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -201,6 +206,8 @@ class GlobalConfig:
     copy_arrival_date: bool | None = None
     # syncmail only: the default MaxDeletePercent of channels defined after it.
     max_delete_percent: int | None = None
+    # syncmail only: the default KeywordConflict of channels defined after it.
+    keyword_conflict: str | None = None
     # Global SyncState is a directory/prefix; None = mbsync's default lookup.
     sync_state: str | None = None
     # syncmail only: plugins not to load.

@@ -413,6 +413,13 @@ class _Parser:
                 self.error(cmd.line, "MaxDeletePercent must be between 0 and 100")
             elif percent is not None:
                 values["max_delete_percent"] = percent
+        elif low == "keywordconflict":
+            # syncmail only: the keyword merge without a base (syncmail.sync.keywords).
+            policy = self.one(cmd).lower()
+            if policy not in ("add", "far", "near"):
+                self.error(cmd.line, f"KeywordConflict must be add, far or near, not '{policy}'")
+            else:
+                values["keyword_conflict"] = policy
         elif low == "expireside":
             value = self.one(cmd)
             side: Side | None = {"far": "far", "near": "near"}.get(value.lower())  # type: ignore[assignment]
@@ -464,6 +471,8 @@ class _Parser:
                 values["path"] = self.path_value(cmd)
             elif low == "altmap":
                 values["alt_map"] = self.convert(cmd, parse_bool, False)
+            elif low == "keywordletters":
+                values["keyword_letters"] = self.convert(cmd, parse_bool, False)
             elif low == "infodelimiter":
                 value = self.one(cmd)
                 problem = _delimiter_problem(value, "Info")
@@ -727,7 +736,7 @@ class _Parser:
             key: self.global_values[key]
             for key in (
                 "max_messages", "expire_unread", "expire_side", "copy_arrival_date",
-                "max_delete_percent",
+                "max_delete_percent", "keyword_conflict",
             )
             if self.global_values.get(key) is not None
         }

@@ -39,6 +39,8 @@ class MessageInfo:
     path: str | None = None
     # Arrival time (IMAP INTERNALDATE / Maildir mtime) as a POSIX timestamp, when asked.
     date: float | None = None
+    # IMAP keywords (user flags; ``syncmail.keywords``), None where the store has none.
+    keywords: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,15 @@ class FlagChange:
     remove: int
 
 
+@dataclass(frozen=True, slots=True)
+class KeywordEdit:
+    """Keywords to add to and remove from message ``uid`` (IMAP spelling)."""
+
+    uid: int
+    add: frozenset[str]
+    remove: frozenset[str]
+
+
 @dataclass(slots=True)
 class BoxChanges:
     """What changed in a box since an earlier change marker (CONDSTORE/QRESYNC).
@@ -153,6 +164,8 @@ class BoxChanges:
     vanished: list[tuple[int, int]] | None = None
     present: set[int] | None = None
     sizes: dict[int, int] = field(default_factory=dict)
+    # Keywords of the messages in ``flags``, for stores that hold keywords.
+    keywords: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -212,6 +225,19 @@ class Box(ABC):
     @abstractmethod
     def set_flags(self, changes: Sequence[FlagChange]) -> None:
         """Add and remove flags; a driver groups equal changes into one command."""
+
+    def keywords_allowed(self, keyword: str) -> bool:
+        """Whether ``set_keywords`` may add ``keyword`` (a valid keyword, folded) here.
+
+        Optional: the default is a store without keywords (Maildir holds them only
+        through a plugin's ``syncmail_keyword_source``).
+        """
+        return False
+
+    def set_keywords(self, changes: Sequence[KeywordEdit]) -> None:
+        """Add and remove keywords; equal changes go in one command.  Only stores whose
+        ``keywords_allowed`` can be true are asked."""
+        raise NotImplementedError
 
     @abstractmethod
     def expunge(self, uids: Sequence[int]) -> None:
@@ -284,7 +310,13 @@ class Store(ABC):
     def peek_status(self, name: str) -> BoxStatus | None:
         """The status box ``name`` had when the boxes were last listed, if the listing
         gave it (IMAP LIST-STATUS), without opening the box; None when unknown.  Its
-        ``change_marker`` equals the one an open box would have at that moment."""
+        ``change_marker`` equals the one an open box would have at that moment.  Given
+        once: a second call answers None."""
+        return None
+
+    def forget_statuses(self) -> None:
+        """Drop what ``peek_status`` would give: a store kept open from run to run
+        (``syncmail watch``) must not answer a new run with an old listing."""
         return None
 
     @abstractmethod

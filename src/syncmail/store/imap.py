@@ -22,6 +22,7 @@ from syncmail.errors import (
     StoreError,
     Unreachable,
 )
+from syncmail.keywords import fold, keywords_of
 from syncmail.store import utf7
 from syncmail.store.base import (
     Box,
@@ -30,6 +31,7 @@ from syncmail.store.base import (
     BoxStatus,
     FetchedMessage,
     FlagChange,
+    KeywordEdit,
     ListRequest,
     MessageInfo,
     OutgoingMessage,
@@ -130,6 +132,8 @@ class IMAPStore(Store):
         self._selected: IMAPBox | None = None
         # Statuses of the boxes as the last LIST-STATUS answered (canonical name -> status).
         self._listed_status: dict[str, BoxStatus] = {}
+        # The warning that the server takes no new keywords was given (once per store).
+        self.keyword_warned = False
 
     # --- connection ----------------------------------------------------------------------
 
@@ -522,7 +526,10 @@ class IMAPStore(Store):
         return "LIST-STATUS" in self.server_caps and self.condstore
 
     def peek_status(self, name: str) -> BoxStatus | None:
-        return self._listed_status.get(name)
+        return self._listed_status.pop(name, None)
+
+    def forget_statuses(self) -> None:
+        self._listed_status = {}
 
     def accept_listed(self, box_flags: Iterable[Any], raw: Any) -> str | None:
         """Canonical name of one LIST/LSUB entry, or None when it must be ignored.
@@ -701,6 +708,7 @@ class IMAPBox(Box):
         for item in got:
             uid = int(item[b"UID"])
             changes.flags[uid] = flags.from_imap(item.get(b"FLAGS", ()))
+            changes.keywords[uid] = keywords_of(item.get(b"FLAGS", ()))
             if want_size:
                 changes.sizes[uid] = int(item.get(b"RFC822.SIZE", 0) or 0)
         if changes.flags:
@@ -904,6 +912,35 @@ class IMAPBox(Box):
         except CommandFailed as exc:
             raise self._error(f"STORE failed: {exc.text}") from None
 
+    def keywords_allowed(self, keyword: str) -> bool:
+        # Without \\* only the keywords PERMANENTFLAGS names may be stored (RFC 3501).
+        if "\\*" in self.permanent_flags or fold(keyword) in self.permanent_flags:
+            return True
+        if not self.store.keyword_warned:
+            self.store.keyword_warned = True
+            log.warning(
+                "Warning: store %s: the server allows no new keywords (no \\* in "
+                "PERMANENTFLAGS of %s); keywords are only pulled from it.",
+                self.store.name,
+                self.name,
+            )
+        return False
+
+    def set_keywords(self, changes: Sequence[KeywordEdit]) -> None:
+        session = self._use()
+        groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
+        for change in changes:
+            if change.add or change.remove:
+                groups.setdefault((change.add, change.remove), []).append(change.uid)
+        try:
+            for (add, remove), uids in groups.items():
+                if add:
+                    session.uid_store(uids, "+FLAGS.SILENT", sorted(add))
+                if remove:
+                    session.uid_store(uids, "-FLAGS.SILENT", sorted(remove))
+        except CommandFailed as exc:
+            raise self._error(f"STORE of keywords failed: {exc.text}") from None
+
     def expunge(self, uids: Sequence[int]) -> None:
         if not uids:
             return
@@ -990,6 +1027,7 @@ def _info(uid: int, item: FetchItem) -> MessageInfo:
         flags=flags.from_imap(item.get(b"FLAGS", ())),
         size=int(item.get(b"RFC822.SIZE", 0) or 0),
         date=internaldate_timestamp(item.get(b"INTERNALDATE")),
+        keywords=keywords_of(item.get(b"FLAGS", ())),
     )
 
 

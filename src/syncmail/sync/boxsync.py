@@ -40,10 +40,19 @@ from syncmail.errors import (
 )
 from syncmail.events import BoxResult, FlagsChanged, MessageRemoved, Progress
 from syncmail.flags import to_letters
-from syncmail.store.base import Box, BoxMissing, FlagChange, ListRequest, OutgoingMessage, Store
+from syncmail.store.base import (
+    Box,
+    BoxMissing,
+    FlagChange,
+    ListRequest,
+    MessageInfo,
+    OutgoingMessage,
+    Store,
+)
 from syncmail.sync import snapshot
 from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
 from syncmail.sync.journal import Journal
+from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
@@ -118,6 +127,8 @@ class RunContext:
     reconnects: dict[str, int] = field(default_factory=dict)
     # Asked between box pairs: True ends the run there.
     should_stop: Callable[[], bool] | None = None
+    # RunOptions.trust_listed_status.
+    trust_listed_status: bool = True
 
     def report(self) -> None:
         if self.progress_cb is not None:
@@ -184,6 +195,7 @@ def sync_box(
                 and Sidecar(
                     paths.state + ".syncmail", ops, (fs, ns), plan_settings(r.config, channel)
                 ).unchanged()
+                and not keywords_changed(r.pm, (far, near), (far_name, near_name))
             ):
                 # Not even the state needs reading.
                 log.debug(
@@ -355,7 +367,10 @@ def _sync_open(
     if r.dry_run:
         return _dry_result(r, channel, label, p)
     errors_before = len(r.errors)
+    fresh_from = (boxes[FAR].status.uidnext, boxes[NEAR].status.uidnext)
     result = _apply(r, channel, stores, boxes, sf, state, journal, p, label)
+    if len(r.errors) == errors_before:
+        _sync_keywords(r, channel, ops, stores, boxes, state, listings, fresh_from, sf, label)
     if len(r.errors) == errors_before:
         if p.empty:
             sidecar.save()
@@ -369,6 +384,32 @@ def _sync_open(
                 expiry,
             )  # fmt: skip
     return result
+
+
+def _sync_keywords(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    boxes: tuple[Box, Box],
+    state: SyncState,
+    listings: list[dict[int, MessageInfo]],
+    fresh_from: tuple[int, int],
+    sf: StateFiles,
+    label: str,
+) -> None:
+    try:
+        done = sync_keywords(
+            r.pm, channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]),
+            fresh_from, sf.paths.state,
+        )  # fmt: skip
+    except (MessageError, BoxError) as e:
+        r.errors.append(e)
+        log.error("%s", e)
+        return
+    for t in (FAR, NEAR):
+        if done[t]:
+            r.changed[t] = True
 
 
 def _deletion_rail(

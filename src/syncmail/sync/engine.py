@@ -57,6 +57,11 @@ class RunOptions:
     force: bool = False
     # Asked between box pairs: True stops the run there (``syncmail watch`` on SIGTERM).
     should_stop: Callable[[], bool] | None = None
+    # Whether a box whose listed status (LIST-STATUS) matches the notes may be skipped
+    # unopened.  ``syncmail watch`` says no: its whole-channel runs are the safety net
+    # for what the server does not report (Dovecot's STATUS can miss mail written into
+    # its Maildir behind its back within the same second; its SELECT does not).
+    trust_listed_status: bool = True
 
 
 @dataclass
@@ -94,8 +99,12 @@ def run(
         config, plugin_manager, options.dry_run, options.progress, force=options.force
     )
     r.should_stop = options.should_stop
+    r.trust_listed_status = options.trust_listed_status
     if stores is not None:
         r.stores = stores
+        for kept in stores.values():
+            if isinstance(kept, Store):
+                kept.forget_statuses()  # listed by an earlier run: stale now
     if plugin_manager is not None:
         from syncmail.plugins import pre_sync
 
@@ -182,7 +191,11 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         _check_expunge_solo(ops, far, near)
-        return _box_pairs(channel, target, far, near, ops)
+        pairs = _box_pairs(channel, target, far, near, ops)
+        if not r.trust_listed_status:
+            far.forget_statuses()
+            near.forget_statuses()
+        return pairs
 
     try:
         ops = effective_operations(r.config.globals, channel, cli_ops)

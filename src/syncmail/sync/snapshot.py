@@ -1,7 +1,7 @@
 """Incremental listings: a box's last full listing, kept up to date with CONDSTORE/QRESYNC.
 
-``<state>.syncmail-far`` (``-near``) holds the UID -> flags listing of an IMAP box with
-the UIDVALIDITY and HIGHESTMODSEQ of the SELECT before it.  The next run asks only for
+``<state>.syncmail-far`` (``-near``) holds the UID -> flags (and keywords) listing of an
+IMAP box with the UIDVALIDITY and HIGHESTMODSEQ of the SELECT before it.  The next run asks only for
 what changed since that mod-sequence (``Box.list_changes``) and patches the listing; the
 result equals a full listing.  Anything doubtful (other UIDVALIDITY, a lower or no
 HIGHESTMODSEQ, a missing or damaged file, a listing the request cannot be answered
@@ -16,13 +16,14 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+# 2: keywords too (a version 1 file would read as a box without any).
+VERSION = 2
 SUFFIXES = (".syncmail-far", ".syncmail-near")
 
 
@@ -35,6 +36,8 @@ class Snapshot:
     modseq: int
     flags: dict[int, int]
     sizes: dict[int, int] | None = None
+    # Non-empty keyword sets only.
+    keywords: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def snapshot_path(state_path: str, side: int) -> str:
@@ -68,6 +71,7 @@ def encode(snap: Snapshot) -> bytes:
         "uids": deltas,
         "flags": [snap.flags[u] for u in uids],
     }
+    doc["keywords"] = {str(u): sorted(k) for u, k in snap.keywords.items() if k}
     if snap.sizes is not None:
         doc["sizes"] = [snap.sizes.get(u, 0) for u in uids]
     return json.dumps(doc, separators=(",", ":")).encode("ascii")
@@ -92,6 +96,12 @@ def decode(data: bytes) -> Snapshot | None:
             isinstance(sizes, list) and len(sizes) == count and _ints(sizes)
         ):
             return None
+        kw_doc = doc.get("keywords", {})
+        if not isinstance(kw_doc, dict) or not all(
+            isinstance(v, list) and all(isinstance(k, str) for k in v) for v in kw_doc.values()
+        ):
+            return None
+        keywords = {int(u): frozenset(v) for u, v in kw_doc.items()}
         uids = []
         uid = 0
         for d in deltas:
@@ -99,12 +109,14 @@ def decode(data: bytes) -> Snapshot | None:
                 return None
             uid += d
             uids.append(uid)
+        known_uids = set(uids)
         return Snapshot(
             key,
             uv,
             modseq,
             dict(zip(uids, flag_list, strict=True)),
             None if sizes is None else dict(zip(uids, sizes, strict=True)),
+            {u: k for u, k in keywords.items() if u in known_uids},
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -142,6 +154,15 @@ def save(path: str, snap: Snapshot) -> None:
 
 
 # --- patching (pure) ----------------------------------------------------------------------
+
+
+def patch_keywords(
+    known: Mapping[int, frozenset[str]], listing: Mapping[int, int], changes: BoxChanges
+) -> dict[int, frozenset[str]]:
+    """``known`` keywords with ``changes`` applied, for the UIDs of the patched ``listing``."""
+    out = {u: k for u, k in known.items() if u in listing and u not in changes.flags}
+    out.update((u, k) for u, k in changes.keywords.items() if k and u in listing)
+    return out
 
 
 def patch(known: Mapping[int, int], changes: BoxChanges) -> dict[int, int]:
@@ -203,6 +224,7 @@ def list_box(
     known = load(path) if simple and modseq is not None else None
     listing: dict[int, int] | None = None
     sizes: dict[int, int] | None = None
+    keywords: dict[int, frozenset[str]] = {}
     if (
         known is not None
         and modseq is not None
@@ -214,6 +236,7 @@ def list_box(
         changes = box.list_changes(str(known.modseq), want_size=request.want_size)
         if changes is not None:
             listing = patch(known.flags, changes)
+            keywords = patch_keywords(known.keywords, listing, changes)
             if request.want_size and known.sizes is not None:
                 sizes = {u: known.sizes.get(u, 0) for u in listing}
                 sizes.update(changes.sizes)
@@ -229,17 +252,23 @@ def list_box(
         if save_notes and modseq is not None and request.min_uid <= 1:
             full_sizes = {u: m.size for u, m in out.items()} if request.want_size else None
             snap = Snapshot(
-                key, status.uidvalidity, modseq, {u: m.flags for u, m in out.items()}, full_sizes
+                key,
+                status.uidvalidity,
+                modseq,
+                {u: m.flags for u, m in out.items()},
+                full_sizes,
+                {u: m.keywords for u, m in out.items() if m.keywords},
             )
             save(path, snap)
         return out
     if save_notes and modseq is not None:
-        save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes))
+        save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes, keywords))
     min_uid, extra = request.min_uid, request.extra_uids
-    if sizes is not None:
-        return {
-            u: MessageInfo(u, f, sizes.get(u, 0))
-            for u, f in listing.items()
-            if u >= min_uid or u in extra
-        }
-    return {u: MessageInfo(u, f) for u, f in listing.items() if u >= min_uid or u in extra}
+    none: frozenset[str] = frozenset()
+    return {
+        u: MessageInfo(
+            u, f, sizes.get(u, 0) if sizes is not None else 0, keywords=keywords.get(u, none)
+        )
+        for u, f in listing.items()
+        if u >= min_uid or u in extra
+    }
