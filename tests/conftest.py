@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -61,14 +61,16 @@ class ImapUser:
         return self.server.append(self.name, box, message, flags)
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
+def running_dovecot(prefix: str, **options: Any) -> Iterator[Dovecot]:
+    """A Dovecot of its own under a fresh directory, started and, at the end, stopped.
+
+    Not tmp_path_factory: pytest's base dir is mode 0700 and Dovecot's mail processes
+    run as another uid when we are root.  ``options`` go to ``Dovecot``.
+    """
     if not available():
         pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
-    # Not tmp_path_factory: pytest's base dir is mode 0700 and Dovecot's mail processes run
-    # as another uid when we are root.
-    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-")
-    server = Dovecot(directory)
+    directory = tempfile.mkdtemp(prefix=f"syncmail-dovecot-{prefix}")
+    server = Dovecot(directory, **options)
     server.start()
     try:
         yield server
@@ -77,63 +79,45 @@ def dovecot() -> Iterator[Dovecot]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def imap_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> Iterator[ImapUser]:
-    name = f"u{next(_user_counter)}{secrets.token_hex(3)}"
+def new_user(server: Dovecot, letter: str) -> Iterator[ImapUser]:
+    """A fresh user with an empty mailbox on ``server``, removed afterwards."""
+    name = f"{letter}{next(_user_counter)}{secrets.token_hex(3)}"
     password = secrets.token_hex(8)
-    dovecot.reset_user(name)
-    dovecot.add_user(name, password)
-    yield ImapUser(dovecot, name, password)
-    dovecot.reset_user(name)
+    server.reset_user(name)
+    server.add_user(name, password)
+    yield ImapUser(server, name, password)
+    server.reset_user(name)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    yield from running_dovecot("")
+
+
+@pytest.fixture
+def imap_user(dovecot: Dovecot) -> Iterator[ImapUser]:
+    yield from new_user(dovecot, "u")
 
 
 @pytest.fixture(scope="session")
 def dovecot_no_uidplus() -> Iterator[Dovecot]:
     """A second Dovecot whose CAPABILITY lacks UIDPLUS (APPEND gives no UIDs to rely on)."""
-    if not available():
-        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
-    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-nouidplus-")
-    server = Dovecot(directory, imap_capability=CAPABILITY_WITHOUT_UIDPLUS)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+    yield from running_dovecot("nouidplus-", imap_capability=CAPABILITY_WITHOUT_UIDPLUS)
 
 
 @pytest.fixture
 def imap_user_no_uidplus(dovecot_no_uidplus: Dovecot) -> Iterator[ImapUser]:
     """Like ``imap_user``, on the server without UIDPLUS."""
-    name = f"n{next(_user_counter)}{secrets.token_hex(3)}"
-    password = secrets.token_hex(8)
-    dovecot_no_uidplus.reset_user(name)
-    dovecot_no_uidplus.add_user(name, password)
-    yield ImapUser(dovecot_no_uidplus, name, password)
-    dovecot_no_uidplus.reset_user(name)
+    yield from new_user(dovecot_no_uidplus, "n")
 
 
 @pytest.fixture(scope="session")
 def dovecot_no_notify() -> Iterator[Dovecot]:
     """A third Dovecot whose CAPABILITY lacks NOTIFY (watchers must fall back to IDLE)."""
-    if not available():
-        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
-    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-nonotify-")
-    server = Dovecot(directory, imap_capability=CAPABILITY_WITHOUT_NOTIFY)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+    yield from running_dovecot("nonotify-", imap_capability=CAPABILITY_WITHOUT_NOTIFY)
 
 
 @pytest.fixture
 def imap_user_no_notify(dovecot_no_notify: Dovecot) -> Iterator[ImapUser]:
     """Like ``imap_user``, on the server without NOTIFY."""
-    name = f"i{next(_user_counter)}{secrets.token_hex(3)}"
-    password = secrets.token_hex(8)
-    dovecot_no_notify.reset_user(name)
-    dovecot_no_notify.add_user(name, password)
-    yield ImapUser(dovecot_no_notify, name, password)
-    dovecot_no_notify.reset_user(name)
+    yield from new_user(dovecot_no_notify, "i")

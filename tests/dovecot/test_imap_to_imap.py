@@ -3,7 +3,6 @@ new mail, flags, deletions and keywords, both ways (issue 11, part C)."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,19 +14,14 @@ import pytest
 from syncmail.config.model import Target
 from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, RunResult, run
-from tests.conftest import ImapUser
+from tests.conftest import ImapUser, new_user
 
 pytestmark = pytest.mark.dovecot
 
 
 @pytest.fixture
 def second_user(dovecot: Any) -> Iterator[ImapUser]:
-    name = f"b{secrets.token_hex(4)}"
-    password = secrets.token_hex(8)
-    dovecot.reset_user(name)
-    dovecot.add_user(name, password)
-    yield ImapUser(dovecot, name, password)
-    dovecot.reset_user(name)
+    yield from new_user(dovecot, "b")
 
 
 def _account(tag: str, user: ImapUser) -> str:

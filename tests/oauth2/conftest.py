@@ -6,10 +6,8 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import syncmail
-from tests.fixtures.dovecot import Dovecot, available
+from tests.conftest import running_dovecot
+from tests.fixtures.dovecot import Dovecot
 from tests.oauth2.authserver import CLIENT_ID, AuthServer
 
 _counter = itertools.count(1)
@@ -54,21 +53,12 @@ def _oauth2_passdb(url: str) -> object:
 @pytest.fixture(scope="session")
 def dovecot_oauth2(authserver: AuthServer) -> Iterator[Dovecot]:
     """Dovecot offering XOAUTH2 and OAUTHBEARER, tokens checked by ``authserver``."""
-    if not available():
-        pytest.skip("dovecot is not installed (dovecot-core, dovecot-imapd)")
-    directory = tempfile.mkdtemp(prefix="syncmail-dovecot-oauth2-")
-    server = Dovecot(
-        directory,
+    yield from running_dovecot(
+        "oauth2-",
         auth_mechanisms="plain login xoauth2 oauthbearer",
-        extra_config=_oauth2_passdb(authserver.url),  # type: ignore[arg-type]
+        extra_config=_oauth2_passdb(authserver.url),
         auth_penalty=False,
     )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass

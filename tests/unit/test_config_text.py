@@ -14,25 +14,10 @@ import pytest
 from syncmail.config import parser
 from syncmail.config.parser import load_config, parse_config
 from syncmail.errors import ConfigError
+from tests.unit.test_cli_errors import RC
 
-MAILDIRS = """\
-MaildirStore far
-Path {root}/far/
-Inbox {root}/far/INBOX
-SubFolders Verbatim
-
-MaildirStore near
-Path {root}/near/
-Inbox {root}/near/INBOX
-SubFolders Verbatim
-
-Channel mail
-Far :far:
-Near :near:
-Patterns *
-Create Both
-SyncState *
-"""
+# The same two Maildir stores and channel as the CLI error tests use.
+MAILDIRS = RC
 
 # A line a script filtering warnings (or notices) can recognise without knowing the text.
 TAGGED = re.compile(r"^(Warning: |\S+:\d+: (warning|notice): )")

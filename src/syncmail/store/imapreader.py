@@ -168,15 +168,20 @@ class BoundedReader:
             return self._spool(size)
         return self._read_exact(size)
 
+    def _more(self, size: int, came: int, what: str) -> None:
+        """Append the next data to the buffer; a closed connection in the middle of a
+        ``size``-byte ``what`` of which ``came`` bytes arrived is a protocol violation."""
+        data = self._recv()
+        if not data:
+            raise ProtocolViolation(
+                f"the connection closed in the middle of a {size}-byte {what} "
+                f"({came} bytes came) while waiting for {self.waiting_for}"
+            )
+        self._buf += data
+
     def _read_exact(self, size: int) -> bytes:
         while len(self._buf) < size:
-            data = self._recv()
-            if not data:
-                raise ProtocolViolation(
-                    f"the connection closed in the middle of a {size}-byte literal "
-                    f"({len(self._buf)} bytes came) while waiting for {self.waiting_for}"
-                )
-            self._buf += data
+            self._more(size, len(self._buf), "literal")
         out = bytes(self._buf[:size])
         del self._buf[:size]
         return out
@@ -187,13 +192,7 @@ class BoundedReader:
             left = size
             while left:
                 if not self._buf:
-                    data = self._recv()
-                    if not data:
-                        raise ProtocolViolation(
-                            f"the connection closed in the middle of a {size}-byte message "
-                            f"({size - left} bytes came) while waiting for {self.waiting_for}"
-                        )
-                    self._buf += data
+                    self._more(size, size - left, "message")
                 take = min(left, len(self._buf))
                 file.write(self._buf[:take])
                 del self._buf[:take]
