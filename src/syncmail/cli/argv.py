@@ -141,98 +141,98 @@ def parse_args(argv: Sequence[str]) -> Invocation:
 
     Raises ``UsageError`` with mbsync's message for anything it would reject.
     """
-    config: str | None = None
-    summary_json: str | None = None
-    flags: dict[str, bool] = {
-        "all": False, "list": False, "list_stores": False, "dry_run": False,
-        "ext_exit": False, "help": False, "version": False, "strict_plugins": False,
-        "force": False,
-    }
-    plugins: list[str] = []
-    verbosity = TERSE
-    debug: str | None = None
-    ops = OpsBuilder()
-    notices: set[str] = set()
-    index = 0
-
-    def quieter() -> None:
-        nonlocal verbosity
-        if verbosity > VERYQUIET:
-            verbosity -= 1
-
-    # A command word that takes mbsync's options after it too (``syncmail watch -a``).
-    command: tuple[str, ...] = ()
-    while index < len(argv):
-        arg = argv[index]
+    p = _ArgParser(argv)
+    while p.index < len(argv):
+        arg = argv[p.index]
         if not arg.startswith("-"):
-            if arg in OPTION_COMMANDS and not command:
-                command = (arg,)
-                index += 1
+            if arg in OPTION_COMMANDS and not p.command:
+                # A command word that takes mbsync's options after it too (``watch -a``).
+                p.command = (arg,)
+                p.index += 1
                 continue
             break
-        index += 1
-        if arg.startswith("--"):
-            opt = arg[2:]
-            if not opt:
-                break
-            if opt == "config":
-                if index >= len(argv):
-                    raise UsageError("--config requires an argument.")
-                config = argv[index]
-                index += 1
-            elif opt.startswith("config="):
-                config = opt[len("config="):]
-            elif opt in ("all", "list", "help", "version"):
-                flags[opt] = True
-                if opt in ("help", "version"):
-                    break  # mbsync prints and exits at once
-            elif opt == "list-stores":
-                flags["list_stores"] = True
-            elif opt == "quiet":
-                quieter()
-            elif opt == "verbose":
-                verbosity = VERBOSE
-            elif opt.startswith("debug"):
-                category = opt[len("debug"):]
-                if category not in (
-                    "", "-crash", "-driver", "-driver-all", "-maildir", "-main", "-net",
-                    "-net-all", "-sync",
-                ):
-                    raise UsageError(f"Unknown option '{arg}'")
-                debug = (debug or "") + (category.lstrip("-") or "all") + ","
-            elif opt == "dry-run":
-                flags["dry_run"] = True
-            elif opt == "ext-exit":
-                flags["ext_exit"] = True
-            elif opt in ("pull", "push"):
-                _types(ops, (), opt)
-            elif opt in ("no-expunge-solo", "no-expunge", "no-create", "no-remove"):
-                entry = ops.box[_BOX_OP_NAMES[opt[3:]]]
-                entry.have = entry.noop = True
-            elif opt == "noop":
-                ops.have_type = ops.type_noop = True
-            elif opt == "plugin":
-                if index >= len(argv):
-                    raise UsageError("--plugin requires an argument.")
-                plugins.append(_plugin_arg(argv[index], "--plugin"))
-                index += 1
-            elif opt.startswith("plugin="):
-                plugins.append(_plugin_arg(opt[len("plugin="):], "--plugin"))
-            elif opt == "strict-plugins":
-                flags["strict_plugins"] = True
-            elif opt == "force":
-                flags["force"] = True
-            elif opt == "summary-json" or opt.startswith("summary-json="):
-                if "=" in opt:
-                    summary_json = opt.split("=", 1)[1]
-                elif index < len(argv):
-                    summary_json = argv[index]
-                    index += 1
-                else:
-                    raise UsageError("--summary-json requires an argument.")
-            else:
-                _parse_long_op(opt, arg, ops, notices)
-            continue
+        p.index += 1
+        if arg == "--":
+            break
+        done = p.long_option(arg) if arg.startswith("--") else p.short_options(arg)
+        if done:
+            break  # -v/-h: mbsync prints and exits at once; later arguments are not looked at
+    return p.invocation()
+
+
+class _ArgParser:
+    """What ``parse_args`` has read so far, and how it reads one more option."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = argv
+        self.index = 0
+        self.command: tuple[str, ...] = ()
+        self.config: str | None = None
+        self.summary_json: str | None = None
+        self.flags: dict[str, bool] = {
+            "all": False, "list": False, "list_stores": False, "dry_run": False,
+            "ext_exit": False, "help": False, "version": False, "strict_plugins": False,
+            "force": False,
+        }  # fmt: skip
+        self.plugins: list[str] = []
+        self.verbosity = TERSE
+        self.debug: str | None = None
+        self.ops = OpsBuilder()
+        self.notices: set[str] = set()
+
+    def next_value(self, option: str) -> str:
+        """The argument after ``option`` (``-c FILE``), consumed."""
+        if self.index >= len(self.argv):
+            raise UsageError(f"{option} requires an argument.")
+        value = self.argv[self.index]
+        self.index += 1
+        return value
+
+    def quieter(self) -> None:
+        if self.verbosity > VERYQUIET:
+            self.verbosity -= 1
+
+    def add_debug(self, categories: str) -> None:
+        self.debug = (self.debug or "") + categories + ","
+
+    def long_option(self, arg: str) -> bool:
+        """One ``--option``; True when parsing stops (``--help``, ``--version``)."""
+        opt = arg[2:]
+        name, has_value, value = opt.partition("=")
+        if name == "config":
+            self.config = value if has_value else self.next_value("--config")
+        elif opt in ("all", "list", "help", "version"):
+            self.flags[opt] = True
+            return opt in ("help", "version")
+        elif opt in _LONG_FLAGS:
+            self.flags[_LONG_FLAGS[opt]] = True
+        elif opt == "quiet":
+            self.quieter()
+        elif opt == "verbose":
+            self.verbosity = VERBOSE
+        elif opt.startswith("debug"):
+            category = opt[len("debug"):]
+            if category not in _DEBUG_WORDS:
+                raise UsageError(f"Unknown option '{arg}'")
+            self.add_debug(category.lstrip("-") or "all")
+        elif opt in ("pull", "push"):
+            _types(self.ops, (), opt)
+        elif opt in ("no-expunge-solo", "no-expunge", "no-create", "no-remove"):
+            entry = self.ops.box[_BOX_OP_NAMES[opt[3:]]]
+            entry.have = entry.noop = True
+        elif opt == "noop":
+            self.ops.have_type = self.ops.type_noop = True
+        elif name == "plugin":
+            plugin = value if has_value else self.next_value("--plugin")
+            self.plugins.append(_plugin_arg(plugin, "--plugin"))
+        elif name == "summary-json":
+            self.summary_json = value if has_value else self.next_value("--summary-json")
+        else:
+            _parse_long_op(opt, arg, self.ops, self.notices)
+        return False
+
+    def short_options(self, arg: str) -> bool:
+        """One bundle of letters (``-Cf``, ``-Lnf``, ``-qq``); True when parsing stops."""
         letters = arg[1:]
         if not letters:
             raise UsageError("Invalid option '-'")
@@ -240,106 +240,112 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         while pos < len(letters):
             letter = letters[pos]
             pos += 1
-            if letter == "a":
-                flags["all"] = True
+            if letter in ("v", "h"):
+                self.flags["version" if letter == "v" else "help"] = True
+                return True
+            if letter in _SHORT_FLAGS:
+                self.flags[_SHORT_FLAGS[letter]] = True
             elif letter == "l":
-                if letters[pos:pos + 1] == "s":
-                    flags["list_stores"] = True
-                    pos += 1
-                else:
-                    flags["list"] = True
+                stores = letters[pos:pos + 1] == "s"
+                self.flags["list_stores" if stores else "list"] = True
+                pos += stores
             elif letter == "c":
-                if index >= len(argv):
-                    raise UsageError("-c requires an argument.")
-                config = argv[index]
-                index += 1
+                self.config = self.next_value("-c")
             elif letter == "p":
                 # Not an mbsync option: getopt's rules, so -pNAME and -p NAME both work
                 # (mbsync's -c, unlike this, never reads the rest of its bundle).
                 if pos < len(letters):
                     value, pos = letters[pos:], len(letters)
-                elif index < len(argv):
-                    value = argv[index]
-                    index += 1
                 else:
-                    raise UsageError("-p requires an argument.")
-                plugins.append(_plugin_arg(value, "-p"))
+                    value = self.next_value("-p")
+                self.plugins.append(_plugin_arg(value, "-p"))
             elif letter in _BOX_OP_LETTERS:
-                suffix = letters[pos:pos + 1]
-                side: str | None = None
-                if suffix in ("f", "m", "n", "s", "-"):
-                    pos += 1
-                    side = {"f": "far", "m": "far", "n": "near", "s": "near", "-": ""}[suffix]
-                    if suffix in ("m", "s"):
-                        notices.add(_MS_NOTICE)
-                _box_op(ops, _BOX_OP_LETTERS[letter], side)
+                pos = self._box_op_letter(letter, letters, pos)
             elif letter == "F":
-                _types(ops, (), "pull")
-                _types(ops, (), "push")
+                _types(self.ops, (), "pull")
+                _types(self.ops, (), "push")
             elif letter == "0":
-                ops.have_type = ops.type_noop = True
+                self.ops.have_type = self.ops.type_noop = True
             elif letter in _TYPE_LETTERS or letter in ("L", "H"):
-                direction = {"L": "pull", "H": "push"}.get(letter)
-                if direction is not None:
-                    found: list[SyncType] = []
-                else:
-                    found = [_TYPE_LETTERS[letter]]
-                    _letter_notice(letter, notices, ops)
-                while pos < len(letters) and letters[pos] in _TYPE_LETTERS:
-                    found.append(_TYPE_LETTERS[letters[pos]])
-                    _letter_notice(letters[pos], notices, ops)
-                    pos += 1
-                _types(ops, found, direction)
+                pos = self._type_letters(letter, letters, pos)
             elif letter == "q":
-                quieter()
+                self.quieter()
             elif letter == "V":
-                verbosity = VERBOSE
+                self.verbosity = VERBOSE
             elif letter == "D":
-                categories = letters[pos:]
-                pos = len(letters)
+                categories, pos = letters[pos:], len(letters)
                 for cat in categories:
                     if cat not in _DEBUG_LETTERS:
                         raise UsageError(f"Unknown -D flag '{cat}'")
-                debug = (debug or "") + (categories or "all") + ","
-            elif letter == "y":
-                flags["dry_run"] = True
-            elif letter == "e":
-                flags["ext_exit"] = True
-            elif letter == "v":
-                flags["version"] = True
-                break
-            elif letter == "h":
-                flags["help"] = True
-                break
+                self.add_debug(categories or "all")
             else:
                 raise UsageError(f"Unknown option '-{letter}'")
-        if flags["version"] or flags["help"]:
-            # mbsync prints and exits at once; later arguments are not looked at.
-            break
+        return False
 
-    if debug is not None:
-        verbosity = VERBOSE
-    merged = _merge(ops) if not (flags["version"] or flags["help"]) else ChannelOps()
-    return Invocation(
-        config=config,
-        all=flags["all"],
-        list=flags["list"],
-        list_stores=flags["list_stores"],
-        ops=merged,
-        dry_run=flags["dry_run"],
-        ext_exit=flags["ext_exit"],
-        verbosity=verbosity,
-        debug=debug.rstrip(",") if debug is not None else None,
-        help=flags["help"],
-        version=flags["version"],
-        args=command + tuple(argv[index:]),
-        notices=tuple(n for n in (_MS_NOTICE, _RENEW_NOTICE, _DELETE_NOTICE) if n in notices),
-        unsupported=_unsupported_options(ops, merged),
-        plugins=tuple(plugins),
-        strict_plugins=flags["strict_plugins"],
-        force=flags["force"],
-        summary_json=summary_json,
-    )
+    def _box_op_letter(self, letter: str, letters: str, pos: int) -> int:
+        """``-C``/``-R``/``-X``/``-x`` with an optional side letter; the position after."""
+        suffix = letters[pos:pos + 1]
+        side: str | None = None
+        if suffix in ("f", "m", "n", "s", "-"):
+            pos += 1
+            side = {"f": "far", "m": "far", "n": "near", "s": "near", "-": ""}[suffix]
+            if suffix in ("m", "s"):
+                self.notices.add(_MS_NOTICE)
+        _box_op(self.ops, _BOX_OP_LETTERS[letter], side)
+        return pos
+
+    def _type_letters(self, letter: str, letters: str, pos: int) -> int:
+        """``-L``/``-H`` or a sync type letter, with the type letters after it."""
+        direction = {"L": "pull", "H": "push"}.get(letter)
+        if direction is not None:
+            found: list[SyncType] = []
+        else:
+            found = [_TYPE_LETTERS[letter]]
+            _letter_notice(letter, self.notices, self.ops)
+        while pos < len(letters) and letters[pos] in _TYPE_LETTERS:
+            found.append(_TYPE_LETTERS[letters[pos]])
+            _letter_notice(letters[pos], self.notices, self.ops)
+            pos += 1
+        _types(self.ops, found, direction)
+        return pos
+
+    def invocation(self) -> Invocation:
+        flags = self.flags
+        verbosity = VERBOSE if self.debug is not None else self.verbosity
+        stopped = flags["version"] or flags["help"]
+        merged = _merge(self.ops) if not stopped else ChannelOps()
+        notices = (_MS_NOTICE, _RENEW_NOTICE, _DELETE_NOTICE)
+        return Invocation(
+            config=self.config,
+            all=flags["all"],
+            list=flags["list"],
+            list_stores=flags["list_stores"],
+            ops=merged,
+            dry_run=flags["dry_run"],
+            ext_exit=flags["ext_exit"],
+            verbosity=verbosity,
+            debug=self.debug.rstrip(",") if self.debug is not None else None,
+            help=flags["help"],
+            version=flags["version"],
+            args=self.command + tuple(self.argv[self.index:]),
+            notices=tuple(n for n in notices if n in self.notices),
+            unsupported=_unsupported_options(self.ops, merged),
+            plugins=tuple(self.plugins),
+            strict_plugins=flags["strict_plugins"],
+            force=flags["force"],
+            summary_json=self.summary_json,
+        )
+
+
+# Long options that only set a flag, and the letters that do.
+_LONG_FLAGS = {
+    "list-stores": "list_stores", "dry-run": "dry_run", "ext-exit": "ext_exit",
+    "strict-plugins": "strict_plugins", "force": "force",
+}  # fmt: skip
+_SHORT_FLAGS = {"a": "all", "y": "dry_run", "e": "ext_exit"}
+_DEBUG_WORDS = (
+    "", "-crash", "-driver", "-driver-all", "-maildir", "-main", "-net", "-net-all", "-sync",
+)
 
 
 def _plugin_arg(value: str, option: str) -> str:
