@@ -3,11 +3,15 @@
 An ``IMAPAccount`` with ``PassEntry mail/example`` gets its password from the first
 line of ``pass show mail/example``; with ``PassField login`` also its user name, from
 the entry's ``login:`` line. ``PassTimeout`` (seconds, default 30) bounds the wait.
+
+It also keeps the OAuth2 tokens of an ``oauth2.toml`` account with
+``token_store = "pass:ENTRY"`` (see ``syncmail_pass.tokens``).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from syncmail import hookimpl
 from syncmail.config.model import ExtraKeyword
@@ -48,6 +52,18 @@ def syncmail_get_credentials(request: CredentialRequest) -> str | None:
     if request.kind == "password":
         return _show(request, entry_name, timeout).password
     return None
+
+
+@hookimpl
+def syncmail_token_store(account: str, spec: str) -> Any:
+    scheme, _, entry = spec.partition(":")
+    if scheme != "pass":
+        return None
+    # Imported here: a run without OAuth2 must not import syncmail.oauth2.
+    from syncmail_pass.tokens import PassTokenStore
+
+    log.debug("OAuth2 tokens of account %s are in pass entry %s", account, entry)
+    return PassTokenStore(entry)
 
 
 def _timeout(request: CredentialRequest) -> float:

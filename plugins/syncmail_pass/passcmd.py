@@ -1,4 +1,5 @@
-"""Run ``pass show ENTRY`` safely: argv list, no stdin, bounded time, secrets kept out of errors."""
+"""Run ``pass show|insert|rm ENTRY`` safely: argv list, secrets only on stdin, bounded time,
+secrets kept out of errors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -24,6 +26,10 @@ _LOCKED_HINTS = (
 
 class PassError(Exception):
     """``pass`` could not give the entry; the message names the entry, never the secret."""
+
+
+class PassMissing(PassError):
+    """The entry is not in the password store."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,40 @@ def _parse(name: str, data: bytes) -> PassEntry:
 
 def show(name: str, *, timeout: float = DEFAULT_TIMEOUT, command: str = "pass") -> PassEntry:
     """Decrypt entry ``name`` with ``pass show``; raise PassError with a clear message."""
+    entry = _parse(name, run_pass(["show", name], name, timeout=timeout, command=command))
+    if not entry.password:
+        raise PassError(f"pass entry {name} has an empty first line (no password)")
+    return entry
+
+
+def insert(
+    name: str, content: str, *, timeout: float = DEFAULT_TIMEOUT, command: str = "pass"
+) -> None:
+    """Replace entry ``name`` by ``content`` (``pass insert -m -f``): the secret goes on
+    stdin, never on a command line that ``ps`` would show."""
+    run_pass(["insert", "-m", "-f", name], name, timeout=timeout, command=command,
+             stdin=content.encode("utf-8"))  # fmt: skip
+
+
+def run_pass(
+    args: list[str],
+    name: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    command: str = "pass",
+    stdin: bytes | None = None,
+) -> bytes:
+    """Run ``pass ARGS`` about entry ``name`` (no shell, stdin closed unless ``stdin``
+    is given, bounded time); its stdout, or PassError (PassMissing when there is no
+    such entry)."""
     if not name or name.startswith("-"):
         raise PassError(f"invalid pass entry name {name!r}")
     try:
         # Own session so that on timeout the whole group (pass, gpg, pinentry) is killed;
         # otherwise a surviving gpg keeps the pipes open and communicate() never returns.
         proc = subprocess.Popen(
-            [command, "show", name],
-            stdin=subprocess.DEVNULL,
+            [command, *args],
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -71,20 +103,18 @@ def show(name: str, *, timeout: float = DEFAULT_TIMEOUT, command: str = "pass") 
     except OSError as exc:
         raise PassError(f"cannot run {command}: {exc.strerror or exc}") from None
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input=stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
+        action = "decrypt" if args[0] == "show" else args[0]
         raise PassError(
-            f"pass could not decrypt {name} within {timeout:g} s: gpg is probably waiting for "
-            f"a passphrase it cannot ask for; run `pass show {name}` once in a terminal "
+            f"pass could not {action} {name} within {timeout:g} s: gpg is probably waiting "
+            f"for a passphrase it cannot ask for; run `pass show {name}` once in a terminal "
             "(or configure a graphical pinentry / longer gpg-agent cache)"
         ) from None
     if proc.returncode != 0:
-        raise PassError(_failure_message(name, err))
-    entry = _parse(name, out)
-    if not entry.password:
-        raise PassError(f"pass entry {name} has an empty first line (no password)")
-    return entry
+        _raise_failure(name, args[0], err)
+    return out
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -96,16 +126,16 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate()
 
 
-def _failure_message(name: str, stderr: bytes) -> str:
+def _raise_failure(name: str, verb: str, stderr: bytes) -> NoReturn:
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     detail = lines[-1] if lines else "no error message"
     lowered = " ".join(lines).lower()
     if "is not in the password store" in lowered:
         store = os.environ.get("PASSWORD_STORE_DIR", "~/.password-store")
-        return f"pass entry {name} is not in the password store ({store})"
+        raise PassMissing(f"pass entry {name} is not in the password store ({store})")
     if any(hint in lowered for hint in _LOCKED_HINTS):
-        return (
+        raise PassError(
             f"pass could not decrypt {name}: gpg-agent has no cached passphrase and no "
             f"terminal; run `pass show {name}` once ({detail})"
         )
-    return f"pass show {name} failed: {detail}"
+    raise PassError(f"pass {verb} {name} failed: {detail}")

@@ -43,6 +43,11 @@ _current: contextvars.ContextVar[IMAPAccountConfig | None] = contextvars.Context
     "syncmail_credentials_account", default=None
 )
 
+# The plugin manager asking, for the token manager's store when a plugin serves it.
+_plugins: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "syncmail_credentials_plugins", default=None
+)
+
 # Passwords (and command-produced user names) are asked once per account per process,
 # as a run may log in to the same account for several stores and channels. The key holds
 # everything that decides the answer, so equally named accounts of different configs
@@ -133,7 +138,7 @@ def _get(
     )
     value: str | None = None
     if pm is not None:
-        token = _current.set(account)
+        token, plugins = _current.set(account), _plugins.set(pm)
         try:
             value = pm.hook.syncmail_get_credentials(request=request)
         except AuthenticationFailed:
@@ -146,6 +151,7 @@ def _get(
             ) from None
         finally:
             _current.reset(token)
+            _plugins.reset(plugins)
     if value is None:
         value = _builtin(account, request)
     if not isinstance(value, str):
@@ -204,7 +210,8 @@ def _token(account: IMAPAccountConfig, request: CredentialRequest) -> str:
             f"`syncmail oauth2 login {account.name}`",
         )
     try:
-        return manager.access_token(name, refused=_refused.get() if request.fresh else None)
+        refused = _refused.get() if request.fresh else None
+        return manager.access_token(name, refused=refused, pm=_plugins.get())
     except SyncmailError as exc:
         raise AuthenticationFailed(account.name, str(exc)) from None
 

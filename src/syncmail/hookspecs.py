@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RunSummary,
     )
     from syncmail.keywords import KeywordSource
+    from syncmail.oauth2.tokens import TokenBackend
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -271,6 +272,44 @@ def syncmail_keyword_source(store: str, box: str, path: str) -> KeywordSource | 
         The engine merges both sides' keywords three-way against the set last synced
         (``<state>.syncmail-keywords``), so ``write`` need not be atomic across files:
         a run interrupted in between is completed by the next one.
+
+    firstresult: the first non-``None`` value is used and later providers are not asked.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def syncmail_token_store(account: str, spec: str) -> TokenBackend | None:
+    """Keep the OAuth2 token record of an account of syncmail's token manager.
+
+    Called by ``syncmail oauth2 login|token|status|logout`` and by a login whose tokens
+    come from the token manager, when the account's ``[accounts.NAME]`` table in
+    ``oauth2.toml`` has a ``token_store`` other than ``"file"`` (the built-in store,
+    ``$XDG_DATA_HOME/syncmail/oauth2/NAME.json``, which is not a plugin). The bundled
+    pass plugin answers ``"pass:ENTRY"``; a keyring plugin could answer ``"keyring:..."``.
+
+    :param account: The token manager's account name (the ``[accounts.NAME]`` table).
+    :param spec: The ``token_store`` value, ``"SCHEME:WHERE"`` (for example
+        ``"pass:oauth/work"``); answer only the schemes this plugin owns.
+    :return: ``None`` when the spec is not this plugin's, else an object with
+        ``where`` (a string naming the place in messages, such as ``"pass entry
+        oauth/work"``), ``load()`` (the stored record, a dict, or ``None`` when there is
+        none yet), ``save(record)`` (replace the record whole) and ``remove()`` (forget it;
+        ``True`` when there was one): the protocol
+        :class:`syncmail.oauth2.tokens.TokenBackend`. The record is a JSON-able dict
+        with the keys ``refresh_token``, ``access_token``, ``expires_at``,
+        ``obtained_at`` (Unix seconds), ``scope`` and ``provider``; store it whole and
+        give it back unchanged (``json.dumps`` is enough). Raise
+        :class:`syncmail.oauth2.tokens.TokenStoreError` with a one-line message naming
+        the place when the store cannot be used; never put a token in it (any other
+        exception is reported by its type only).
+
+    syncmail serialises the refresh itself: ``load`` and ``save`` are called while
+    syncmail holds the account's lock file (``$XDG_DATA_HOME/syncmail/oauth2/NAME.lock``),
+    so parallel processes refresh once and the store needs no locking of its own.
+    Every value loaded is masked in log output. To hand out tokens that syncmail does
+    not refresh at all (MSAL, a pizauth daemon), answer ``syncmail_get_credentials``
+    instead.
 
     firstresult: the first non-``None`` value is used and later providers are not asked.
     """

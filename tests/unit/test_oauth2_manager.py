@@ -70,7 +70,7 @@ def test_own_token_account(command: str, account: str | None) -> None:
         ('[accounts.a]\nprovider = "google"\nscopes = "x"\n', "scopes must be a list"),
         ('[accounts.a]\nprovider = "google"\nredirect_port = true\n', "must be a int"),
         ('[accounts.a]\nprovider = "p"\n[providers.p]\ntoken_url = "ftp://x"\n', "http(s) URL"),
-        ('[accounts.a]\nprovider = "google"\ntoken_store = "pass:x"\n', "token_store"),
+        ('[accounts.a]\nprovider = "google"\ntoken_store = "pass"\n', "token_store must be"),
         ("[accounts.b]\n", "no [accounts.a] table"),
         ("[accounts.a\n", "oauth2.toml: "),
     ],
@@ -94,9 +94,11 @@ def test_microsoft_preset_takes_the_tenant(tmp_path: Path) -> None:
 
 
 def test_token_file_is_private_and_whole(tmp_path: Path) -> None:
-    store = TokenStore("a", tmp_path / "d")
+    store = TokenStore("a", directory=tmp_path / "d")
     with store.locked():
         store.save(TokenState(access_token="x", refresh_token="y"))
-    assert (store.path.stat().st_mode & 0o777) == 0o600
+    path = tmp_path / "d" / "a.json"
+    assert store.where == str(path)
+    assert (path.stat().st_mode & 0o777) == 0o600
     assert store.load().refresh_token == "y"
     assert [p.name for p in store.dir.iterdir() if p.name.endswith(".tmp")] == []

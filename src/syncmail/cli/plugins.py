@@ -40,7 +40,7 @@ def _subcommand(
         # A module of its own, imported only here: no cost for runs that do not use it.
         from syncmail.oauth2.command import run_command
 
-        return run_command(rest, io.out, io.err)
+        return run_command(rest, io.out, io.err, pm)
     if rest != ("notmuch",):
         raise UsageError("usage: syncmail install-hook notmuch")
     try:

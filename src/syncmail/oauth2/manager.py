@@ -16,7 +16,7 @@ from syncmail.errors import SyncmailError
 from syncmail.oauth2 import settings
 from syncmail.oauth2.http import TokenEndpointError, post_form
 from syncmail.oauth2.settings import AccountSettings, SettingsError
-from syncmail.oauth2.tokens import TokenState, TokenStore
+from syncmail.oauth2.tokens import TokenState, open_store
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,16 @@ def access_token(
     refused: str | None = None,
     force: bool = False,
     clock: Callable[[], float] = time.time,
+    pm: Any = None,
 ) -> str:
     """A valid access token for account ``name``.
 
     ``refused``: the token a server just refused; unless another process has replaced it
-    meanwhile, a new one is fetched. ``force``: always refresh.
+    meanwhile, a new one is fetched. ``force``: always refresh. ``pm``: the plugin manager
+    that serves a plugin's token store.
     """
     cfg = settings.load(name)
-    store = TokenStore(name)
+    store = open_store(cfg, pm)
     with store.locked():
         state = store.load()
         now = clock()
@@ -64,7 +66,7 @@ def access_token(
             )
         log.debug("refreshing the OAuth2 access token of account %s", name)
         answer = _refresh(cfg, state.refresh_token)
-        new = state_from_answer(answer, now, previous=state)
+        new = state_from_answer(answer, now, previous=state, provider=cfg.provider.name)
         # The refresh token may have rotated: it is saved before the access token is used.
         store.save(new)
         assert new.access_token is not None
@@ -124,7 +126,9 @@ def client_fields(cfg: AccountSettings) -> dict[str, str]:
     return fields
 
 
-def state_from_answer(answer: dict[str, Any], now: float, previous: TokenState) -> TokenState:
+def state_from_answer(
+    answer: dict[str, Any], now: float, previous: TokenState, provider: str | None = None
+) -> TokenState:
     """The state after a token answer: a new refresh token replaces the old one (Microsoft
     rotates them), none keeps the old (Google)."""
     token = answer.get("access_token")
@@ -149,4 +153,5 @@ def state_from_answer(answer: dict[str, Any], now: float, previous: TokenState) 
         obtained_at=now,
         refresh_token=refresh,
         scope=scope if isinstance(scope, str) else previous.scope,
+        provider=provider or previous.provider,
     )

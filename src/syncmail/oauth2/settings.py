@@ -7,6 +7,7 @@ the file is keyed by the ``IMAPAccount`` name instead::
     provider = "microsoft"        # or "google", or a [providers.NAME] of this file
     client_id = "..."             # or client_id_cmd = "pass show oauth/client-id"
     user = "me@example.com"       # the login hint
+    token_store = "pass:oauth/work"   # default "file"
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ _ACCOUNT_KEYS = frozenset(
 _PROVIDER_KEYS = frozenset(
     {"authorize_url", "token_url", "device_url", "scopes", "rotates_refresh_token"}
 )
+# "pass:oauth/work": a store served by a plugin through the syncmail_token_store hook.
+_STORE = re.compile(r"^[a-z][a-z0-9_-]*:.+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 
 
@@ -108,9 +111,10 @@ def load(name: str, path: Path | None = None) -> AccountSettings:
     if not 0 <= port <= 65535:
         raise SettingsError(f"{where}: redirect_port must be 0..65535")
     token_store = _get(table, "token_store", str, where) or "file"
-    if token_store != "file":
-        # Only the file store exists yet; refusing beats storing where not asked to.
-        raise SettingsError(f'{where}: token_store must be "file" (the only store so far)')
+    if token_store != "file" and not _STORE.match(token_store):
+        raise SettingsError(
+            f'{where}: token_store must be "file" or "PLUGIN:WHERE" (e.g. "pass:oauth/work")'
+        )
     return AccountSettings(
         name=name,
         provider=provider,

@@ -1,5 +1,10 @@
-"""Where tokens live between runs: one JSON file per account, mode 0600, written by rename,
-under a lock so that parallel connections (and mbsync's PassCmd) refresh only once.
+"""An account's token record and where it lives between runs.
+
+The record (refresh token, access token, expiry, provider) is kept by a token store: the
+built-in file store (``filestore``), or one a plugin serves through the
+``syncmail_token_store`` hook (the pass plugin: ``token_store = "pass:ENTRY"``). Whatever
+the store, the refresh happens under a lock file of syncmail's own, so that parallel
+connections (and mbsync's PassCmd) refresh only once.
 """
 
 from __future__ import annotations
@@ -7,22 +12,32 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from syncmail.errors import SyncmailError
 
-__all__ = ["TokenState", "TokenStore", "TokenStoreError", "data_dir"]
+if TYPE_CHECKING:
+    from syncmail.oauth2.settings import AccountSettings
+
+__all__ = [
+    "TokenBackend",
+    "TokenState",
+    "TokenStore",
+    "TokenStoreError",
+    "data_dir",
+    "open_store",
+]
 
 LOCK_TIMEOUT = 60.0
 
 
 class TokenStoreError(SyncmailError):
-    """The token file or its lock cannot be used; the text names the file."""
+    """The token store or its lock cannot be used; the text names it, never a token."""
 
 
 @dataclass
@@ -34,6 +49,7 @@ class TokenState:
     obtained_at: float | None = None
     refresh_token: str | None = field(default=None, repr=False)
     scope: str | None = None
+    provider: str | None = None
 
     def fresh_for(self, now: float) -> bool:
         """Whether the access token is still good at ``now``, with a margin: a minute, or
@@ -46,6 +62,25 @@ class TokenState:
         return now < self.expires_at - margin
 
 
+class TokenBackend(Protocol):
+    """What a token store does (the contract of the ``syncmail_token_store`` hook).
+
+    The record is a JSON-able dict with the keys of :class:`TokenState`. Failures raise
+    :class:`TokenStoreError` with a message naming the store and never a token.
+    """
+
+    where: str  # for messages: a path, "pass entry oauth/work", ...
+
+    def load(self) -> dict[str, Any] | None:
+        """The stored record, or ``None`` when there is none yet."""
+
+    def save(self, record: dict[str, Any]) -> None:
+        """Replace the stored record whole."""
+
+    def remove(self) -> bool:
+        """Forget the record; whether there was one."""
+
+
 def data_dir() -> Path:
     """``$XDG_DATA_HOME/syncmail/oauth2`` (``~/.local/share/...`` by default)."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
@@ -53,83 +88,109 @@ def data_dir() -> Path:
 
 
 class TokenStore:
-    """The token file of one account."""
+    """One account's token record in its store, and the account's lock."""
 
-    def __init__(self, account: str, directory: Path | None = None) -> None:
+    def __init__(
+        self, account: str, backend: TokenBackend | None = None, directory: Path | None = None
+    ) -> None:
+        from syncmail.oauth2.filestore import FileTokenStore
+
         self.account = account
         self.dir = directory or data_dir()
-        self.path = self.dir / f"{account}.json"
+        # The lock stays a local file even when the record lives elsewhere.
         self.lock_path = self.dir / f"{account}.lock"
+        self.backend: TokenBackend = backend or FileTokenStore(account, self.dir)
 
-    def _mkdir(self) -> None:
-        try:
-            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TokenStoreError(f"{self.dir}: cannot create: {exc.strerror}") from None
+    @property
+    def where(self) -> str:
+        return self.backend.where
 
     @contextlib.contextmanager
     def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the account's lock (a bounded wait: a stuck holder is reported, not waited
         for forever)."""
-        self._mkdir()
+        try:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TokenStoreError(f"{self.dir}: cannot create: {exc.strerror}") from None
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise TokenStoreError(
-                            f"{self.lock_path}: still locked by another process after "
-                            f"{timeout:.0f} s"
-                        ) from None
-                    time.sleep(0.05)
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise TokenStoreError(
+                        f"{self.lock_path}: still locked by another process after "
+                        f"{timeout:.0f} s"
+                    )
+                time.sleep(0.05)
             yield
         finally:
             os.close(fd)
 
     def load(self) -> TokenState:
-        """The stored state; an empty one when there is no file yet."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        """The stored state; an empty one when nothing is stored yet."""
+        record = self._call("read", self.backend.load)
+        if record is None:
             return TokenState()
-        except OSError as exc:
-            raise TokenStoreError(f"{self.path}: cannot read: {exc.strerror}") from None
         try:
-            data = json.loads(raw)
-            known = {k: data[k] for k in TokenState.__dataclass_fields__ if k in data}
-            return TokenState(**known)
-        except (ValueError, TypeError):
+            known = {k: record[k] for k in TokenState.__dataclass_fields__ if k in record}
+            state = TokenState(**known)
+        except TypeError:
             raise TokenStoreError(
-                f"{self.path}: not a token file of syncmail (remove it and log in again)"
+                f"{self.where}: not a token record of syncmail (log in again)"
             ) from None
+        from syncmail.report import hide_secret
+
+        for secret in (state.access_token, state.refresh_token):
+            if isinstance(secret, str) and secret:
+                hide_secret(secret)
+        return state
 
     def save(self, state: TokenState) -> None:
-        """Write ``state`` whole (temporary file, fsync, rename), readable by the owner only."""
-        self._mkdir()
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        data = json.dumps(asdict(state), indent=1).encode()
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise TokenStoreError(f"{self.path}: cannot write: {exc.strerror}") from None
+        self._call("write", lambda: self.backend.save(asdict(state)))
 
     def remove(self) -> bool:
+        return bool(self._call("remove", self.backend.remove))
+
+    def _call(self, what: str, action: Any) -> Any:
         try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+            return action()
+        except SyncmailError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's store must not crash the run
+            # Only the type: a plugin's message could quote the record it was handling.
+            raise TokenStoreError(
+                f"{self.where}: cannot {what} the tokens of account {self.account}: "
+                f"{type(exc).__name__}"
+            ) from None
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return False
+    return True
+
+
+def open_store(cfg: AccountSettings, pm: Any = None) -> TokenStore:
+    """The store ``cfg.token_store`` names: the file store for ``"file"``, else the one the
+    first plugin answering ``syncmail_token_store`` gives (``pm``: a plugin manager; one
+    with every installed plugin when ``None``)."""
+    if cfg.token_store == "file":
+        return TokenStore(cfg.name)
+    if pm is None:
+        from syncmail.plugins import make_plugin_manager
+
+        pm = make_plugin_manager()
+    backend = pm.hook.syncmail_token_store(account=cfg.name, spec=cfg.token_store)
+    if backend is None:
+        scheme = cfg.token_store.partition(":")[0]
+        raise TokenStoreError(
+            f'{cfg.source}: [accounts.{cfg.name}]: token_store "{cfg.token_store}": no plugin '
+            f'serves "{scheme}:" stores (the pass plugin serves "pass:ENTRY"; is it installed '
+            "and not disabled?)"
+        )
+    return TokenStore(cfg.name, backend)
