@@ -10,7 +10,8 @@ import pytest
 from syncmail.credentials import own_token_account
 from syncmail.oauth2.manager import OAuth2Error, state_from_answer
 from syncmail.oauth2.settings import SettingsError, load
-from syncmail.oauth2.tokens import TokenState, TokenStore
+from syncmail.oauth2.tokens import TokenState, TokenStore, TokenStoreError, open_store
+from syncmail.plugins import make_plugin_manager
 
 
 def test_a_refresh_without_refresh_token_keeps_the_old_one() -> None:
@@ -102,3 +103,35 @@ def test_token_file_is_private_and_whole(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o600
     assert store.load().refresh_token == "y"
     assert [p.name for p in store.dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+class _BrokenBackend:
+    where = "broken store"
+
+    def load(self) -> None:
+        raise ValueError("refresh-token-xyz")
+
+    def save(self, record: object) -> None:
+        raise OSError("refresh-token-xyz")
+
+    def remove(self) -> bool:
+        return False
+
+
+def test_a_failing_plugin_store_is_reported_by_type_only(tmp_path: Path) -> None:
+    store = TokenStore("a", _BrokenBackend(), tmp_path)
+    with pytest.raises(TokenStoreError) as info:
+        store.load()
+    assert str(info.value) == "broken store: cannot read the tokens of account a: ValueError"
+    with pytest.raises(TokenStoreError, match="cannot write .* OSError$"):
+        store.save(TokenState(refresh_token="refresh-token-xyz"))
+
+
+def test_a_store_no_plugin_serves_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "oauth2.toml"
+    path.write_text('[accounts.a]\nprovider = "google"\ntoken_store = "keyring:work"\n')
+    cfg = load("a", path)
+    with pytest.raises(TokenStoreError) as info:
+        open_store(cfg, make_plugin_manager(only=[]))
+    expected = f'{path}: [accounts.a]: token_store "keyring:work": no plugin serves "keyring:"'
+    assert str(info.value).startswith(expected)
