@@ -67,8 +67,10 @@ def _size(done: int, total: int | None) -> str:
         unit, scale, fmt = "GiB", 1 << 30, "{:,.1f}"
     elif top >= 1 << 20:
         unit, scale, fmt = "MiB", 1 << 20, "{:,.0f}"
-    else:
+    elif top >= 1 << 10:
         unit, scale, fmt = "KiB", 1 << 10, "{:,.0f}"
+    else:
+        unit, scale, fmt = "B", 1, "{:,.0f}"
     text = fmt.format(done / scale)
     if total is not None:
         text += "/" + fmt.format(total / scale)
