@@ -95,8 +95,10 @@ def copy_new(
     unfound: list[SyncRecord] = []
     counter = [0]
     hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
-    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
+    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes,
+    # and the source's size (counted when its copy lands, with the message).
     message_ids: dict[int, str | None] = {}
+    sizes: dict[int, int] = {}
 
     def landed(c: Copy, stored: StoredMessage) -> None:
         rec = recs[c.record]
@@ -108,6 +110,7 @@ def copy_new(
         counter[0] += 1
         progress.new_done += 1
         r.progress.copies.done += 1
+        r.progress.copies.bytes_done += sizes.pop(c.record, c.size)
         r.changed[t] = True
         event = NewMessage(
             channel.name,
@@ -130,8 +133,7 @@ def copy_new(
         try:
             for stored in boxes[t].store_messages(
                 _outgoing(
-                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids,
-                    r.progress.copies,
+                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, sizes
                 )
             ):
                 landed(sent.popleft(), stored)
@@ -144,7 +146,8 @@ def copy_new(
             if failed is not None:
                 journal.kill(recs[failed.record])
             _copy_singly(
-                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
+                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids,
+                sizes,
             )
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
@@ -170,6 +173,7 @@ def _copy_singly(
     dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
     message_ids: dict[int, str | None],
+    sizes: dict[int, int],
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
     waiting = {id(rec) for rec in unfound}
@@ -195,8 +199,7 @@ def _copy_singly(
         try:
             for stored in boxes[t].store_messages(
                 _outgoing(
-                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids,
-                    r.progress.copies,
+                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, sizes
                 )
             ):
                 landed(sent.popleft(), stored)
@@ -216,12 +219,12 @@ def _outgoing(
     crlf: tuple[bool, bool],
     dates: bool,
     message_ids: dict[int, str | None],
-    copied: CopyProgress,
+    sizes: dict[int, int],
 ) -> Iterator[OutgoingMessage]:
     """The converted messages of ``batch``, fetched lazily (memory stays bounded).
 
     The Message-ID of each source goes into ``message_ids`` (by record index), for
-    the plugin event of its copy; the bytes fetched are counted into ``copied``.
+    the plugin event of its copy, and its size into ``sizes`` (the progress bar's bytes).
 
     ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
     INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
@@ -244,7 +247,7 @@ def _outgoing(
         sent.append(c)
         # A placeholder's source counts whole, as in the total (its listed size).
         fetched = fm.spool.size if fm.spool is not None else len(fm.data)
-        copied.bytes_done += c.size if c.placeholder else fetched
+        sizes[c.record] = c.size if c.placeholder else fetched
         date = fm.date if dates else None
         if fm.spool is not None and not c.placeholder:
             chunks = convert_chunks(
