@@ -3,8 +3,9 @@
 ``INBOX  [=====>      ] 12,345/100,000 msgs  310/2,400 MiB  4,120 msg/s  ETA 0:21``
 
 mbsync's counts line (``report.progress_text``) stays for everything else; the bar is
-drawn while a box has messages to copy, the long part of a run.  Hand-written: a library
-would cost import time on every run for one line of text.
+drawn while a box has messages to copy, the long part of a run.  Hand-written: measured
+with ``python -X importtime``, tqdm costs ~21 ms and rich.progress ~27 ms on every run,
+this module ~2 ms, for one line of text.
 """
 
 from __future__ import annotations
