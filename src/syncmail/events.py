@@ -122,6 +122,18 @@ class SideProgress:
 
 
 @dataclass
+class CopyProgress:
+    """The copies of the box pair being synced, both directions (the progress bar)."""
+
+    done: int = 0
+    total: int = 0
+    # Bytes fetched so far; their total is the sum of the sources' listed sizes, None
+    # when sizes were not listed (they are when a MaxSize needs them).
+    bytes_done: int = 0
+    bytes_total: int | None = None
+
+
+@dataclass
 class Progress:
     """Handed to the progress callback after each step; mutable, do not keep it."""
 
@@ -131,3 +143,7 @@ class Progress:
     boxes_total: int = 0
     far: SideProgress = field(default_factory=SideProgress)
     near: SideProgress = field(default_factory=SideProgress)
+    # The box pair being synced (its channel and label) and its copies.
+    channel: str = ""
+    box: str = ""
+    copies: CopyProgress = field(default_factory=CopyProgress)

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from syncmail.errors import MessageError, StoreError, SyncmailError
 from syncmail.events import Progress, RunSummary, SideProgress
+from syncmail.progressbar import RateMeter, bar_text, copying
 
 # mbsync's verbosity levels; -q steps down from TERSE, -V jumps to VERBOSE.
 VERYQUIET = -2
@@ -168,19 +169,27 @@ def progress_text(progress: Progress, columns: int = 80) -> str:
     return f"{head}  F: {fitted[0]}  N: {fitted[1]}"
 
 
-def terminal_columns() -> int:
-    """The width mbsync would use: $COLUMNS, else 80."""
+def terminal_columns(stream: TextIO | None = None) -> int:
+    """$COLUMNS (as mbsync), else the width of the terminal ``stream`` is, else 80."""
     try:
-        return int(os.environ.get("COLUMNS", "")) or 80
+        columns = int(os.environ.get("COLUMNS", ""))
     except ValueError:
-        return 80
+        columns = 0
+    if not columns and stream is not None:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = 0  # not a file (a test's StringIO) or not a terminal
+    return columns or 80
 
 
 class ProgressLine:
     """The ``\\r``-rewritten progress line on a terminal; log output clears it first.
 
-    Redraws are limited to one per ``interval`` seconds (``clock`` is injectable so the
-    behaviour is testable without timing), except the final one.
+    mbsync's counts line, or while a box has messages to copy the bar of
+    ``syncmail.progressbar`` (the box, messages and bytes, rate, ETA).  Redraws are limited
+    to one per ``interval`` seconds (``clock`` is injectable so the behaviour is testable
+    without timing), except the final one.
     """
 
     def __init__(
@@ -198,6 +207,7 @@ class ProgressLine:
         self._last_draw: float | None = None
         self._shown = 0
         self._latest: Progress | None = None
+        self._rates = RateMeter()
 
     def __call__(self, progress: Progress) -> None:
         self._latest = progress
@@ -205,10 +215,14 @@ class ProgressLine:
         if self._last_draw is not None and now - self._last_draw < self._interval:
             return
         self._last_draw = now
-        self._draw(progress)
+        self._draw(progress, now)
 
-    def _draw(self, progress: Progress) -> None:
-        text = progress_text(progress, self._columns or terminal_columns())
+    def _draw(self, progress: Progress, now: float) -> None:
+        columns = self._columns or terminal_columns(self._stream)
+        if copying(progress):
+            text = bar_text(progress, self._rates.sample(now, progress), columns)
+        else:
+            text = progress_text(progress, columns)
         pad = max(self._shown - len(text), 0)
         self._stream.write("\r" + text + " " * pad)
         self._stream.flush()

@@ -64,6 +64,15 @@ def test_loads_smart_ranges() -> None:
     assert nothing[NEAR].min_uid == 1
 
 
+def test_a_first_listing_of_new_messages_lists_their_sizes() -> None:
+    # For the progress bar's bytes: an initial pull (nothing pulled yet) lists sizes,
+    # later runs do not (without a MaxSize).
+    first = load_specs(SyncState(1, 1, 0, 0), ops(pull="new", push="new"))
+    assert (first[FAR].size, first[FAR].request().want_size) == (True, True)
+    later = load_specs(SyncState(1, 1, 10, 0), ops(pull="new", push="new"))
+    assert (later[FAR].size, later[NEAR].size) == (False, True)
+
+
 def test_pending_copy_found_by_tuid_is_adopted() -> None:
     rec = SyncRecord(3, 0, status=S_PENDING, tuid="abcdefghijkl", pending_flags=SEEN)
     state = SyncState(1, 1, 3, 0, records=[rec])

@@ -22,6 +22,18 @@ from syncmail.cli.common import _Output
 log = logging.getLogger(__name__)
 
 
+# Tests only: seconds between redraws of the progress line (0: every step is drawn, so
+# that a run of a few messages shows its bar).
+PROGRESS_INTERVAL_ENV = "SYNCMAIL_TEST_PROGRESS_INTERVAL"
+
+
+def _progress_interval() -> float:
+    try:
+        return float(os.environ.get(PROGRESS_INTERVAL_ENV, "0.3"))
+    except ValueError:
+        return 0.3
+
+
 def _sync(
     inv: Invocation,
     config: Config,
@@ -41,7 +53,7 @@ def _sync(
 
     progress: ProgressLine | None = None
     if inv.verbosity >= TERSE and inv.debug is None and _isatty(io.err):
-        progress = ProgressLine(io.err)
+        progress = ProgressLine(io.err, interval=_progress_interval())
         handler.progress = progress
     options = RunOptions(
         cli_ops=inv.ops, dry_run=inv.dry_run, progress=progress, force=inv.force

@@ -38,7 +38,7 @@ from syncmail.errors import (
     SyncmailError,
     UidValidityError,
 )
-from syncmail.events import BoxResult, FlagsChanged, MessageRemoved, Progress
+from syncmail.events import BoxResult, CopyProgress, FlagsChanged, MessageRemoved, Progress
 from syncmail.flags import to_letters
 from syncmail.store.base import (
     Box,
@@ -50,7 +50,7 @@ from syncmail.store.base import (
     Store,
 )
 from syncmail.sync import snapshot
-from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
+from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copies_to_make, copy_new
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
@@ -153,6 +153,8 @@ def sync_box(
     from syncmail.store.maildir import MaildirStore
 
     label = name or near_name
+    r.progress.channel, r.progress.box = channel.name, label
+    r.progress.copies = CopyProgress()
     near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
     paths = state_paths(
         r.config,
@@ -586,6 +588,7 @@ def _apply(
             for c in p.copies[t]:
                 journal.tuid(recs[c.record], make_tuid())
         journal.sync()
+    r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncmail.config.model import ChannelConfig
 from syncmail.errors import MessageError
-from syncmail.events import NewMessage
+from syncmail.events import CopyProgress, NewMessage
 from syncmail.flags import to_letters
 from syncmail.store.base import Box, ListRequest, OutgoingMessage, Store, StoredMessage
 from syncmail.sync.journal import Journal
@@ -58,6 +58,15 @@ def _path_of(box: Box, uid: int) -> str | None:
     return result if isinstance(result, str) else None
 
 
+def copies_to_make(copies: list[Copy]) -> CopyProgress:
+    """The progress bar's totals: the copies, and their bytes when every size was listed
+    (a listed size is never 0: a message has at least a header)."""
+    sized = all(c.size > 0 for c in copies)
+    return CopyProgress(
+        total=len(copies), bytes_total=sum(c.size for c in copies) if sized else None
+    )
+
+
 def copy_new(
     r: RunContext,
     channel: ChannelConfig,
@@ -86,8 +95,10 @@ def copy_new(
     unfound: list[SyncRecord] = []
     counter = [0]
     hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
-    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes.
+    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes,
+    # and the source's size (counted when its copy lands, with the message).
     message_ids: dict[int, str | None] = {}
+    sizes: dict[int, int] = {}
 
     def landed(c: Copy, stored: StoredMessage) -> None:
         rec = recs[c.record]
@@ -98,6 +109,8 @@ def copy_new(
             unfound.append(rec)
         counter[0] += 1
         progress.new_done += 1
+        r.progress.copies.done += 1
+        r.progress.copies.bytes_done += sizes.pop(c.record, c.size)
         r.changed[t] = True
         event = NewMessage(
             channel.name,
@@ -111,13 +124,17 @@ def copy_new(
             source_uid=c.source_uid,
         )
         events.append(("syncmail_new_message", event))
+        # Per message: the callback limits its redraws itself.
+        r.report()
 
     for start in range(0, len(copies), _STORE_BATCH):
         batch = copies[start : start + _STORE_BATCH]
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes, s, batch, recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(
+                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, sizes
+                )
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -129,7 +146,8 @@ def copy_new(
             if failed is not None:
                 journal.kill(recs[failed.record])
             _copy_singly(
-                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
+                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids,
+                sizes,
             )
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
@@ -155,6 +173,7 @@ def _copy_singly(
     dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
     message_ids: dict[int, str | None],
+    sizes: dict[int, int],
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
     waiting = {id(rec) for rec in unfound}
@@ -179,7 +198,9 @@ def _copy_singly(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(
+                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, sizes
+                )
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -198,11 +219,12 @@ def _outgoing(
     crlf: tuple[bool, bool],
     dates: bool,
     message_ids: dict[int, str | None],
+    sizes: dict[int, int],
 ) -> Iterator[OutgoingMessage]:
     """The converted messages of ``batch``, fetched lazily (memory stays bounded).
 
     The Message-ID of each source goes into ``message_ids`` (by record index), for
-    the plugin event of its copy.
+    the plugin event of its copy, and its size into ``sizes`` (the progress bar's bytes).
 
     ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
     INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
@@ -223,6 +245,9 @@ def _outgoing(
             journal.pending_flags(rec, c.flags)
         message_ids[c.record] = header_value(fm.head(), b"message-id")
         sent.append(c)
+        # A placeholder's source counts whole, as in the total (its listed size).
+        fetched = fm.spool.size if fm.spool is not None else len(fm.data)
+        sizes[c.record] = c.size if c.placeholder else fetched
         date = fm.date if dates else None
         if fm.spool is not None and not c.placeholder:
             chunks = convert_chunks(
