@@ -209,6 +209,25 @@ def test_without_notify_idle_on_inbox_and_poll_the_rest(
         assert w.stop() == 0
 
 
+def test_without_notify_the_watch_idles_on_the_box_the_config_names(
+    tmp_path: Path, imap_user_no_notify: Any
+) -> None:
+    """``WatchIdleBox Other``: mail there arrives at once (no poll: every 10 minutes)."""
+    user = imap_user_no_notify
+    config = write_config(tmp_path, user)
+    config.write_text(config.read_text().replace(
+        "IMAPStore remote\n", "IMAPStore remote\nWatchIdleBox Other\n"
+    ))  # fmt: skip
+    client = user.client()
+    client.create_folder("Other")
+    client.logout()
+    with WatchProcess(tmp_path, config, "-a", env={"SYNCMAIL_WATCH_POLL": "600"}) as w:
+        w.ready()
+        user.append("Other", message(1))
+        wait_for(lambda: len(local_files(tmp_path, "Other")) == 1, timeout=3)
+        assert w.stop() == 0
+
+
 def test_a_refused_login_stops_its_account_not_the_watch(
     tmp_path: Path, imap_user: Any, dovecot: Any
 ) -> None:

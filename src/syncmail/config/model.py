@@ -142,6 +142,9 @@ class IMAPStoreConfig(StoreConfig):
     use_namespace: bool = True
     path_delimiter: str | None = None
     subscribed_only: bool = False
+    # syncmail only (``WatchIdleBox``): the box ``syncmail watch`` IDLEs on when the
+    # server has no NOTIFY; the others are polled.
+    watch_idle_box: str = "INBOX"
 
 
 @dataclass(frozen=True)

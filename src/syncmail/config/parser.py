@@ -519,6 +519,8 @@ class _Parser:
                 values["use_namespace"] = self.convert(cmd, parse_bool, True)
             elif low == "subscribedonly":
                 values["subscribed_only"] = self.convert(cmd, parse_bool, False)
+            elif low == "watchidlebox":
+                values["watch_idle_box"] = self.one(cmd)
             elif low == "path":
                 values["path"] = self.one(cmd)
             elif low == "pathdelimiter":

@@ -111,14 +111,15 @@ class ServerWatch:
         self._pm = pm
         self.store: IMAPStore | None = None
         self.mode = ""  # "notify" or "idle"
-        self.idle_box = "INBOX"
+        self.idle_box = store_cfg.watch_idle_box
         self._tag = b""
         self.deadline = 0.0
 
     # --- connection ---
 
     def connect(self) -> None:
-        """Log in and start watching (NOTIFY if offered, else IDLE on INBOX)."""
+        """Log in and start watching (NOTIFY if offered, else IDLE on INBOX, or on the
+        store's ``WatchIdleBox``)."""
         from syncmail.store.imap import IMAPStore
 
         self.close()
