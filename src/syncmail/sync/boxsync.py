@@ -54,12 +54,13 @@ from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
+from syncmail.sync.moves import MoveSet
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
 from syncmail.sync.rail import NO_RAIL, stopped
 from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
-from syncmail.sync.statefiles import StateFiles, state_paths
+from syncmail.sync.statefiles import StateFiles, StatePaths, state_paths
 
 __all__ = [
     "CRASH_ENV",
@@ -129,6 +130,11 @@ class RunContext:
     should_stop: Callable[[], bool] | None = None
     # RunOptions.trust_listed_status.
     trust_listed_status: bool = True
+    # DetectMoves: the moves of the channel being synced (syncmail.sync.moves).
+    moves: MoveSet | None = None
+    # Plugin events held back until the channel's box pairs are done (removals of the
+    # files of moved messages: the new file is announced first).
+    deferred_events: list[tuple[str, Any]] = field(default_factory=list)
 
     def report(self) -> None:
         if self.progress_cb is not None:
@@ -138,6 +144,24 @@ class RunContext:
 def _on_store(store: Store, name: str) -> str:
     on_store = getattr(store, "on_store_name", None)
     return str(on_store(name)) if callable(on_store) else name
+
+
+def pair_state_paths(
+    config: Config, channel: ChannelConfig, far: Store, near: Store, far_name: str, near_name: str
+) -> StatePaths:
+    """The state files of the box pair ``far_name`` / ``near_name`` of ``channel``."""
+    from syncmail.store.maildir import MaildirStore
+
+    near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
+    return state_paths(
+        config,
+        channel,
+        far.name,
+        _on_store(far, far_name),
+        near.name,
+        _on_store(near, near_name),
+        near_dir,
+    )
 
 
 def sync_box(
@@ -150,19 +174,8 @@ def sync_box(
     far_name: str,
     near_name: str,
 ) -> BoxResult:
-    from syncmail.store.maildir import MaildirStore
-
     label = name or near_name
-    near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
-    paths = state_paths(
-        r.config,
-        channel,
-        far.name,
-        _on_store(far, far_name),
-        near.name,
-        _on_store(near, near_name),
-        near_dir,
-    )
+    paths = pair_state_paths(r.config, channel, far, near, far_name, near_name)
     sf = StateFiles(
         paths,
         fsync=r.config.globals.fsync,
@@ -590,9 +603,11 @@ def _apply(
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
+            stash = r.moves.stash_for(1 - t, boxes[1 - t].name) if r.moves else {}
             new_counts[t] = copy_new(
-                r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax
-            )
+                r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax,
+                stash,
+            )  # fmt: skip
 
     # Expunge.
     for t in (FAR, NEAR):
@@ -608,14 +623,11 @@ def _apply(
         r.changed[t] = True
         side_progress[t].expunged_done += len(uids)
         for uid in uids:
-            events.append(
-                (
-                    "syncmail_message_removed",
-                    MessageRemoved(
-                        channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
-                    ),
-                )
+            removed = MessageRemoved(
+                channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
             )
+            moved = r.moves is not None and (t, boxes[t].name, uid) in r.moves.removals
+            (r.deferred_events if moved else events).append(("syncmail_message_removed", removed))
     r.report()
 
     # Finish: prune, maxuids, commit; events only once the state is safe.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from syncmail.config.model import ChannelConfig
@@ -16,6 +16,7 @@ from syncmail.events import NewMessage
 from syncmail.flags import to_letters
 from syncmail.store.base import Box, ListRequest, OutgoingMessage, Store, StoredMessage
 from syncmail.sync.journal import Journal
+from syncmail.sync.movescan import fetch_sources
 from syncmail.sync.msgcvt import convert_chunks, convert_message, header_value, make_placeholder
 from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
 from syncmail.sync.state import SyncRecord
@@ -70,8 +71,11 @@ def copy_new(
     label: str,
     events: list[tuple[str, Any]],
     newmax: list[int],
+    stash: Mapping[int, str] | None = None,
 ) -> int:
     """Fetch from the other side, convert, store on side ``t``; returns copies made.
+
+    ``stash``: source UID -> a local file with its bytes, read instead (DetectMoves).
 
     A message that cannot be read or stored (MessageError) costs only itself, as in
     mbsync: the batch goes on one message at a time, copies that made it are found by
@@ -117,7 +121,7 @@ def copy_new(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes, s, batch, recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, stash)
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -129,8 +133,9 @@ def copy_new(
             if failed is not None:
                 journal.kill(recs[failed.record])
             _copy_singly(
-                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids
-            )
+                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids,
+                stash,
+            )  # fmt: skip
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
         for c in batch:
@@ -155,6 +160,7 @@ def _copy_singly(
     dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
     message_ids: dict[int, str | None],
+    stash: Mapping[int, str] | None,
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
     waiting = {id(rec) for rec in unfound}
@@ -179,7 +185,9 @@ def _copy_singly(
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
-                _outgoing(boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids)
+                _outgoing(
+                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, stash
+                )
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -198,6 +206,7 @@ def _outgoing(
     crlf: tuple[bool, bool],
     dates: bool,
     message_ids: dict[int, str | None],
+    stash: Mapping[int, str] | None = None,
 ) -> Iterator[OutgoingMessage]:
     """The converted messages of ``batch``, fetched lazily (memory stays bounded).
 
@@ -211,7 +220,7 @@ def _outgoing(
     by_uid = {c.source_uid: c for c in batch}
     source, target = boxes[s], boxes[1 - s]
     uids = [c.source_uid for c in batch]
-    for fm in source.fetch_messages(uids, target.spool_dir(), dates=dates):
+    for fm in fetch_sources(source, uids, target.spool_dir(), dates, stash or {}, crlf[0]):
         c = by_uid.get(fm.uid)
         if c is None:
             continue

@@ -1,0 +1,299 @@
+"""``DetectMoves``: find a channel's moves before its box pairs are synced, and serve the
+moved messages' bytes from local files (``syncmail.sync.moves`` says why this is safe).
+
+A move is carried out on the other side only where that side is a Maildir: its copy
+in the box the message left is hard-linked into that box's ``tmp/`` and read from
+there when the box pair the message went to copies it.  Where the other side is IMAP
+the move is copied and deleted as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from syncmail.config.model import ChannelConfig, Operations
+from syncmail.errors import SyncmailError
+from syncmail.store.base import Box, BoxMissing, FetchedMessage, ListRequest, Store
+from syncmail.sync.loads import NOTHING
+from syncmail.sync.moves import Arrival, Gone, MoveSet, match_moves
+from syncmail.sync.msgcvt import TUID_LENGTH, convert_line_endings
+from syncmail.sync.plan import FAR, NEAR, SIDES
+from syncmail.sync.state import SyncState, parse_state
+
+if TYPE_CHECKING:
+    from syncmail.sync.boxsync import RunContext
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STASH_PREFIX", "discard_stash", "fetch_sources", "scan_moves"]
+
+# Hard links of moved messages' files, in their box's tmp/ (which Maildir readers skip).
+STASH_PREFIX = "syncmail-move."
+_counter = itertools.count()
+
+
+def scan_moves(
+    r: RunContext,
+    channel: ChannelConfig,
+    ops: Operations,
+    stores: tuple[Store, Store],
+    pairs: Sequence[tuple[str, str, str]],
+) -> MoveSet:
+    """The moves of the channel's box pairs ``pairs`` (name, far box, near box), each
+    side scanned where the other side is a Maildir that gets that side's new mail.
+
+    Nothing is changed but the hard links of the ``MoveSet``; a scan that fails is
+    logged and finds nothing (the pairs then copy and delete as before)."""
+    from syncmail.store.maildir import MaildirStore
+
+    found = MoveSet()
+    for s in (FAR, NEAR):
+        t = 1 - s
+        direction = ops.sync.pull if s == FAR else ops.sync.push
+        if not isinstance(stores[t], MaildirStore) or "new" not in direction:
+            continue
+        try:
+            _scan_side(r, channel, stores, pairs, s, found)
+        except SyncmailError as e:
+            log.info("Notice: channel %s: no move detection this run: %s", channel.name, e)
+    return found
+
+
+def _scan_side(
+    r: RunContext,
+    channel: ChannelConfig,
+    stores: tuple[Store, Store],
+    pairs: Sequence[tuple[str, str, str]],
+    s: int,
+    found: MoveSet,
+) -> None:
+    """Moves on side ``s``: its vanished paired messages against its new ones."""
+    from syncmail.sync.boxsync import pair_state_paths
+
+    t = 1 - s
+    gone_uids: dict[str, dict[int, int]] = {}  # box -> UID on s -> partner UID on t
+    new_uids: dict[str, dict[int, int]] = {}  # box -> new UID on s -> its size
+    for _name, far_name, near_name in pairs:
+        names = (far_name, near_name)
+        paths = pair_state_paths(r.config, channel, *stores, far_name, near_name)
+        _discard_stale(stores[t], names[t])
+        if os.path.exists(paths.journal):
+            continue  # an interrupted run: its pair finishes that first
+        # No state yet: a pair synced for the first time, where everything is new.
+        state = _read_state(paths.state, channel)
+        if state is None:
+            continue
+        box = _open(stores[s], names[s])
+        if box is None:
+            continue
+        try:
+            gone_uids[names[s]], new_uids[names[s]] = _compare(box, state, s)
+        finally:
+            box.close()
+    if not any(gone_uids.values()):
+        return
+    arrivals = [a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new)]
+    wanted = {a.message_id for a in arrivals if a.message_id}
+    gone_list = list(_partners(stores[t], t, gone_uids, wanted, stores[s].crlf, found))
+    line = TUID_LENGTH + len("X-TUID: \n") + (1 if stores[s].crlf else 0)
+    for move in match_moves(gone_list, arrivals, line):
+        g, a = move.gone, move.arrival
+        stash = found.sources.pop((t, g.box, g.partner_uid), None)
+        if stash is None:
+            continue
+        found.sources[(s, a.box, a.uid)] = stash
+        found.removals.add((t, g.box, g.partner_uid))
+        log.info(
+            "channel %s: %s %s UID %d moved to %s (UID %d): copied from the %s file",
+            channel.name, SIDES[s], g.box, g.uid, a.box, a.uid, SIDES[t],
+        )  # fmt: skip
+    # Partner files stashed for no move.
+    for key in [k for k in found.sources if k[0] == t]:
+        _unlink(found.sources.pop(key))
+
+
+def _read_state(path: str, channel: ChannelConfig) -> SyncState | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return SyncState()
+    except OSError:
+        return None
+    try:
+        return parse_state(data, path, expire_side=channel.expire_side, channel=channel.name)
+    except SyncmailError:
+        return None
+
+
+def _open(store: Store, name: str) -> Box | None:
+    try:
+        return store.open_box(name)
+    except BoxMissing:
+        return None
+
+
+def _compare(box: Box, state: SyncState, s: int) -> tuple[dict[int, int], dict[int, int]]:
+    """Side ``s``'s paired UIDs that vanished (-> partner UID), and its new messages
+    (UID -> size)."""
+    listing = box.list_messages(ListRequest(want_size=True))
+    paired: dict[int, int] = {}
+    for rec in state.records:
+        mine, partner = (rec.far_uid, rec.near_uid) if s == FAR else (rec.near_uid, rec.far_uid)
+        if not rec.dead and mine and partner:
+            paired[mine] = partner
+    maxuid = state.max_pulled if s == FAR else state.max_pushed
+    gone = {uid: partner for uid, partner in paired.items() if uid not in listing}
+    new = {
+        uid: info.size for uid, info in listing.items() if uid not in paired and uid > maxuid
+    }
+    return gone, new
+
+
+def _arrivals(store: Store, name: str, new: Mapping[int, int]) -> list[Arrival]:
+    """The new messages ``new`` (UID -> size) of box ``name``, with their Message-IDs."""
+    box = _open(store, name)
+    if box is None:
+        return []
+    try:
+        uids = frozenset(new)
+        ids = box.list_messages(ListRequest(min_uid=NOTHING, extra_uids=uids, message_id_uids=uids))
+    finally:
+        box.close()
+    return [Arrival(box.name, uid, ids[uid].message_id, new[uid]) for uid in sorted(ids)]
+
+
+def _partners(
+    store: Store, t: int, gone: Mapping[str, Mapping[int, int]], wanted: set[str],
+    crlf: bool, found: MoveSet,
+) -> Iterator[Gone]:  # fmt: skip
+    """The vanished messages whose partner file in ``store`` (the Maildir side, ``t``)
+    carries a wanted Message-ID, each partner file hard-linked into the stash
+    (``found.sources``); sizes counted in CRLF endings if ``crlf``."""
+    for box_name, uids in gone.items():
+        if not uids:
+            continue
+        box = _open(store, box_name)
+        if box is None:
+            continue
+        try:
+            partner_uids = frozenset(uids.values())
+            listing = box.list_messages(
+                ListRequest(min_uid=NOTHING, extra_uids=partner_uids, message_id_uids=partner_uids)
+            )
+            path_of = getattr(box, "path_of", None)
+            for uid, partner in uids.items():
+                info = listing.get(partner)
+                if info is None or not callable(path_of) or info.message_id not in wanted:
+                    continue
+                path = path_of(partner)
+                stash = _stash(path) if isinstance(path, str) else None
+                if stash is None:
+                    continue
+                found.sources[(t, box.name, partner)] = stash
+                size = _normal_size(stash, crlf)
+                yield Gone(box.name, uid, partner, info.message_id, size)
+        finally:
+            box.close()
+
+
+def _normal_size(path: str, to_crlf: bool) -> int:
+    """Size of a Maildir file without its X-TUID line, in CRLF endings if ``to_crlf``."""
+    with open(path, "rb") as f:
+        data = f.read()
+    end = data.find(b"\n\n")
+    head = data if end < 0 else data[: end + 1]
+    start = 0 if head.lower().startswith(b"x-tuid:") else head.lower().find(b"\nx-tuid:") + 1
+    if start > 0 or head.lower().startswith(b"x-tuid:"):
+        stop = data.find(b"\n", start)
+        data = data[:start] + (data[stop + 1 :] if stop >= 0 else b"")
+    if to_crlf:
+        data = convert_line_endings(data, source_crlf=False, target_crlf=True)
+    return len(data)
+
+
+def _stash(path: str) -> str | None:
+    """A hard link to the message file ``path`` in its box's ``tmp/``."""
+    tmp = os.path.join(os.path.dirname(os.path.dirname(path)), "tmp")
+    link = os.path.join(tmp, f"{STASH_PREFIX}{os.getpid()}.{next(_counter)}")
+    try:
+        os.link(path, link)
+    except OSError as e:
+        log.debug("no stash for %s: %s", path, e)
+        return None
+    return link
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError as e:
+        log.debug("stash %s: %s", path, e)
+
+
+def _discard_stale(store: Store, name: str) -> None:
+    """Stash links an interrupted run left in box ``name``'s tmp/."""
+    box_path = getattr(store, "box_path", None)
+    if not callable(box_path):
+        return
+    tmp = os.path.join(str(box_path(name)), "tmp")
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for entry in names:
+        if entry.startswith(STASH_PREFIX):
+            _unlink(os.path.join(tmp, entry))
+
+
+def discard_stash(moves: MoveSet) -> None:
+    """Remove the stash links of a channel once its box pairs are done."""
+    for path in moves.sources.values():
+        _unlink(path)
+    moves.sources.clear()
+
+
+def fetch_sources(
+    source: Box,
+    uids: Sequence[int],
+    spool_dir: str | None,
+    dates: bool,
+    stash: Mapping[int, str],
+    source_crlf: bool,
+) -> Iterator[FetchedMessage]:
+    """``source.fetch_messages(uids)``, but the UIDs in ``stash`` are read from their
+    stashed Maildir file (converted to the source's line endings), in order."""
+    if not stash:
+        yield from source.fetch_messages(uids, spool_dir, dates=dates)
+        return
+    run: list[int] = []
+    for uid in [*uids, 0]:
+        path = stash.get(uid)
+        if path is None and uid:
+            run.append(uid)
+            continue
+        if run:
+            yield from source.fetch_messages(run, spool_dir, dates=dates)
+            run = []
+        if path is None:
+            continue
+        got = _read_stash(path, source_crlf)
+        if got is None:
+            yield from source.fetch_messages([uid], spool_dir, dates=dates)
+        else:
+            data, mtime = got
+            yield FetchedMessage(uid, data, 0, mtime if dates else None)
+
+
+def _read_stash(path: str, crlf: bool) -> tuple[bytes, float] | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+            mtime = os.fstat(f.fileno()).st_mtime
+    except OSError:
+        return None
+    return convert_line_endings(data, source_crlf=False, target_crlf=crlf), mtime
