@@ -571,7 +571,9 @@ def _apply(
                 journal.status(recs[op.record], op.status, state=state)
             if (op.add or op.remove) and op.old_flags is not None:
                 new = (op.old_flags | op.add) & ~op.remove
-                events.append(
+                # The deletion mark on a moved message's old file: after the new file.
+                moved = r.moves is not None and (t, boxes[t].name, op.uid) in r.moves.removals
+                (r.deferred_events if moved else events).append(
                     (
                         "syncmail_flags_changed",
                         FlagsChanged(

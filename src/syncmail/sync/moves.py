@@ -86,7 +86,8 @@ class MoveSet:
     ``sources``: (side, box, UID) of an arrival -> a file holding its bytes (a hard
     link, in the partner box's ``tmp/``, to the partner file), read instead of
     fetching the arrival when it is copied to the other side.  ``removals``: (side,
-    box, UID) of partner files whose removal event waits for the end of the channel,
+    box, UID) of partner files whose removal and flag events wait for the end of the
+    channel,
     so that plugins (notmuch) see the new file before the old one goes.
     """
 
