@@ -65,3 +65,91 @@ def test_server_move_is_a_local_move(tmp_path: Path, imap_user: Any, detect: boo
         assert local
     else:
         assert fetched == 1 and not local
+
+
+def _local_move(root: Path, subject: str, box: str) -> None:
+    """Move a Maildir message as afew's MailMover (rename=True) does: new name, no ,U=."""
+    src = files(root, "near")[subject]
+    flags = src.name.split(":2,")[1]
+    target = root / "near" / box / "cur"
+    target.mkdir(parents=True, exist_ok=True)
+    src.rename(target / f"moved.{subject}:2,{flags}")
+
+
+def _server(user: Any, box: str) -> dict[str, tuple[bytes, set[bytes]]]:
+    """Subject -> (body, flags) of every message in ``box`` on the server."""
+    c = user.client()
+    try:
+        c.select_folder(box)
+        got = c.fetch(c.search("ALL"), ["FLAGS", "BODY.PEEK[]"])
+        out = {}
+        for item in got.values():
+            body = item[b"BODY[]"]
+            subject = body.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+            assert subject not in out, f"duplicate {subject} in {box}"
+            out[subject] = (body, set(item[b"FLAGS"]))
+        return out
+    finally:
+        c.logout()
+
+
+def _prepared(root: Path, user: Any, port: int, detect: bool = True) -> Path:
+    c = user.client()
+    c.create_folder("Zoo")
+    c.logout()
+    for subject in ("A", "B", "C"):
+        user.append("INBOX", _msg(subject), ("\\Flagged",) if subject == "B" else ())
+    acct = Account(user.server, user.name, user.password, port)
+    cfg = write_config(root, acct, "Expunge Both" + ("\nDetectMoves yes" if detect else ""))
+    _sync(cfg)
+    _local_move(root, "B", "Zoo")
+    return cfg
+
+
+def _check_moved(root: Path, user: Any) -> None:
+    assert set(_server(user, "INBOX")) == {"A", "C"}
+    zoo = _server(user, "Zoo")
+    assert set(zoo) == {"B"}
+    assert b"body of B" in zoo["B"][0]
+    assert b"\\Flagged" in zoo["B"][1]
+    assert set(files(root, "near")) == {"A", "C"}
+    assert snapshot(root, "near", "Zoo") == {"B": "F"}
+
+
+@pytest.mark.parametrize("detect", [True, False])
+def test_local_move_is_a_server_copy(tmp_path: Path, imap_user: Any, detect: bool) -> None:
+    with CuttingRelay(imap_user.port) as relay:
+        cfg = _prepared(tmp_path, imap_user, relay.port, detect)
+        relay.reset()
+        _sync(cfg)
+        names = [name for _, name in relay.commands]
+        relay.reset()
+        _sync(cfg)
+        again = [name for _, name in relay.commands]
+    _check_moved(tmp_path, imap_user)
+    if detect:
+        assert "APPEND" not in names and "UID COPY" in names, str(names)
+    else:
+        assert "APPEND" in names and "UID COPY" not in names, names
+    assert "APPEND" not in again and "UID COPY" not in again
+
+
+def test_copy_answer_lost_is_found_by_message_id(tmp_path: Path, imap_user: Any) -> None:
+    """The server made the COPY, the answer (COPYUID) never came: the retry finds the
+    copy by the Message-ID its intent logged, and makes no second one."""
+    with CuttingRelay(imap_user.port) as relay:
+        cfg = _prepared(tmp_path / "first", imap_user, relay.port)
+        relay.reset()
+        _sync(cfg)
+        at = next(n for n, name in relay.commands if name == "UID COPY")
+    imap_user.server.reset_user(imap_user.name)
+    imap_user.server.add_user(imap_user.name, imap_user.password)
+    with CuttingRelay(imap_user.port) as relay:
+        root = tmp_path / "second"
+        cfg = _prepared(root, imap_user, relay.port)
+        relay.reset(cut_at=at, mode="after")
+        _sync(cfg)
+        assert relay.cut_done
+        names = [name for _, name in relay.commands]
+        assert "APPEND" not in names and names.count("UID COPY") == 1, names
+    _check_moved(root, imap_user)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncmail.sync.moves import Arrival, Gone, match_moves
+from syncmail.sync.moves import Arrival, Gone, MoveSet, match_moves, order_for_moves
 from syncmail.sync.movescan import STASH_PREFIX
 from tests.unit.engine_support import (
     box_dir,
@@ -43,6 +43,8 @@ def _a(box: str, mid: str | None, size: int = 100, uid: int = 7) -> Arrival:
         # Any other size: another message under the same Message-ID.
         ([_g("INBOX", "<a>")], [_a("Archive", "<a>", 101)], []),
         ([_g("INBOX", "<a>", 122)], [_a("Archive", "<a>", 100)], []),
+        # The partner carries the X-TUID line (a server copy of an upload).
+        ([_g("INBOX", "<a>", 121)], [_a("Archive", "<a>", 100)], [("INBOX", "Archive")]),
         # No Message-ID: nothing to tell it by.
         ([_g("INBOX", None)], [_a("Archive", None)], []),
         # Two arrivals, or two vanished, for one Message-ID: ambiguous.
@@ -166,3 +168,25 @@ def test_crash_at_every_journal_step(tmp_path: Path) -> None:
         assert not again.errors
         assert not any(b.pulled_new or b.pushed_new for b in again.summary.boxes), step
     assert step > 5
+
+
+_PAIRS = [("A", "A", "A"), ("B", "B", "B"), ("C", "C", "C")]
+
+
+@pytest.mark.parametrize(
+    ("copies", "order", "kept"),
+    [
+        # Near C's arrival is copied on the far store from far A: C is synced first.
+        ({(1, "C", 5): ("A", 9, "<m>")}, "CAB", 1),
+        # Nothing to copy on a server: the order stays.
+        ({}, "ABC", 0),
+        # Moves both ways between A and B: one of them must wait for the next order.
+        ({(1, "A", 5): ("B", 9, "<m>"), (1, "B", 6): ("A", 8, "<n>")}, "ABC", 1),
+    ],
+)
+def test_order_for_moves(
+    copies: dict[tuple[int, str, int], tuple[str, int, str]], order: str, kept: int
+) -> None:
+    moves = MoveSet(server_sources=dict(copies))
+    assert "".join(p[0] for p in order_for_moves(_PAIRS, moves)) == order
+    assert len(moves.server_sources) == kept

@@ -54,7 +54,13 @@ from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copy_new
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
-from syncmail.sync.moves import MoveSet
+from syncmail.sync.moves import MoveSet, PairMoves
+from syncmail.sync.movescan import (
+    adopt_server_copies,
+    discard_intents,
+    intents_path,
+    read_intents,
+)
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
 from syncmail.sync.rail import NO_RAIL, stopped
@@ -350,6 +356,11 @@ def _sync_open(
             )
         else:
             listings.append({})
+    intents = intents_path(sf.paths.state)
+    if not sf.replayed:
+        discard_intents(intents)  # left by a run that ended after its commit
+    elif os.path.exists(intents):
+        adopt_server_copies(boxes, listings, state, sf.saved_uidnext, read_intents(intents))
     p = plan(
         listings[FAR],
         listings[NEAR],
@@ -605,10 +616,9 @@ def _apply(
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
-            stash = r.moves.stash_for(1 - t, boxes[1 - t].name) if r.moves else {}
             new_counts[t] = copy_new(
                 r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax,
-                stash,
+                _pair_moves(r, boxes, 1 - t, sf),
             )  # fmt: skip
 
     # Expunge.
@@ -650,6 +660,7 @@ def _apply(
         # The sidecar's markers describe the boxes before this run changed them.
         Sidecar.discard(sf.paths.state + ".syncmail")
     sf.commit(state)
+    discard_intents(intents_path(sf.paths.state))
     if r.pm is not None:
         from syncmail.plugins import deliver
 
@@ -664,6 +675,19 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+    )
+
+
+def _pair_moves(r: RunContext, boxes: tuple[Box, Box], s: int, sf: StateFiles) -> PairMoves | None:
+    """The moves whose copies come from side ``s``'s box of this pair (DetectMoves)."""
+    if r.moves is None:
+        return None
+    name = boxes[s].name
+    return PairMoves(
+        r.moves.stash_for(s, name),
+        r.moves.server_copies_for(s, name),
+        intents_path(sf.paths.state),
+        r.config.globals.fsync,
     )
 
 

@@ -222,6 +222,10 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
             )  # fmt: skip
         except SyncmailError as e:
             log.info("Notice: channel %s: no move detection this run: %s", channel.name, e)
+        if r.moves is not None:
+            from syncmail.sync.moves import order_for_moves
+
+            pairs = order_for_moves(pairs, r.moves)
     try:
         _sync_pairs(r, channel, ops, pairs)
     finally:

@@ -11,10 +11,11 @@ message.  So a crash at any step leaves what an ordinary copy plus delete would.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Arrival", "Gone", "Move", "MoveSet", "match_moves", "sizes_agree"]
+__all__ = ["Arrival", "Gone", "Move", "MoveSet", "PairMoves", "match_moves", "order_for_moves",
+    "sizes_agree"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ class Move:
 
 def sizes_agree(arrival: int, gone: int, tuid_line: int) -> bool:
     """Whether an arrival of ``arrival`` bytes can be the message whose partner has
-    ``gone`` bytes (X-TUID left out): equal, or one X-TUID line (``tuid_line`` bytes)
-    more, which mbsync and syncmail add to the copies they store."""
-    return arrival - gone in (0, tuid_line)
+    ``gone`` bytes, both counted in the same line endings and one of them with any
+    X-TUID line left out: equal, or one X-TUID line (``tuid_line`` bytes) apart, which
+    mbsync and syncmail add to the copies they store."""
+    return abs(arrival - gone) in (0, tuid_line)
 
 
 def match_moves(gone: Iterable[Gone], arrivals: Iterable[Arrival], tuid_line: int) -> list[Move]:
@@ -87,13 +89,53 @@ class MoveSet:
     link, in the partner box's ``tmp/``, to the partner file), read instead of
     fetching the arrival when it is copied to the other side.  ``removals``: (side,
     box, UID) of partner files whose removal and flag events wait for the end of the
-    channel,
-    so that plugins (notmuch) see the new file before the old one goes.
+    channel, so that plugins (notmuch) see the new file before the old one goes.
     """
 
     sources: dict[tuple[int, str, int], str] = field(default_factory=dict)
     removals: set[tuple[int, str, int]] = field(default_factory=set)
+    # (side, box, UID) of an arrival -> (box, UID, Message-ID) of its partner on the
+    # other side, a store that copies on its own (``Box.copy_from``): copied there.
+    server_sources: dict[tuple[int, str, int], tuple[str, int, str]] = field(
+        default_factory=dict
+    )
+
+    def server_copies_for(self, side: int, box: str) -> dict[int, tuple[str, int, str]]:
+        """UID -> (box, UID, Message-ID) of the partner to copy, for arrivals in ``box``."""
+        return {
+            uid: src for (s, b, uid), src in self.server_sources.items() if (s, b) == (side, box)
+        }
 
     def stash_for(self, side: int, box: str) -> dict[int, str]:
         """UID -> stashed file, for the arrivals in ``box`` of ``side``."""
         return {uid: path for (s, b, uid), path in self.sources.items() if (s, b) == (side, box)}
+
+
+@dataclass(frozen=True)
+class PairMoves:
+    """What one box pair's copies into one side take from the channel's moves:
+    ``stash`` (source UID -> local file) and ``server`` (source UID -> (box, UID,
+    Message-ID) to copy on the target store), with the intent log of server copies."""
+
+    stash: Mapping[int, str]
+    server: Mapping[int, tuple[str, int, str]]
+    intents: str
+    fsync: bool
+
+
+def order_for_moves(
+    pairs: Sequence[tuple[str, str, str]], moves: MoveSet
+) -> list[tuple[str, str, str]]:
+    """The box pairs (name, far box, near box) in the order to sync them: pairs that
+    receive server copies first, since the box a message left deletes it when its
+    pair is synced.  A server copy whose source pair still comes first (moves both
+    ways between two boxes) is dropped from ``moves``: copied and deleted as before."""
+    targets = {(side, box) for side, box, _uid in moves.server_sources}
+    first = [p for p in pairs if any((side, p[1 + side]) in targets for side in (0, 1))]
+    ordered = first + [p for p in pairs if p not in first]
+    position = {(side, p[1 + side]): i for i, p in enumerate(ordered) for side in (0, 1)}
+    for key, (source, _uid, _mid) in list(moves.server_sources.items()):
+        side, box, _ = key
+        if position.get((1 - side, source), -1) <= position[(side, box)]:
+            del moves.server_sources[key]
+    return ordered

@@ -13,13 +13,21 @@ import itertools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from syncmail.config.model import ChannelConfig, Operations
 from syncmail.errors import SyncmailError
-from syncmail.store.base import Box, BoxMissing, FetchedMessage, ListRequest, Store
+from syncmail.store.base import (
+    Box,
+    BoxMissing,
+    FetchedMessage,
+    ListRequest,
+    MessageInfo,
+    Store,
+)
 from syncmail.sync.loads import NOTHING
-from syncmail.sync.moves import Arrival, Gone, MoveSet, match_moves
+from syncmail.sync.moves import Arrival, Gone, Move, MoveSet, match_moves
 from syncmail.sync.msgcvt import TUID_LENGTH, convert_line_endings
 from syncmail.sync.plan import FAR, NEAR, SIDES
 from syncmail.sync.state import SyncState, parse_state
@@ -29,7 +37,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STASH_PREFIX", "discard_stash", "fetch_sources", "scan_moves"]
+__all__ = [
+    "STASH_PREFIX",
+    "adopt_server_copies",
+    "discard_intents",
+    "discard_stash",
+    "fetch_sources",
+    "intents_path",
+    "log_intents",
+    "read_intents",
+    "scan_moves",
+]
 
 # Hard links of moved messages' files, in their box's tmp/ (which Maildir readers skip).
 STASH_PREFIX = "syncmail-move."
@@ -54,7 +72,9 @@ def scan_moves(
     for s in (FAR, NEAR):
         t = 1 - s
         direction = ops.sync.pull if s == FAR else ops.sync.push
-        if not isinstance(stores[t], MaildirStore) or "new" not in direction:
+        local = isinstance(stores[t], MaildirStore)
+        server = "copy" in stores[t].capabilities and isinstance(stores[s], MaildirStore)
+        if not (local or server) or "new" not in direction:
             continue
         try:
             _scan_side(r, channel, stores, pairs, s, found)
@@ -72,6 +92,7 @@ def _scan_side(
     found: MoveSet,
 ) -> None:
     """Moves on side ``s``: its vanished paired messages against its new ones."""
+    from syncmail.store.maildir import MaildirStore
     from syncmail.sync.boxsync import pair_state_paths
 
     t = 1 - s
@@ -96,24 +117,94 @@ def _scan_side(
             box.close()
     if not any(gone_uids.values()):
         return
-    arrivals = [a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new)]
+    if isinstance(stores[t], MaildirStore):
+        _local_moves(channel, stores, s, gone_uids, new_uids, found)
+    else:
+        _server_moves(channel, stores, s, gone_uids, new_uids, found)
+
+
+def _tuid_line(crlf: bool) -> int:
+    return TUID_LENGTH + len("X-TUID: \n") + (1 if crlf else 0)
+
+
+def _local_moves(
+    channel: ChannelConfig, stores: tuple[Store, Store], s: int,
+    gone_uids: Mapping[str, Mapping[int, int]], new_uids: Mapping[str, Mapping[int, int]],
+    found: MoveSet,
+) -> None:  # fmt: skip
+    """Side ``t`` is a Maildir: a move is served from a hard link of its partner file."""
+    t = 1 - s
+    arrivals = [
+        a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new, None)
+    ]
     wanted = {a.message_id for a in arrivals if a.message_id}
     gone_list = list(_partners(stores[t], t, gone_uids, wanted, stores[s].crlf, found))
-    line = TUID_LENGTH + len("X-TUID: \n") + (1 if stores[s].crlf else 0)
-    for move in match_moves(gone_list, arrivals, line):
+    for move in match_moves(gone_list, arrivals, _tuid_line(stores[s].crlf)):
         g, a = move.gone, move.arrival
         stash = found.sources.pop((t, g.box, g.partner_uid), None)
         if stash is None:
             continue
         found.sources[(s, a.box, a.uid)] = stash
         found.removals.add((t, g.box, g.partner_uid))
-        log.info(
-            "channel %s: %s %s UID %d moved to %s (UID %d): copied from the %s file",
-            channel.name, SIDES[s], g.box, g.uid, a.box, a.uid, SIDES[t],
-        )  # fmt: skip
+        _log_move(channel, s, move, f"copied from the {SIDES[t]} file")
     # Partner files stashed for no move.
     for key in [k for k in found.sources if k[0] == t]:
         _unlink(found.sources.pop(key))
+
+
+def _server_moves(
+    channel: ChannelConfig, stores: tuple[Store, Store], s: int,
+    gone_uids: Mapping[str, Mapping[int, int]], new_uids: Mapping[str, Mapping[int, int]],
+    found: MoveSet,
+) -> None:  # fmt: skip
+    """Side ``t`` copies on its own (IMAP): a move is a server-side copy of the partner,
+    compared by the server's size against the arrival's file in the server's endings."""
+    t = 1 - s
+    crlf = stores[t].crlf
+    arrivals = [
+        a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new, crlf)
+    ]
+    wanted = {a.message_id for a in arrivals if a.message_id}
+    gone_list: list[Gone] = []
+    for box_name, uids in gone_uids.items():
+        if uids:
+            gone_list.extend(_server_partners(stores[t], box_name, uids, wanted))
+    for move in match_moves(gone_list, arrivals, _tuid_line(crlf)):
+        g, a = move.gone, move.arrival
+        found.server_sources[(s, a.box, a.uid)] = (g.box, g.partner_uid, a.message_id or "")
+        _log_move(channel, s, move, f"copied on the {SIDES[t]} server")
+
+
+def _log_move(channel: ChannelConfig, s: int, move: Move, how: str) -> None:
+    g, a = move.gone, move.arrival
+    log.info(
+        "channel %s: %s %s UID %d moved to %s (UID %d): %s",
+        channel.name, SIDES[s], g.box, g.uid, a.box, a.uid, how,
+    )  # fmt: skip
+
+
+def _server_partners(
+    store: Store, box_name: str, uids: Mapping[int, int], wanted: set[str]
+) -> list[Gone]:
+    box = _open(store, box_name)
+    if box is None:
+        return []
+    try:
+        partner_uids = frozenset(uids.values())
+        listing = box.list_messages(
+            ListRequest(
+                min_uid=NOTHING, extra_uids=partner_uids, message_id_uids=partner_uids,
+                want_size=True,
+            )
+        )  # fmt: skip
+    finally:
+        box.close()
+    out = []
+    for uid, partner in uids.items():
+        info = listing.get(partner)
+        if info is not None and info.message_id in wanted:
+            out.append(Gone(box.name, uid, partner, info.message_id, info.size))
+    return out
 
 
 def _read_state(path: str, channel: ChannelConfig) -> SyncState | None:
@@ -154,17 +245,27 @@ def _compare(box: Box, state: SyncState, s: int) -> tuple[dict[int, int], dict[i
     return gone, new
 
 
-def _arrivals(store: Store, name: str, new: Mapping[int, int]) -> list[Arrival]:
-    """The new messages ``new`` (UID -> size) of box ``name``, with their Message-IDs."""
+def _arrivals(
+    store: Store, name: str, new: Mapping[int, int], to_crlf: bool | None
+) -> list[Arrival]:
+    """The new messages ``new`` (UID -> size) of box ``name``, with their Message-IDs;
+    with ``to_crlf`` set (a Maildir box) the size is the file's without X-TUID, in
+    those line endings."""
     box = _open(store, name)
     if box is None:
         return []
     try:
         uids = frozenset(new)
         ids = box.list_messages(ListRequest(min_uid=NOTHING, extra_uids=uids, message_id_uids=uids))
+        sizes = dict(new)
+        path_of = getattr(box, "path_of", None)
+        if to_crlf is not None and callable(path_of):
+            for uid in ids:
+                path = path_of(uid)
+                sizes[uid] = _normal_size(path, to_crlf) if isinstance(path, str) else -1
     finally:
         box.close()
-    return [Arrival(box.name, uid, ids[uid].message_id, new[uid]) for uid in sorted(ids)]
+    return [Arrival(box.name, uid, ids[uid].message_id, sizes[uid]) for uid in sorted(ids)]
 
 
 def _partners(
@@ -297,3 +398,91 @@ def _read_stash(path: str, crlf: bool) -> tuple[bytes, float] | None:
     except OSError:
         return None
     return convert_line_endings(data, source_crlf=False, target_crlf=crlf), mtime
+
+
+# --- server copies: the intent log -----------------------------------------------------
+# A server copy carries no X-TUID, so a run that dies between the COPY and the journal
+# line naming its UID could not find it again: before the COPY, each copy's side, TUID
+# and Message-ID go into ``<state>.syncmail-moves``; a resumed run pairs a pending
+# TUID with the one new message of that Message-ID.
+
+
+def intents_path(state_path: str) -> str:
+    return state_path + ".syncmail-moves"
+
+
+def log_intents(path: str, entries: Sequence[tuple[str, str, str]], fsync: bool) -> None:
+    """Append (side, TUID, Message-ID) lines, durable before the copies are made."""
+    text = "".join(f"{side} {tuid} {mid}\n" for side, tuid, mid in entries)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+
+
+def read_intents(path: str) -> dict[str, dict[str, str]]:
+    """side -> TUID -> Message-ID; empty when there is no log (or a torn last line)."""
+    out: dict[str, dict[str, str]] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] in SIDES and len(parts[1]) == TUID_LENGTH:
+            out.setdefault(parts[0], {})[parts[1]] = parts[2]
+    return out
+
+
+def discard_intents(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.debug("%s: %s", path, e)
+
+
+def adopt_server_copies(
+    boxes: Sequence[Box],
+    listings: list[dict[int, MessageInfo]],
+    state: SyncState,
+    saved_uidnext: Mapping[str, int],
+    intents: Mapping[str, Mapping[str, str]],
+) -> None:
+    """After a crash: give each server copy the X-TUID its intent names, in the listing
+    only, so that the plan pairs it as a found copy.  Only a Message-ID held by exactly
+    one new unpaired message is trusted; anything else stays lost (copied again)."""
+    for t in (FAR, NEAR):
+        wanted = intents.get(SIDES[t])
+        start = saved_uidnext.get(SIDES[t])
+        if not wanted or not start:
+            continue
+        pending = {
+            rec.tuid
+            for rec in state.records
+            if rec.tuid is not None
+            and rec.tuid in wanted
+            and not (rec.far_uid if t == FAR else rec.near_uid)
+        }
+        paired = {rec.far_uid if t == FAR else rec.near_uid for rec in state.records}
+        known = {m.tuid for m in listings[t].values() if m.tuid}
+        todo = {tuid: wanted[tuid] for tuid in pending if tuid not in known}
+        cands = frozenset(
+            uid for uid, m in listings[t].items() if uid >= start and uid not in paired
+        )
+        if not todo or not cands:
+            continue
+        ids = boxes[t].list_messages(
+            ListRequest(min_uid=NOTHING, extra_uids=cands, message_id_uids=cands)
+        )
+        by_id: dict[str, list[int]] = {}
+        for uid, m in ids.items():
+            if m.message_id:
+                by_id.setdefault(m.message_id, []).append(uid)
+        for tuid, mid in todo.items():
+            uids = by_id.get(mid, [])
+            if len(uids) == 1 and uids[0] in listings[t]:
+                listings[t][uids[0]] = replace(listings[t][uids[0]], tuid=tuid)
