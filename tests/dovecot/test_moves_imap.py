@@ -14,7 +14,7 @@ from syncmail.sync.engine import RunOptions, run
 from tests.dovecot.cutting_relay import CuttingRelay
 from tests.dovecot.imap_helpers import write_config
 from tests.dovecot.test_retry_relay import Account
-from tests.unit.engine_support import files, snapshot
+from tests.unit.engine_support import crash_run, files, snapshot
 
 pytestmark = pytest.mark.dovecot
 
@@ -153,3 +153,28 @@ def test_copy_answer_lost_is_found_by_message_id(tmp_path: Path, imap_user: Any)
         names = [name for _, name in relay.commands]
         assert "APPEND" not in names and names.count("UID COPY") == 1, names
     _check_moved(root, imap_user)
+
+
+def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) -> None:
+    """Killed after every journal line of the run that carries out the move, then run
+    again: the message is in Zoo once, nowhere else, and never uploaded."""
+    step = 0
+    while True:
+        step += 1
+        assert step < 40, "the crash hook never let the run finish"
+        imap_user.server.reset_user(imap_user.name)
+        imap_user.server.add_user(imap_user.name, imap_user.password)
+        root = tmp_path / f"step{step}"
+        with CuttingRelay(imap_user.port) as relay:
+            cfg = _prepared(root, imap_user, relay.port)
+            relay.reset()
+            code = crash_run(cfg, step)
+            assert code in (0, 100), code
+            _sync(cfg)
+            _sync(cfg)
+            names = [name for _, name in relay.commands]
+        assert "APPEND" not in names, (step, names)
+        _check_moved(root, imap_user)
+        if code == 0:
+            break
+    assert step > 3

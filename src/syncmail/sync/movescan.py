@@ -30,7 +30,8 @@ from syncmail.sync.loads import NOTHING
 from syncmail.sync.moves import Arrival, Gone, Move, MoveSet, match_moves
 from syncmail.sync.msgcvt import TUID_LENGTH, convert_line_endings
 from syncmail.sync.plan import FAR, NEAR, SIDES
-from syncmail.sync.state import SyncState, parse_state
+from syncmail.sync.state import SyncState
+from syncmail.sync.statefiles import StateFiles, StatePaths
 
 if TYPE_CHECKING:
     from syncmail.sync.boxsync import RunContext
@@ -102,10 +103,8 @@ def _scan_side(
         names = (far_name, near_name)
         paths = pair_state_paths(r.config, channel, *stores, far_name, near_name)
         _discard_stale(stores[t], names[t])
-        if os.path.exists(paths.journal):
-            continue  # an interrupted run: its pair finishes that first
         # No state yet: a pair synced for the first time, where everything is new.
-        state = _read_state(paths.state, channel)
+        state = _read_state(paths, channel)
         if state is None:
             continue
         box = _open(stores[s], names[s])
@@ -207,16 +206,12 @@ def _server_partners(
     return out
 
 
-def _read_state(path: str, channel: ChannelConfig) -> SyncState | None:
+def _read_state(paths: StatePaths, channel: ChannelConfig) -> SyncState | None:
+    """The pair's state as its next sync will see it (an interrupted run's journal
+    replayed, in memory only: nothing is locked or written); None when unreadable."""
+    files = StateFiles(paths, channel=channel.name, dry_run=True, expire_side=channel.expire_side)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return SyncState()
-    except OSError:
-        return None
-    try:
-        return parse_state(data, path, expire_side=channel.expire_side, channel=channel.name)
+        return files.load()
     except SyncmailError:
         return None
 
