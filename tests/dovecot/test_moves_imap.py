@@ -13,6 +13,8 @@ from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, run
 from tests.dovecot.cutting_relay import CuttingRelay
 from tests.dovecot.imap_helpers import write_config
+from tests.dovecot.test_imap_to_imap import _account
+from tests.dovecot.test_imap_to_imap import second_user as second_user  # fixture
 from tests.dovecot.test_retry_relay import Account
 from tests.unit.engine_support import crash_run, files, snapshot
 
@@ -178,3 +180,40 @@ def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) 
         if code == 0:
             break
     assert step > 3
+
+
+def test_imap_to_imap_move_is_a_server_copy(
+    tmp_path: Path, imap_user: Any, second_user: Any
+) -> None:
+    """Between two IMAP accounts: a move on one becomes a COPY on the other (no APPEND)."""
+    far, near = imap_user, second_user
+    for user in (far, near):
+        c = user.client()
+        c.create_folder("Zoo")
+        c.logout()
+    for subject in ("A", "B", "C"):
+        far.append("INBOX", _msg(subject), ("\\Flagged",) if subject == "B" else ())
+    cfg = tmp_path / "mbsyncrc"
+    with CuttingRelay(near.port) as relay:
+        relayed = Account(near.server, near.name, near.password, relay.port)
+        cfg.write_text(
+            _account("old", far) + _account("new", relayed)
+            + "Channel test\nFar :old:\nNear :new:\nPatterns *\nCreate Both\nExpunge Both\n"
+            f"DetectMoves yes\nSyncState {tmp_path}/state/\n"
+        )  # fmt: skip
+        (tmp_path / "state").mkdir()
+        _sync(cfg)
+        c = far.client()
+        c.select_folder("INBOX")
+        c.move(c.search(["HEADER", "Message-ID", "<B@example.org>"]), "Zoo")
+        c.logout()
+        relay.reset()
+        _sync(cfg)
+        names = [name for _, name in relay.commands]
+        fetched = relay.body_fetches
+    assert "APPEND" not in names and "UID COPY" in names, str(names)
+    assert fetched == 0
+    for user in (far, near):
+        assert set(_server(user, "INBOX")) == {"A", "C"}
+        zoo = _server(user, "Zoo")
+        assert set(zoo) == {"B"} and b"\\Flagged" in zoo["B"][1]

@@ -1,10 +1,11 @@
 """``DetectMoves``: find a channel's moves before its box pairs are synced, and serve the
 moved messages' bytes from local files (``syncmail.sync.moves`` says why this is safe).
 
-A move is carried out on the other side only where that side is a Maildir: its copy
-in the box the message left is hard-linked into that box's ``tmp/`` and read from
-there when the box pair the message went to copies it.  Where the other side is IMAP
-the move is copied and deleted as before.
+Where the other side is a Maildir, its copy in the box the message left is hard-linked
+into that box's ``tmp/`` and read from there when the box pair the message went to
+copies it.  Where the other side copies on its own (IMAP with UIDPLUS), the copy is a
+server-side ``UID COPY`` of the old message, logged first as an intent (see
+``adopt_server_copies``).  Elsewhere the move is copied and deleted as before.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def scan_moves(
     pairs: Sequence[tuple[str, str, str]],
 ) -> MoveSet:
     """The moves of the channel's box pairs ``pairs`` (name, far box, near box), each
-    side scanned where the other side is a Maildir that gets that side's new mail.
+    side scanned where the other side gets its new mail and is a Maildir or a store
+    that copies on its own.
 
     Nothing is changed but the hard links of the ``MoveSet``; a scan that fails is
     logged and finds nothing (the pairs then copy and delete as before)."""
@@ -74,7 +76,7 @@ def scan_moves(
         t = 1 - s
         direction = ops.sync.pull if s == FAR else ops.sync.push
         local = isinstance(stores[t], MaildirStore)
-        server = "copy" in stores[t].capabilities and isinstance(stores[s], MaildirStore)
+        server = "copy" in stores[t].capabilities
         if not (local or server) or "new" not in direction:
             continue
         try:
@@ -157,7 +159,8 @@ def _server_moves(
     found: MoveSet,
 ) -> None:  # fmt: skip
     """Side ``t`` copies on its own (IMAP): a move is a server-side copy of the partner,
-    compared by the server's size against the arrival's file in the server's endings."""
+    compared by the server's size against the arrival's (a Maildir file counted in the
+    server's endings, without X-TUID; another server's size as it is)."""
     t = 1 - s
     crlf = stores[t].crlf
     arrivals = [
