@@ -31,7 +31,15 @@ from syncmail.sync.loads import NOTHING
 from syncmail.sync.moves import Arrival, Gone, Move, MoveSet, match_moves
 from syncmail.sync.msgcvt import TUID_LENGTH, convert_line_endings
 from syncmail.sync.plan import FAR, NEAR, SIDES
-from syncmail.sync.state import SyncState
+from syncmail.sync.state import (
+    S_DUMMY_FAR,
+    S_DUMMY_NEAR,
+    S_EXPIRE,
+    S_EXPIRED,
+    S_PURGE,
+    S_UPGRADE,
+    SyncState,
+)
 from syncmail.sync.statefiles import StateFiles, StatePaths
 
 if TYPE_CHECKING:
@@ -50,6 +58,8 @@ __all__ = [
     "read_intents",
     "scan_moves",
 ]
+
+_NOT_MOVABLE = S_DUMMY_FAR | S_DUMMY_NEAR | S_EXPIRE | S_EXPIRED | S_UPGRADE | S_PURGE
 
 # Hard links of moved messages' files, in their box's tmp/ (which Maildir readers skip).
 STASH_PREFIX = "syncmail-move."
@@ -231,14 +241,21 @@ def _compare(box: Box, state: SyncState, s: int) -> tuple[dict[int, int], dict[i
     (UID -> size)."""
     listing = box.list_messages(ListRequest(want_size=True))
     paired: dict[int, int] = {}
+    unmovable: set[int] = set()
     for rec in state.records:
         mine, partner = (rec.far_uid, rec.near_uid) if s == FAR else (rec.near_uid, rec.far_uid)
-        if not rec.dead and mine and partner:
+        if rec.status & _NOT_MOVABLE:
+            # Placeholders (MaxSize), upgrades and expiries are neither sources nor
+            # arrivals of a move.
+            unmovable.add(mine)
+        elif not rec.dead and mine and partner:
             paired[mine] = partner
     maxuid = state.max_pulled if s == FAR else state.max_pushed
     gone = {uid: partner for uid, partner in paired.items() if uid not in listing}
     new = {
-        uid: info.size for uid, info in listing.items() if uid not in paired and uid > maxuid
+        uid: info.size
+        for uid, info in listing.items()
+        if uid not in paired and uid not in unmovable and uid > maxuid
     }
     return gone, new
 
