@@ -96,6 +96,9 @@ class CuttingRelay:
         self.refused = 0
         # Commands that fetch whole messages (BODY[] / BODY.PEEK[]).
         self.body_fetches = 0
+        # Bytes relayed client -> server and server -> client (not exact under threads
+        # racing on the counters; good for a measurement).
+        self.sent = self.received = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._sockets: set[socket.socket] = set()
@@ -117,6 +120,7 @@ class CuttingRelay:
             self.cut_at, self.mode, self.dead_after_cut = cut_at, mode, dead
             self.commands = []
             self.body_fetches = 0
+            self.sent = self.received = 0
             self.connections = 0
             self.refused = 0
             self.cut_done = False
@@ -237,6 +241,7 @@ class _Connection:
                         self.answered.wait(ANSWER_WAIT)
                         return
                     self.server.sendall(piece)
+                    self.relay.sent += len(piece)
         except OSError:
             pass
         finally:
@@ -252,6 +257,7 @@ class _Connection:
                         self.answered.set()
                     continue
                 self.client.sendall(data)
+                self.relay.received += len(data)
         except OSError:
             pass
         finally:

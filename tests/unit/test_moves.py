@@ -71,7 +71,8 @@ def _move(path: Path, root: Path, side: str, box: str) -> Path:
     """Move a message file into another box as afew's MailMover (rename=True) does: a
     fresh name without ,U=, the flags kept."""
     flags = path.name.split(":2,")[1] if ":2," in path.name else ""
-    target = box_dir(root, side, box) / "cur" / f"moved.{path.name[:12]}:2,{flags}"
+    base = path.name.split(":2,")[0].split(",U=")[0]
+    target = box_dir(root, side, box) / "cur" / f"moved.{base}:2,{flags}"
     os.rename(path, target)
     return target
 
@@ -190,3 +191,20 @@ def test_order_for_moves(
     moves = MoveSet(server_sources=dict(copies))
     assert "".join(p[0] for p in order_for_moves(_PAIRS, moves)) == order
     assert len(moves.server_sources) == kept
+
+
+def test_mass_move_is_no_mass_deletion(tmp_path: Path) -> None:
+    """Moving a whole box is not stopped by the deletion safety rail (with DetectMoves;
+    without it, the rail stops the box the messages left)."""
+    cfg = write_config(tmp_path, "Create Both\nExpunge Both\nDetectMoves yes")
+    subjects = [f"M{i}" for i in range(30)]
+    for subject in subjects:
+        deliver(tmp_path, "far", subject)
+    box_dir(tmp_path, "far", "Zoo")
+    assert not sync(cfg).errors
+    for path in files(tmp_path, "far").values():
+        _move(path, tmp_path, "far", "Zoo")
+    result = sync(cfg)
+    assert not result.errors, result.errors
+    assert not files(tmp_path, "near")
+    assert set(files(tmp_path, "near", "Zoo")) == set(subjects)

@@ -442,7 +442,9 @@ def _deletion_rail(
     """Refuse the pair (before anything is changed, also in a dry run, which so shows
     what a real run would stop) when it would delete most of a box by propagation."""
     limit = NO_RAIL if r.force else channel.max_delete_percent
-    found = stopped(p, limit)
+    moves = r.moves.removals if r.moves is not None else set()
+    moved = [{u for u in p.vanished[t] if (t, boxes[t].name, u) in moves} for t in (FAR, NEAR)]
+    found = stopped(p, limit, (moved[FAR], moved[NEAR]))
     if not found:
         return
     texts = [

@@ -88,8 +88,9 @@ class MoveSet:
     ``sources``: (side, box, UID) of an arrival -> a file holding its bytes (a hard
     link, in the partner box's ``tmp/``, to the partner file), read instead of
     fetching the arrival when it is copied to the other side.  ``removals``: (side,
-    box, UID) of partner files whose removal and flag events wait for the end of the
-    channel, so that plugins (notmuch) see the new file before the old one goes.
+    box, UID) of the partners of moved messages, deleted in their box as vanished:
+    not counted by the deletion safety rail, and their removal and flag events wait
+    for the end of the channel, so that plugins (notmuch) see the new file first.
     """
 
     sources: dict[tuple[int, str, int], str] = field(default_factory=dict)

@@ -184,6 +184,7 @@ def _server_moves(
     for move in match_moves(gone_list, arrivals, _tuid_line(crlf)):
         g, a = move.gone, move.arrival
         found.server_sources[(s, a.box, a.uid)] = (g.box, g.partner_uid, a.message_id or "")
+        found.removals.add((t, g.box, g.partner_uid))
         _log_move(channel, s, move, f"copied on the {SIDES[t]} server")
 
 
