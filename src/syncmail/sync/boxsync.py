@@ -556,6 +556,8 @@ def _apply(
     # the entries split off by upgrades inserted after their parents.
     recs = list(state.records)
     events: list[tuple[str, Any]] = []
+    # Events of moved messages' old files: delivered at the end of the channel.
+    held: list[tuple[str, Any]] = []
     side_progress = (r.progress.far, r.progress.near)
     _journal_decisions(journal, state, recs, p)
 
@@ -586,7 +588,7 @@ def _apply(
                 new = (op.old_flags | op.add) & ~op.remove
                 # The deletion mark on a moved message's old file: after the new file.
                 moved = r.moves is not None and (t, boxes[t].name, op.uid) in r.moves.removals
-                (r.deferred_events if moved else events).append(
+                (held if moved else events).append(
                     (
                         "syncmail_flags_changed",
                         FlagsChanged(
@@ -641,7 +643,7 @@ def _apply(
                 channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
             )
             moved = r.moves is not None and (t, boxes[t].name, uid) in r.moves.removals
-            (r.deferred_events if moved else events).append(("syncmail_message_removed", removed))
+            (held if moved else events).append(("syncmail_message_removed", removed))
     r.report()
 
     # Finish: prune, maxuids, commit; events only once the state is safe.
@@ -663,6 +665,7 @@ def _apply(
         Sidecar.discard(sf.paths.state + ".syncmail")
     sf.commit(state)
     discard_intents(intents_path(sf.paths.state))
+    r.deferred_events.extend(held)
     if r.pm is not None:
         from syncmail.plugins import deliver
 
