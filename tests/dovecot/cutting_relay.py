@@ -94,6 +94,11 @@ class CuttingRelay:
         self.connections = 0
         self.cut_done = False
         self.refused = 0
+        # Commands that fetch whole messages (BODY[] / BODY.PEEK[]).
+        self.body_fetches = 0
+        # Bytes relayed client -> server and server -> client (not exact under threads
+        # racing on the counters; good for a measurement).
+        self.sent = self.received = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._sockets: set[socket.socket] = set()
@@ -114,6 +119,8 @@ class CuttingRelay:
         with self._lock:
             self.cut_at, self.mode, self.dead_after_cut = cut_at, mode, dead
             self.commands = []
+            self.body_fetches = 0
+            self.sent = self.received = 0
             self.connections = 0
             self.refused = 0
             self.cut_done = False
@@ -190,6 +197,8 @@ class CuttingRelay:
         with self._lock:
             n = len(self.commands) + 1
             self.commands.append((n, command_name(line)))
+            if b"BODY[]" in line.upper() or b"BODY.PEEK[]" in line.upper():
+                self.body_fetches += 1
             cut = not self.cut_done and self.cut_at == n
             if cut:
                 self.cut_done = True
@@ -232,6 +241,7 @@ class _Connection:
                         self.answered.wait(ANSWER_WAIT)
                         return
                     self.server.sendall(piece)
+                    self.relay.sent += len(piece)
         except OSError:
             pass
         finally:
@@ -247,6 +257,7 @@ class _Connection:
                         self.answered.set()
                     continue
                 self.client.sendall(data)
+                self.relay.received += len(data)
         except OSError:
             pass
         finally:

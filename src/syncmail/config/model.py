@@ -176,6 +176,9 @@ class ChannelConfig:
     # syncmail only: who wins when the two sides' keywords of a pair differ and no
     # earlier sync tells who changed what: "add" (keep every keyword), "far", "near".
     keyword_conflict: str = "add"
+    # syncmail only: a message moved between two boxes of the channel on one side is
+    # moved on the other side too, without fetching it again (syncmail.sync.moves).
+    detect_moves: bool = False
     # Keywords declared by plugins for Channel sections, canonical spelling -> value.
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -211,6 +214,8 @@ class GlobalConfig:
     max_delete_percent: int | None = None
     # syncmail only: the default KeywordConflict of channels defined after it.
     keyword_conflict: str | None = None
+    # syncmail only: the default DetectMoves of channels defined after it.
+    detect_moves: bool | None = None
     # Global SyncState is a directory/prefix; None = mbsync's default lookup.
     sync_state: str | None = None
     # syncmail only: plugins not to load.

@@ -420,6 +420,9 @@ class _Parser:
                 self.error(cmd.line, f"KeywordConflict must be add, far or near, not '{policy}'")
             else:
                 values["keyword_conflict"] = policy
+        elif low == "detectmoves":
+            # syncmail only: moves between the channel's boxes (syncmail.sync.moves).
+            values["detect_moves"] = self.convert(cmd, parse_bool, None)
         elif low == "expireside":
             value = self.one(cmd)
             side: Side | None = {"far": "far", "near": "near"}.get(value.lower())  # type: ignore[assignment]
@@ -738,7 +741,7 @@ class _Parser:
             key: self.global_values[key]
             for key in (
                 "max_messages", "expire_unread", "expire_side", "copy_arrival_date",
-                "max_delete_percent", "keyword_conflict",
+                "max_delete_percent", "keyword_conflict", "detect_moves",
             )
             if self.global_values.get(key) is not None
         }

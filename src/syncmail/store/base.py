@@ -269,6 +269,24 @@ class Box(ABC):
         the command, ``MessageError`` when one message cannot be moved.
         """
 
+    def copy_from(self, source: str, uids: Sequence[int]) -> dict[int, int]:
+        """Copy messages ``uids`` of box ``source`` (canonical name, same store) into
+        this box on the store itself, without their bytes crossing the connection;
+        returns source UID -> UID of the copy here.  The copies keep the bytes, the
+        flags and keywords the store copies with them; no X-TUID is added.
+
+        Optional: only stores with ``"copy"`` in ``Store.capabilities`` implement it
+        (IMAP with UIDPLUS: ``UID COPY``, the new UIDs from ``COPYUID``).  The originals
+        stay where they are (their deletion is the caller's, as after a trash COPY).
+        A UID missing from the answer vanished before it was copied.  Raises
+        ``BoxError`` when the store refuses.
+
+        Crash safety is the caller's: a copy carries no X-TUID, so a caller that dies
+        before journalling the new UIDs must find them again by another mark
+        (``syncmail.sync.moves`` logs each copy's Message-ID first).
+        """
+        raise NotImplementedError
+
     def is_empty(self) -> bool:
         """Whether the box holds no message at all (mbsync's ``confirm_box_empty``);
         a driver that numbers messages itself must not number them for this."""
@@ -288,7 +306,8 @@ class Store(ABC):
     name: str
     # Line endings of message bodies in this store: True for IMAP, False for Maildir.
     crlf: bool
-    # What the store can do, as data: e.g. {"uidplus", "move", "condstore", "qresync", "idle"}.
+    # What the store can do, as data: e.g. {"uidplus", "move", "condstore", "qresync", "idle"};
+    # "copy": ``Box.copy_from`` works.
     capabilities: frozenset[str]
 
     @abstractmethod

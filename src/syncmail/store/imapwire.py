@@ -526,6 +526,16 @@ class Session:
             self._check(f"UID {command}", typ, data)
             return _text(data)
 
+    def uid_copy(self, uid_set: str, mailbox: str) -> str:
+        """``UID COPY <set> mailbox``; returns its ``[COPYUID ...]`` answer as text ("" when
+        there is none).  imaplib files the response code among the untagged responses,
+        where a COPYUID of an earlier COPY must not be taken for this one's."""
+        pending = self.client._imap.untagged_responses
+        pending.pop("COPYUID", None)
+        self.uid_command("COPY", uid_set, mailbox)
+        got = pending.pop("COPYUID", None) or []
+        return "".join(f"[COPYUID {_text([item])}]" for item in got[-1:])
+
     def uid_store(self, uids: Iterable[int], op: str, flags: Sequence[str]) -> None:
         """``UID STORE <set> op (flags)`` in chunks; ``op`` like ``+FLAGS.SILENT``."""
         flag_list = "(" + " ".join(flags) + ")"

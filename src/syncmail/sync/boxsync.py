@@ -54,12 +54,19 @@ from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copies_to_m
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
+from syncmail.sync.moves import MoveSet, PairMoves
+from syncmail.sync.movescan import (
+    adopt_server_copies,
+    discard_intents,
+    intents_path,
+    read_intents,
+)
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
 from syncmail.sync.rail import NO_RAIL, stopped
 from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
-from syncmail.sync.statefiles import StateFiles, state_paths
+from syncmail.sync.statefiles import StateFiles, StatePaths, state_paths
 
 __all__ = [
     "CRASH_ENV",
@@ -129,6 +136,11 @@ class RunContext:
     should_stop: Callable[[], bool] | None = None
     # RunOptions.trust_listed_status.
     trust_listed_status: bool = True
+    # DetectMoves: the moves of the channel being synced (syncmail.sync.moves).
+    moves: MoveSet | None = None
+    # Plugin events held back until the channel's box pairs are done (removals of the
+    # files of moved messages: the new file is announced first).
+    deferred_events: list[tuple[str, Any]] = field(default_factory=list)
 
     def report(self) -> None:
         if self.progress_cb is not None:
@@ -138,6 +150,24 @@ class RunContext:
 def _on_store(store: Store, name: str) -> str:
     on_store = getattr(store, "on_store_name", None)
     return str(on_store(name)) if callable(on_store) else name
+
+
+def pair_state_paths(
+    config: Config, channel: ChannelConfig, far: Store, near: Store, far_name: str, near_name: str
+) -> StatePaths:
+    """The state files of the box pair ``far_name`` / ``near_name`` of ``channel``."""
+    from syncmail.store.maildir import MaildirStore
+
+    near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
+    return state_paths(
+        config,
+        channel,
+        far.name,
+        _on_store(far, far_name),
+        near.name,
+        _on_store(near, near_name),
+        near_dir,
+    )
 
 
 def sync_box(
@@ -150,21 +180,10 @@ def sync_box(
     far_name: str,
     near_name: str,
 ) -> BoxResult:
-    from syncmail.store.maildir import MaildirStore
-
     label = name or near_name
     r.progress.channel, r.progress.box = channel.name, label
     r.progress.copies = CopyProgress()
-    near_dir = near.box_path(near_name) if isinstance(near, MaildirStore) else None
-    paths = state_paths(
-        r.config,
-        channel,
-        far.name,
-        _on_store(far, far_name),
-        near.name,
-        _on_store(near, near_name),
-        near_dir,
-    )
+    paths = pair_state_paths(r.config, channel, far, near, far_name, near_name)
     sf = StateFiles(
         paths,
         fsync=r.config.globals.fsync,
@@ -339,6 +358,11 @@ def _sync_open(
             )
         else:
             listings.append({})
+    intents = intents_path(sf.paths.state)
+    if not sf.replayed:
+        discard_intents(intents)  # left by a run that ended after its commit
+    elif os.path.exists(intents):
+        adopt_server_copies(boxes, listings, state, sf.saved_uidnext, read_intents(intents))
     p = plan(
         listings[FAR],
         listings[NEAR],
@@ -420,7 +444,9 @@ def _deletion_rail(
     """Refuse the pair (before anything is changed, also in a dry run, which so shows
     what a real run would stop) when it would delete most of a box by propagation."""
     limit = NO_RAIL if r.force else channel.max_delete_percent
-    found = stopped(p, limit)
+    moves = r.moves.removals if r.moves is not None else set()
+    moved = [{u for u in p.vanished[t] if (t, boxes[t].name, u) in moves} for t in (FAR, NEAR)]
+    found = stopped(p, limit, (moved[FAR], moved[NEAR]))
     if not found:
         return
     texts = [
@@ -532,6 +558,8 @@ def _apply(
     # the entries split off by upgrades inserted after their parents.
     recs = list(state.records)
     events: list[tuple[str, Any]] = []
+    # Events of moved messages' old files: delivered at the end of the channel.
+    held: list[tuple[str, Any]] = []
     side_progress = (r.progress.far, r.progress.near)
     _journal_decisions(journal, state, recs, p)
 
@@ -560,7 +588,9 @@ def _apply(
                 journal.status(recs[op.record], op.status, state=state)
             if (op.add or op.remove) and op.old_flags is not None:
                 new = (op.old_flags | op.add) & ~op.remove
-                events.append(
+                # The deletion mark on a moved message's old file: after the new file.
+                moved = r.moves is not None and (t, boxes[t].name, op.uid) in r.moves.removals
+                (held if moved else events).append(
                     (
                         "syncmail_flags_changed",
                         FlagsChanged(
@@ -594,8 +624,9 @@ def _apply(
     for t in (FAR, NEAR):
         if p.copies[t]:
             new_counts[t] = copy_new(
-                r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax
-            )
+                r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax,
+                _pair_moves(r, boxes, 1 - t, sf),
+            )  # fmt: skip
 
     # Expunge.
     for t in (FAR, NEAR):
@@ -611,14 +642,11 @@ def _apply(
         r.changed[t] = True
         side_progress[t].expunged_done += len(uids)
         for uid in uids:
-            events.append(
-                (
-                    "syncmail_message_removed",
-                    MessageRemoved(
-                        channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
-                    ),
-                )
+            removed = MessageRemoved(
+                channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
             )
+            moved = r.moves is not None and (t, boxes[t].name, uid) in r.moves.removals
+            (held if moved else events).append(("syncmail_message_removed", removed))
     r.report()
 
     # Finish: prune, maxuids, commit; events only once the state is safe.
@@ -639,6 +667,8 @@ def _apply(
         # The sidecar's markers describe the boxes before this run changed them.
         Sidecar.discard(sf.paths.state + ".syncmail")
     sf.commit(state)
+    discard_intents(intents_path(sf.paths.state))
+    r.deferred_events.extend(held)
     if r.pm is not None:
         from syncmail.plugins import deliver
 
@@ -653,6 +683,19 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+    )
+
+
+def _pair_moves(r: RunContext, boxes: tuple[Box, Box], s: int, sf: StateFiles) -> PairMoves | None:
+    """The moves whose copies come from side ``s``'s box of this pair (DetectMoves)."""
+    if r.moves is None:
+        return None
+    name = boxes[s].name
+    return PairMoves(
+        r.moves.stash_for(s, name),
+        r.moves.server_copies_for(s, name),
+        intents_path(sf.paths.state),
+        r.config.globals.fsync,
     )
 
 

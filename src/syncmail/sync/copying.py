@@ -7,15 +7,24 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from syncmail.config.model import ChannelConfig
 from syncmail.errors import MessageError
 from syncmail.events import CopyProgress, NewMessage
-from syncmail.flags import to_letters
-from syncmail.store.base import Box, ListRequest, OutgoingMessage, Store, StoredMessage
+from syncmail.flags import ALL, to_letters
+from syncmail.store.base import (
+    Box,
+    FlagChange,
+    ListRequest,
+    OutgoingMessage,
+    Store,
+    StoredMessage,
+)
 from syncmail.sync.journal import Journal
+from syncmail.sync.moves import PairMoves
+from syncmail.sync.movescan import fetch_sources, log_intents
 from syncmail.sync.msgcvt import convert_chunks, convert_message, header_value, make_placeholder
 from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
 from syncmail.sync.state import SyncRecord
@@ -79,8 +88,12 @@ def copy_new(
     label: str,
     events: list[tuple[str, Any]],
     newmax: list[int],
+    moves: PairMoves | None = None,
 ) -> int:
     """Fetch from the other side, convert, store on side ``t``; returns copies made.
+
+    ``moves`` (DetectMoves): sources whose bytes are read from a local file instead,
+    and sources copied on side ``t``'s own store instead of uploaded.
 
     A message that cannot be read or stored (MessageError) costs only itself, as in
     mbsync: the batch goes on one message at a time, copies that made it are found by
@@ -127,14 +140,18 @@ def copy_new(
         # Per message: the callback limits its redraws itself.
         r.report()
 
+    stash = moves.stash if moves is not None else None
+    if moves is not None and moves.server and not hide_uids:
+        copies = _copy_on_server(r, boxes, recs, journal, copies, t, moves, landed, message_ids)
     for start in range(0, len(copies), _STORE_BATCH):
         batch = copies[start : start + _STORE_BATCH]
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
                 _outgoing(
-                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, sizes
-                )
+                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, sizes,
+                    stash,
+                )  # fmt: skip
             ):
                 landed(sent.popleft(), stored)
         except MessageError as e:
@@ -147,8 +164,8 @@ def copy_new(
                 journal.kill(recs[failed.record])
             _copy_singly(
                 r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids,
-                sizes,
-            )
+                sizes, stash,
+            )  # fmt: skip
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound}
         for c in batch:
@@ -159,6 +176,59 @@ def copy_new(
     if unfound:
         _find_by_tuid(boxes[t], journal, unfound, t, newmax)
     return counter[0]
+
+
+def _copy_on_server(
+    r: RunContext,
+    boxes: tuple[Box, Box],
+    recs: list[SyncRecord],
+    journal: Journal,
+    copies: list[Copy],
+    t: int,
+    moves: PairMoves,
+    landed: Callable[[Copy, StoredMessage], None],
+    message_ids: dict[int, str | None],
+) -> list[Copy]:
+    """Moved messages copied on side ``t``'s store from the box they left (no upload);
+    returns the copies left to do the ordinary way.
+
+    Order, for a crash at any point: the intent log (TUID -> Message-ID, synced), the
+    pending flags, the server COPY, the flags the copy must have, then its UID in the
+    journal.  A resumed run finds a copy made but not journalled by its Message-ID
+    (``movescan.adopt_server_copies``)."""
+    chosen = [
+        c
+        for c in copies
+        if c.source_uid in moves.server
+        and not c.placeholder
+        and c.upgrade is None
+        and recs[c.record].tuid is not None
+    ]
+    if not chosen:
+        return copies
+    log_intents(
+        moves.intents,
+        [(SIDES[t], str(recs[c.record].tuid), moves.server[c.source_uid][2]) for c in chosen],
+        moves.fsync,
+    )
+    for c in chosen:
+        if c.flags:
+            journal.pending_flags(recs[c.record], c.flags)
+    by_box: dict[str, list[Copy]] = {}
+    for c in chosen:
+        by_box.setdefault(moves.server[c.source_uid][0], []).append(c)
+    made: list[tuple[Copy, int]] = []
+    for source, group in by_box.items():
+        done = boxes[t].copy_from(source, [moves.server[c.source_uid][1] for c in group])
+        made.extend((c, done[moves.server[c.source_uid][1]]) for c in group
+                    if moves.server[c.source_uid][1] in done)  # fmt: skip
+    # The copy has the flags its original had; the pair's are the moved file's.
+    boxes[t].set_flags([FlagChange(uid, c.flags, ALL & ~c.flags) for c, uid in made])
+    for c, uid in made:
+        message_ids[c.record] = moves.server[c.source_uid][2]
+        landed(c, StoredMessage(uid))
+    copied = {id(c) for c, _ in made}
+    return [c for c in copies if id(c) not in copied]
 
 
 def _copy_singly(
@@ -174,6 +244,7 @@ def _copy_singly(
     landed: Callable[[Copy, StoredMessage], None],
     message_ids: dict[int, str | None],
     sizes: dict[int, int],
+    stash: Mapping[int, str] | None,
 ) -> None:
     """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
     waiting = {id(rec) for rec in unfound}
@@ -199,7 +270,8 @@ def _copy_singly(
         try:
             for stored in boxes[t].store_messages(
                 _outgoing(
-                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, sizes
+                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, sizes,
+                    stash,
                 )
             ):
                 landed(sent.popleft(), stored)
@@ -220,6 +292,7 @@ def _outgoing(
     dates: bool,
     message_ids: dict[int, str | None],
     sizes: dict[int, int],
+    stash: Mapping[int, str] | None = None,
 ) -> Iterator[OutgoingMessage]:
     """The converted messages of ``batch``, fetched lazily (memory stays bounded).
 
@@ -233,7 +306,7 @@ def _outgoing(
     by_uid = {c.source_uid: c for c in batch}
     source, target = boxes[s], boxes[1 - s]
     uids = [c.source_uid for c in batch]
-    for fm in source.fetch_messages(uids, target.spool_dir(), dates=dates):
+    for fm in fetch_sources(source, uids, target.spool_dir(), dates, stash or {}, crlf[0]):
         c = by_uid.get(fm.uid)
         if c is None:
             continue

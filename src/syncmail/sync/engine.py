@@ -212,6 +212,44 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
     if retries:
         r.reconnects[channel.name] = retries
     r.progress.boxes_total += len(pairs)
+    if channel.detect_moves and not r.dry_run:
+        from syncmail.sync.movescan import scan_moves
+
+        try:
+            r.moves = scan_moves(
+                r, channel, ops, (_store(r, channel.far.store), _store(r, channel.near.store)),
+                pairs,
+            )  # fmt: skip
+        except SyncmailError as e:
+            log.info("Notice: channel %s: no move detection this run: %s", channel.name, e)
+        if r.moves is not None:
+            from syncmail.sync.moves import order_for_moves
+
+            pairs = order_for_moves(pairs, r.moves)
+    try:
+        _sync_pairs(r, channel, ops, pairs)
+    finally:
+        _end_moves(r)
+
+
+def _end_moves(r: RunContext) -> None:
+    """The channel's moves are done: stash links go, held-back events are delivered."""
+    if r.moves is not None:
+        from syncmail.sync.movescan import discard_stash
+
+        discard_stash(r.moves)
+        r.moves = None
+    events, r.deferred_events = r.deferred_events, []
+    if r.pm is not None and events:
+        from syncmail.plugins import deliver
+
+        for hook, event in events:
+            deliver(r.pm, hook, event=event)
+
+
+def _sync_pairs(
+    r: RunContext, channel: ChannelConfig, ops: Operations, pairs: list[tuple[str, str, str]]
+) -> None:
     for name, far_name, near_name in pairs:
         if r.should_stop is not None and r.should_stop():
             return

@@ -11,6 +11,7 @@ expiry.  The box's size is the number of messages listed on side t.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from syncmail.sync.plan import FAR, NEAR, Plan
@@ -33,12 +34,17 @@ class MassDeletion:
     total: int
 
 
-def stopped(p: Plan, max_percent: int) -> list[MassDeletion]:
+def stopped(
+    p: Plan, max_percent: int, moved: tuple[AbstractSet[int], AbstractSet[int]] = (set(), set())
+) -> list[MassDeletion]:
     """The sides of ``p`` on which the rail stops the run: more than ``max_percent`` % of a
-    box of more than ``MIN_MESSAGES`` messages would be deleted by propagation."""
+    box of more than ``MIN_MESSAGES`` messages would be deleted by propagation.
+
+    ``moved``: per side, UIDs whose partner did not vanish but moved to another box
+    (DetectMoves): they are not counted, a mass move is no mass deletion."""
     found = []
     for t in (FAR, NEAR):
-        deleted = len(p.vanished[t])
+        deleted = len(set(p.vanished[t]) - moved[t])
         # A message outside the listing may get its T too: never more than all of them.
         total = max(p.listed[t], deleted)
         if total > MIN_MESSAGES and deleted * 100 > max_percent * total:
