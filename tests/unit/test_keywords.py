@@ -157,7 +157,8 @@ def test_keyword_conflict_setting() -> None:
 
 def test_no_new_keywords_without_backslash_star(caplog: pytest.LogCaptureFixture) -> None:
     from syncmail.config.model import IMAPStoreConfig, Location
-    from syncmail.store.imap import IMAPBox, IMAPStore
+    from syncmail.store.imap import IMAPStore
+    from syncmail.store.imapbox import IMAPBox
 
     store = IMAPStore(IMAPStoreConfig(name="m365", defined_at=Location("rc", 1)))
     box = IMAPBox(store, "INBOX")
