@@ -86,3 +86,16 @@ def test_a_run_with_only_pre_commit_changes_leaves_no_fast_path_notes(tmp_path: 
     assert state_text(tmp_path).endswith("\n1 1 S\n")
     sync(cfg)
     assert state_text(tmp_path).endswith("\n\n")
+
+
+def test_a_t_in_flags_that_are_not_listed_does_not_orphan_a_pair(tmp_path: Path) -> None:
+    # Sync PullNew PullGone lists no far flags, so the far copy's T goes unseen: when
+    # the near copy is deleted, mbsync 1.5 keeps the pair "1 1 ST" (harness seed 256).
+    cfg = write_config(tmp_path, "Sync PullNew PullGone\n")
+    deliver(tmp_path, "far", "m1", "ST")
+    sync(cfg)
+    files(tmp_path, "near")["m1"].unlink()
+    for mid in ("m2", "m3"):
+        deliver(tmp_path, "far", mid, "S")
+        assert not sync(cfg).errors
+    assert "\n1 1 ST\n" in state_text(tmp_path)
