@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.engine_support import deliver, files, state_text, sync, write_config
+from tests.unit.engine_support import (
+    deliver,
+    files,
+    maildir_pair_rc,
+    state_text,
+    sync,
+    write_config,
+)
 
 
 def test_a_side_not_loaded_for_new_mail_keeps_its_new_files_unnumbered(tmp_path: Path) -> None:
@@ -99,3 +106,22 @@ def test_a_t_in_flags_that_are_not_listed_does_not_orphan_a_pair(tmp_path: Path)
         deliver(tmp_path, "far", mid, "S")
         assert not sync(cfg).errors
     assert "\n1 1 ST\n" in state_text(tmp_path)
+
+
+def test_a_copy_into_a_maildir_trash_gets_no_uid(tmp_path: Path) -> None:
+    # TrashRemoteNew: a far message deleted before it was pulled is copied into the
+    # near Trash; mbsync's Maildir stores it there without a UID and without
+    # numbering the box (no .uidvalidity; harness seed 259).
+    cfg = write_config(tmp_path)
+    cfg.write_text(
+        maildir_pair_rc(
+            tmp_path, "Expunge Both\n", "* !Trash", near_extra="Trash Trash\nTrashRemoteNew yes\n"
+        )
+    )
+    deliver(tmp_path, "far", "m1", "ST")
+    assert not sync(cfg).errors
+    trashed = files(tmp_path, "near", "Trash")
+    assert trashed.keys() == {"m1"}
+    assert ",U=" not in trashed["m1"].name
+    assert trashed["m1"].parent.name == "cur"
+    assert not (tmp_path / "near/Trash/.uidvalidity").exists()

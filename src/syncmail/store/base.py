@@ -19,7 +19,7 @@ raw ``OSError`` or imapclient exception.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -318,6 +318,23 @@ class Store(ABC):
         """Drop what ``peek_status`` would give: a store kept open from run to run
         (``syncmail watch``) must not answer a new run with an old listing."""
         return None
+
+    def store_in_trash(
+        self, name: str, messages: Callable[[str | None], Iterable[OutgoingMessage]]
+    ) -> Iterator[None]:
+        """Copy messages into this store's Trash box ``name`` (made when missing),
+        yielding once per message when it is durable (TrashRemoteNew).  ``messages``
+        is called with the directory where a large body may wait (see ``spool_dir``).
+
+        Trash copies are never paired, so their UIDs do not matter: the default stores
+        them as into any box; Maildir does not number them (as mbsync does not).
+        """
+        box = self.open_box(name, create=True)
+        try:
+            for _stored in box.store_messages(messages(box.spool_dir())):
+                yield None
+        finally:
+            box.close()
 
     @abstractmethod
     def delete_box(self, name: str) -> None:

@@ -676,30 +676,26 @@ def _trash(
         return
     name = r.config.stores[stores[1 - t].name].trash
     assert name is not None
-    trash_box = stores[1 - t].open_box(name, create=True)
-    try:
-        done: deque[int] = deque()
+    done: deque[int] = deque()
 
-        def outgoing() -> Iterator[OutgoingMessage]:
-            fetched = boxes[t].fetch_messages(
-                remote, trash_box.spool_dir(), dates=bool(channel.copy_arrival_date)
+    def outgoing(spool_dir: str | None) -> Iterator[OutgoingMessage]:
+        fetched = boxes[t].fetch_messages(
+            remote, spool_dir, dates=bool(channel.copy_arrival_date)
+        )
+        for fm in fetched:
+            chunks = convert_chunks(
+                fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
             )
-            for fm in fetched:
-                chunks = convert_chunks(
-                    fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
-                )
-                done.append(fm.uid)
-                date = fm.date if channel.copy_arrival_date else None
-                # Flags as they are, T included (mbsync's trash copies keep it).
-                if fm.spool is None:
-                    yield OutgoingMessage(b"".join(chunks), fm.flags, date)
-                else:
-                    yield OutgoingMessage(b"", fm.flags, date, chunks=chunks)
+            done.append(fm.uid)
+            date = fm.date if channel.copy_arrival_date else None
+            # Flags as they are, T included (mbsync's trash copies keep it).
+            if fm.spool is None:
+                yield OutgoingMessage(b"".join(chunks), fm.flags, date)
+            else:
+                yield OutgoingMessage(b"", fm.flags, date, chunks=chunks)
 
-        for _stored in trash_box.store_messages(outgoing()):
-            journal.trashed(SIDES[t], done.popleft())
-    finally:
-        trash_box.close()
+    for _stored in stores[1 - t].store_in_trash(name, outgoing):
+        journal.trashed(SIDES[t], done.popleft())
 
 
 def _journal_decisions(
