@@ -125,3 +125,21 @@ def test_a_copy_into_a_maildir_trash_gets_no_uid(tmp_path: Path) -> None:
     assert ",U=" not in trashed["m1"].name
     assert trashed["m1"].parent.name == "cur"
     assert not (tmp_path / "near/Trash/.uidvalidity").exists()
+
+
+def test_the_trash_synced_as_a_box_trashes_into_itself(tmp_path: Path) -> None:
+    # The near Trash is also a synced box (Patterns *) and near expunges: its deleted
+    # messages are "trashed" into itself, i.e. renamed without a UID, and the next run
+    # numbers them again (mbsync 1.5; harness seed 285).
+    cfg = write_config(tmp_path)
+    cfg.write_text(
+        maildir_pair_rc(
+            tmp_path, "Sync PullNew\nExpunge Near\nCreate Both\n", near_extra="Trash Trash\n"
+        )
+    )
+    deliver(tmp_path, "near", "t1", "ST", box="Trash")
+    for nuid in ("1", "2"):
+        assert not sync(cfg).errors
+        trashed = files(tmp_path, "near", "Trash")
+        assert trashed.keys() == {"t1"} and ",U=" not in trashed["t1"].name
+        assert (tmp_path / "near/Trash/.uidvalidity").read_text().split()[1] == nuid

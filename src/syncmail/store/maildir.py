@@ -603,9 +603,9 @@ class MaildirBox(Box):
         if not uids:
             return
         store = self._store
+        # The Trash may be this very box (synced as a box of its own): then its deleted
+        # messages only get new names without a UID, as mbsync's rename does.
         trash_dir = store.box_path(trash_box)
-        if os.path.realpath(trash_dir) == os.path.realpath(self.path):
-            raise self._error(f"the Trash box {trash_box} is this box itself")
         mf.prepare_box_dir(store.name, trash_box, trash_dir, True)
         budget = [_RESCANS_PER_CALL]
         prefix = self._prefix

@@ -374,9 +374,11 @@ def _sync_open(
     if len(r.errors) == errors_before:
         if p.empty:
             sidecar.save()
-        elif not sf.committed:
+        elif not sf.committed or _trashed_into_itself(r, stores, boxes, p):
             # Only pre-commit changes (a kill, an orphaning): the state on disk is not
             # the one this run ended with, so the next run must decide them again.
+            # Messages trashed into their own box (the Trash synced as a box) are new
+            # files the next run must number, as mbsync does, not this run's notes.
             Sidecar.discard(sidecar.path)
         else:
             settle(
@@ -384,6 +386,17 @@ def _sync_open(
                 expiry,
             )  # fmt: skip
     return result
+
+
+def _trashed_into_itself(
+    r: RunContext, stores: tuple[Store, Store], boxes: tuple[Box, Box], p: Plan
+) -> bool:
+    """Whether a side moved messages into its own store's Trash while that Trash is the
+    box being synced."""
+    return any(
+        p.trash[t] and r.config.stores[stores[t].name].trash == boxes[t].name
+        for t in (FAR, NEAR)
+    )
 
 
 def _sync_keywords(
