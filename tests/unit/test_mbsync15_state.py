@@ -3,6 +3,7 @@ the differential harness (tests/interop/mbsync15), as plain Maildir engine tests
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests.unit.engine_support import (
@@ -143,3 +144,15 @@ def test_the_trash_synced_as_a_box_trashes_into_itself(tmp_path: Path) -> None:
         trashed = files(tmp_path, "near", "Trash")
         assert trashed.keys() == {"t1"} and ",U=" not in trashed["t1"].name
         assert (tmp_path / "near/Trash/.uidvalidity").read_text().split()[1] == nuid
+
+
+def test_a_removed_box_takes_its_directory_with_the_state_in_it(tmp_path: Path) -> None:
+    # Remove Near with SyncState *: mbsync removes the near box, then its state, then
+    # the directory that held both (harness seed 410); no empty directory stays.
+    cfg = write_config(tmp_path, "Sync Push\nCreate Near\nRemove Near\n")
+    deliver(tmp_path, "far", "w1", "S", box="Work")
+    assert not sync(cfg).errors
+    assert (tmp_path / "near/Work/.mbsyncstate").exists()
+    shutil.rmtree(tmp_path / "far/Work")
+    assert not sync(cfg).errors
+    assert not (tmp_path / "near/Work").exists()

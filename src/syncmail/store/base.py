@@ -340,5 +340,9 @@ class Store(ABC):
     def delete_box(self, name: str) -> None:
         """Remove an empty box (Remove option)."""
 
+    def finish_delete_box(self, name: str) -> None:  # noqa: B027 - optional for drivers
+        """After ``delete_box`` and the removal of the box pair's sync state: what the
+        state kept from going (Maildir: the box directory, when the state lives in it)."""
+
     def close(self) -> None:  # noqa: B027 - optional for drivers
         """Log out / release everything."""

@@ -839,6 +839,18 @@ class MaildirStore(Store):
                 box.close()
         mf.remove_box_dir(self.name, name, path)
 
+    def finish_delete_box(self, name: str) -> None:
+        """The directory goes last, as in mbsync (``maildir_finish_delete_box``): a
+        SyncState * state inside it has been removed by now.  Subfolders keep it."""
+        path = self._layout.box_dir(name)
+        try:
+            os.rmdir(path)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise MaildirBoxError(
+                    self.name, name, f"cannot remove '{path}': {e.strerror}"
+                ) from None
+
     def close(self) -> None:
         for box in list(self._open):
             box.close()

@@ -284,6 +284,7 @@ def _missing_boxes(
         sf.delete()
         Sidecar.discard(sf.paths.state + ".syncmail")
         snapshot.discard(sf.paths.state)
+        stores[1 - t].finish_delete_box(names[1 - t])
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
         raise BoxError(channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened")
