@@ -156,3 +156,18 @@ def test_a_removed_box_takes_its_directory_with_the_state_in_it(tmp_path: Path) 
     shutil.rmtree(tmp_path / "far/Work")
     assert not sync(cfg).errors
     assert not (tmp_path / "near/Work").exists()
+
+
+def test_a_box_that_the_next_run_refuses_is_not_skipped(tmp_path: Path) -> None:
+    # MaxMessages without ExpireUnread: the first run copies the new mail, after which
+    # there is too much unread mail.  mbsync refuses the box on every later run; the
+    # fast path must not skip it as "unchanged" (harness seeds 1130, 1176).
+    cfg = write_config(tmp_path, "MaxMessages 4\n")
+    for n in range(5):
+        deliver(tmp_path, "far", f"f{n}")
+    for n in range(4):
+        deliver(tmp_path, "near", f"n{n}")
+    assert not sync(cfg).errors
+    for _ in range(2):
+        errors = sync(cfg).errors
+        assert len(errors) == 1 and "Please set ExpireUnread" in str(errors[0])
