@@ -163,7 +163,8 @@ def test_new_old() -> None:
         ("M", "K"),
         [
             ("P", "", "/", ""),  # listing everything (Old) shows both are gone
-            ("Q", "", "<", ""),  # ... and that Q's far copy is gone (near has T)
+            # Q's far copy is gone, but near's T is not seen: no side lists flags (mbsync
+            # 1.5 keeps the pair as it is).
             ("R", "", "*", "*"),
             ("S", "*", "*", ""),
             ("L", "*T", "*T", ""),
@@ -172,3 +173,25 @@ def test_new_old() -> None:
             ("K", "", "*P", "*P"),
         ],
     )
+
+
+def test_a_t_on_a_side_whose_flags_are_not_listed_is_not_seen() -> None:
+    # Sync PullNew PullGone lists no far flags: the near copy's deletion must not orphan
+    # the pair because far has T (mbsync 1.5 keeps "1 1 T"; harness seed 256).
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, TRASHED)])
+    p = plan({1: MessageInfo(1, TRASHED)}, {}, state, ops(pull="new gone", push=""))
+    assert not p.loads[FAR].flags
+    assert p.prune == []
+    # With far flags listed (Sync Pull: PullFlags), T is seen and the pair is orphaned.
+    p = plan({1: MessageInfo(1, TRASHED)}, {}, state, ops(pull="new gone flags", push=""))
+    assert [(pr.record, pr.kill, pr.side) for pr in p.prune] == [(0, False, NEAR)]
+
+
+def test_a_deletion_is_set_even_where_the_flags_are_not_listed() -> None:
+    # Sync Pull lists no near flags: the far deletion sets T near although near has it
+    # already (mbsync sets it blindly), which marks near deleted: the far UID is orphaned.
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, TRASHED)])
+    p = plan({}, {1: MessageInfo(1, TRASHED)}, state, ops(pull="new upgrade gone flags", push=""))
+    assert not p.loads[NEAR].flags
+    assert [(op.side, op.add) for op in p.flags] == [(NEAR, TRASHED)]
+    assert [(pr.record, pr.kill, pr.side) for pr in p.prune] == [(0, False, FAR)]

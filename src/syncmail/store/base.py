@@ -19,7 +19,7 @@ raw ``OSError`` or imapclient exception.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -338,9 +338,30 @@ class Store(ABC):
         (``syncmail watch``) must not answer a new run with an old listing."""
         return None
 
+    def store_in_trash(
+        self, name: str, messages: Callable[[str | None], Iterable[OutgoingMessage]]
+    ) -> Iterator[None]:
+        """Copy messages into this store's Trash box ``name`` (made when missing),
+        yielding once per message when it is durable (TrashRemoteNew).  ``messages``
+        is called with the directory where a large body may wait (see ``spool_dir``).
+
+        Trash copies are never paired, so their UIDs do not matter: the default stores
+        them as into any box; Maildir does not number them (as mbsync does not).
+        """
+        box = self.open_box(name, create=True)
+        try:
+            for _stored in box.store_messages(messages(box.spool_dir())):
+                yield None
+        finally:
+            box.close()
+
     @abstractmethod
     def delete_box(self, name: str) -> None:
         """Remove an empty box (Remove option)."""
+
+    def finish_delete_box(self, name: str) -> None:  # noqa: B027 - optional for drivers
+        """After ``delete_box`` and the removal of the box pair's sync state: what the
+        state kept from going (Maildir: the box directory, when the state lives in it)."""
 
     def close(self) -> None:  # noqa: B027 - optional for drivers
         """Log out / release everything."""

@@ -68,6 +68,45 @@ class _Pending:
     done: bool = False
 
 
+def _write_tmp(
+    store: MaildirStore, box_dir: str, msg: OutgoingMessage, flags: int, fsync: bool
+) -> tuple[str, str]:
+    """Write ``msg`` to ``box_dir``/tmp under a fresh name (O_EXCL, 0600), without a UID;
+    returns the base and the file name.  ``OSError`` names the file."""
+    for _ in range(1000):
+        base = store.new_base()
+        tmp_name = mn.make_name(base, None, flags, store.info_delimiter)
+        path = os.path.join(box_dir, "tmp", tmp_name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise OSError(errno.EEXIST, "no free file name", os.path.join(box_dir, "tmp"))
+    try:
+        try:
+            for piece in msg.chunks if msg.chunks is not None else (msg.data,):
+                view = memoryview(piece)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            if msg.date is not None:
+                # CopyArrivalDate: the file's times carry the message's arrival time.
+                os.utime(fd if os.utime in os.supports_fd else path, (msg.date, msg.date))
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise OSError(e.errno, e.strerror, path) from None
+    return base, tmp_name
+
+
 class MaildirBox(Box):
     """One opened Maildir box."""
 
@@ -457,39 +496,11 @@ class MaildirBox(Box):
     def _write_tmp(self, msg: OutgoingMessage) -> _Pending:
         """Write one message to tmp/ (O_EXCL, 0600); it gets its UID when its batch commits."""
         flags = msg.flags & mflags.ALL
-        for _ in range(1000):
-            base = self._store.new_base()
-            tmp_name = mn.make_name(base, None, flags, self._delim)
-            path = os.path.join(self.path, "tmp", tmp_name)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise self._error(f"cannot create {path}: {e.strerror}") from None
-            break
-        else:
-            raise self._error(f"cannot find a free file name in {self.path}/tmp")
+        fsync = self._fsync and not self._store.has_syncfs()
         try:
-            try:
-                for piece in msg.chunks if msg.chunks is not None else (msg.data,):
-                    view = memoryview(piece)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                if msg.date is not None:
-                    # CopyArrivalDate: the file's times carry the message's arrival time.
-                    os.utime(fd if os.utime in os.supports_fd else path, (msg.date, msg.date))
-                if self._fsync and not self._store.has_syncfs():
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            base, tmp_name = _write_tmp(self._store, self.path, msg, flags, fsync)
         except OSError as e:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-            raise self._error(f"cannot write {path}: {e.strerror}") from None
+            raise self._error(f"cannot write {e.filename}: {e.strerror}") from None
         return _Pending(base=base, tmp_name=tmp_name, flags=flags)
 
     def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
@@ -592,9 +603,9 @@ class MaildirBox(Box):
         if not uids:
             return
         store = self._store
+        # The Trash may be this very box (synced as a box of its own): then its deleted
+        # messages only get new names without a UID, as mbsync's rename does.
         trash_dir = store.box_path(trash_box)
-        if os.path.realpath(trash_dir) == os.path.realpath(self.path):
-            raise self._error(f"the Trash box {trash_box} is this box itself")
         mf.prepare_box_dir(store.name, trash_box, trash_dir, True)
         budget = [_RESCANS_PER_CALL]
         prefix = self._prefix
@@ -780,6 +791,34 @@ class MaildirStore(Store):
         self._open.append(box)
         return box
 
+    def store_in_trash(
+        self, name: str, messages: Callable[[str | None], Iterable[OutgoingMessage]]
+    ) -> Iterator[None]:
+        """Trash copies get no UID and the Trash box no ``.uidvalidity`` (mbsync's
+        ``maildir_store_msg`` with ``to_trash``): nothing pairs them."""
+        path = self._layout.box_dir(name)
+        mf.prepare_box_dir(self.name, name, path, True)
+        for msg in messages(os.path.join(path, "tmp")):
+            flags = msg.flags & mflags.ALL
+            # mbsync puts Seen messages in cur/, others in new/.
+            sub = "cur" if flags & mflags.SEEN else "new"
+            try:
+                _base, tmp_name = _write_tmp(self, path, msg, flags, self._fsync)
+                final = os.path.join(path, sub, tmp_name)
+                self._record_own(final)
+                os.rename(os.path.join(path, "tmp", tmp_name), final)
+                if self._fsync:
+                    mf.fsync_dir(os.path.join(path, sub))
+            except OSError as e:
+                raise MaildirBoxError(
+                    self.name, name, f"cannot store into the trash: {e.filename}: {e.strerror}"
+                ) from None
+            yield None
+
+    def _record_own(self, path: str) -> None:
+        if self.own_writes is not None:
+            self.own_writes.add(path)
+
     def delete_box(self, name: str) -> None:
         """Remove an empty box as mbsync does; subfolders stay."""
         path = self._layout.box_dir(name)
@@ -799,6 +838,18 @@ class MaildirStore(Store):
             if box.path == path:
                 box.close()
         mf.remove_box_dir(self.name, name, path)
+
+    def finish_delete_box(self, name: str) -> None:
+        """The directory goes last, as in mbsync (``maildir_finish_delete_box``): a
+        SyncState * state inside it has been removed by now.  Subfolders keep it."""
+        path = self._layout.box_dir(name)
+        try:
+            os.rmdir(path)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise MaildirBoxError(
+                    self.name, name, f"cannot remove '{path}': {e.strerror}"
+                ) from None
 
     def close(self) -> None:
         for box in list(self._open):

@@ -305,6 +305,7 @@ def _missing_boxes(
         sf.delete()
         Sidecar.discard(sf.paths.state + ".syncmail")
         snapshot.discard(sf.paths.state)
+        stores[1 - t].finish_delete_box(names[1 - t])
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
         raise BoxError(channel.name, label, f"{SIDES[t]} box {names[t]} cannot be opened")
@@ -400,9 +401,11 @@ def _sync_open(
     if len(r.errors) == errors_before:
         if p.empty:
             sidecar.save()
-        elif not sf.committed:
+        elif not sf.committed or _trashed_into_itself(r, stores, boxes, p):
             # Only pre-commit changes (a kill, an orphaning): the state on disk is not
             # the one this run ended with, so the next run must decide them again.
+            # Messages trashed into their own box (the Trash synced as a box) are new
+            # files the next run must number, as mbsync does, not this run's notes.
             Sidecar.discard(sidecar.path)
         else:
             settle(
@@ -410,6 +413,17 @@ def _sync_open(
                 expiry,
             )  # fmt: skip
     return result
+
+
+def _trashed_into_itself(
+    r: RunContext, stores: tuple[Store, Store], boxes: tuple[Box, Box], p: Plan
+) -> bool:
+    """Whether a side moved messages into its own store's Trash while that Trash is the
+    box being synced."""
+    return any(
+        p.trash[t] and r.config.stores[stores[t].name].trash == boxes[t].name
+        for t in (FAR, NEAR)
+    )
 
 
 def _sync_keywords(
@@ -722,30 +736,26 @@ def _trash(
         return
     name = r.config.stores[stores[1 - t].name].trash
     assert name is not None
-    trash_box = stores[1 - t].open_box(name, create=True)
-    try:
-        done: deque[int] = deque()
+    done: deque[int] = deque()
 
-        def outgoing() -> Iterator[OutgoingMessage]:
-            fetched = boxes[t].fetch_messages(
-                remote, trash_box.spool_dir(), dates=bool(channel.copy_arrival_date)
+    def outgoing(spool_dir: str | None) -> Iterator[OutgoingMessage]:
+        fetched = boxes[t].fetch_messages(
+            remote, spool_dir, dates=bool(channel.copy_arrival_date)
+        )
+        for fm in fetched:
+            chunks = convert_chunks(
+                fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
             )
-            for fm in fetched:
-                chunks = convert_chunks(
-                    fm.body_chunks(), source_crlf=stores[t].crlf, target_crlf=stores[1 - t].crlf
-                )
-                done.append(fm.uid)
-                date = fm.date if channel.copy_arrival_date else None
-                # Flags as they are, T included (mbsync's trash copies keep it).
-                if fm.spool is None:
-                    yield OutgoingMessage(b"".join(chunks), fm.flags, date)
-                else:
-                    yield OutgoingMessage(b"", fm.flags, date, chunks=chunks)
+            done.append(fm.uid)
+            date = fm.date if channel.copy_arrival_date else None
+            # Flags as they are, T included (mbsync's trash copies keep it).
+            if fm.spool is None:
+                yield OutgoingMessage(b"".join(chunks), fm.flags, date)
+            else:
+                yield OutgoingMessage(b"", fm.flags, date, chunks=chunks)
 
-        for _stored in trash_box.store_messages(outgoing()):
-            journal.trashed(SIDES[t], done.popleft())
-    finally:
-        trash_box.close()
+    for _stored in stores[1 - t].store_in_trash(name, outgoing):
+        journal.trashed(SIDES[t], done.popleft())
 
 
 def _journal_decisions(

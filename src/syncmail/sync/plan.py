@@ -412,7 +412,8 @@ def plan(
         gone_now = [no[t] and w.uid[t] != 0 for t in (FAR, NEAR)]
         for t in (FAR, NEAR):
             m = w.msg[t]
-            if m is not None and m.flags & TRASHED:
+            if m is not None and m.flags & TRASHED and loads[t].flags:
+                # Without its flags listed a side's T is not seen (mbsync's S_DEL).
                 w.deleted[t] = True
         for t in (FAR, NEAR):
             # Flagging a placeholder asks for its real message.  Done before the flags,
@@ -626,7 +627,8 @@ def plan(
                 w.aflags[t] &= TRASHED
                 a &= TRASHED
                 w.dflags[t] = d = 0
-            if m is not None:
+            if m is not None and loads[t].flags:
+                # Unlisted flags are unknown (mbsync's M_FLAGS): the change is made anyway.
                 a &= ~have
                 d &= have
             synced: int | None = None

@@ -156,7 +156,13 @@ def settle(
             return
     # The quick check usually answers; a full plan only when it cannot tell.
     quick = not channel.max_messages and obviously_in_sync(state, fresh[FAR], fresh[NEAR])
-    if quick or plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry).empty:
+    if quick:
+        sidecar.save()
+        return
+    again = plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry)
+    # A box the next run refuses ("Please set ExpireUnread") is not in sync either:
+    # mbsync refuses it on every run, so the next run must not skip it.
+    if again.empty and again.refusal is None:
         sidecar.save()
 
 

@@ -18,11 +18,7 @@ pytestmark = pytest.mark.interop
 DEFAULT_SEEDS = "0-299"
 
 # Seeds whose difference is known and not fixed yet: seed -> why.
-KNOWN: dict[int, str] = {
-    256: "an orphaned pair whose near message is deleted with Sync Pull and no Expunge",
-    259: "a far Trash copy into a near Trash box that mbsync does not number",
-    285: "Trash of the near store synced as a box of its own",
-}
+KNOWN: dict[int, str] = {}
 
 
 def _seeds() -> list[int]:
