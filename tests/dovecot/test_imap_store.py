@@ -245,7 +245,7 @@ def test_lost_connection_is_a_store_error(remote) -> None:  # type: ignore[no-un
 
 @pytest.mark.parametrize("disabled", [frozenset(), frozenset({"MULTIAPPEND"})])
 def test_store_batches_keep_order_and_uids(imap_user, monkeypatch, disabled) -> None:  # type: ignore[no-untyped-def]
-    import syncmail.store.imap as imap_mod
+    import syncmail.store.imapbox as imap_mod
 
     monkeypatch.setattr(imap_mod, "STORE_BATCH", 3)
     s = store(imap_user, disable_extensions=disabled)
