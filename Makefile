@@ -27,5 +27,5 @@ test: deps
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check src tests plugins scripts/demo scripts/sample_mail.py
+	$(PYTHON) -m ruff check src tests plugins scripts/demo scripts/sample_mail.py scripts/hostile_report.py
 	$(PYTHON) -m mypy
