@@ -54,6 +54,8 @@ class _Run:
         self.baseline: Revision | None = None
         self.baseline_dirty = False
         self.root: str | None = None
+        # Where the mail files are (database.mail_root, else the database path).
+        self.mail_root: str | None = None
         self.warned = False
         self.enabled: bool | None = None
         # Box directories whose tags changed since the last run (None: unknown).
@@ -67,6 +69,7 @@ class _Run:
             self.baseline = None
             self.baseline_dirty = False
             self.root = None
+            self.mail_root = None
             self.warned = False
             self.enabled = None
             self.tag_dirs = None
@@ -153,7 +156,9 @@ def syncmail_keyword_source(store: str, box: str, path: str) -> KeywordSource | 
     settings = _run.settings
     if not settings.keywords or not _run.is_enabled() or _run.tagmap is None:
         return None
-    if _run.root is None or to_db_path(_run.root, path) is None:
+    # Under the mail files' root: with database.mail_root set apart from database.path,
+    # the database's own directory holds no mail.
+    if _run.mail_root is None or to_db_path(_run.mail_root, path) is None:
         return None
     return NotmuchKeywords(path, _run.tagmap, _open_flushed, _run.tag_dirs, _after_write)
 
@@ -172,13 +177,14 @@ def _after_write(before: Revision, after: Revision) -> None:
 
 def _note_tag_changes(settings: Settings) -> None:
     """Which box directories had tags changed since the last run, and the tag map."""
-    from syncmail_notmuch.index import database_path, new_tags
+    from syncmail_notmuch.index import database_path, mail_root, new_tags
 
     db = _open(settings, "ro")
     if db is None:
         return
     with db:
         root = _run.root = database_path(db)
+        _run.mail_root = mail_root(db)
         _run.tagmap = TagMap.build(
             new_tags(db), settings.never_push, dict(settings.map_keywords)
         )

@@ -113,3 +113,24 @@ def test_both_sides_changed_merge(nm: NotmuchEnv, imap_user: Any, tmp_path: Path
     _sync(rc)
     assert nm.tags("1@e2e.test") == {"inbox", "unread", "c", "d"}
     assert _server(imap_user)["1"] == {"c", "d"}
+
+
+def test_tags_reach_the_server_when_mail_root_is_apart_from_the_database(
+    nm: NotmuchEnv, imap_user: Any, tmp_path: Path
+) -> None:
+    """``database.mail_root`` set apart from ``database.path`` (notmuch >= 0.32, as in
+    the demo): the plugin still finds the boxes under the mail root (it looked under the
+    database's own directory and pushed no tag)."""
+    db_dir = tmp_path / "notmuch-db"
+    db_dir.mkdir()
+    nm.config_file.write_text(
+        f"[database]\npath={db_dir}\nmail_root={nm.maildir}\n\n[new]\ntags=unread;inbox;\n"
+        "[maildir]\nsynchronize_flags=true\n"
+    )
+    nm.notmuch("new")
+    imap_user.append("INBOX", _message(1))
+    rc = _write_rc(nm, imap_user, tmp_path / "mbsyncrc")
+    _sync(rc)
+    _tag("1@e2e.test", add=("todo",))
+    _sync(rc)
+    assert _server(imap_user)["1"] == {"todo"}
