@@ -27,7 +27,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncmail.config.model import ChannelConfig, Config, Operations
 from syncmail.errors import (
@@ -54,19 +54,18 @@ from syncmail.sync.copying import NO_UIDPLUS_ENV, _assign, _path_of, copies_to_m
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import keywords_changed, sync_keywords
 from syncmail.sync.loads import _expiry
-from syncmail.sync.moves import MoveSet, PairMoves
-from syncmail.sync.movescan import (
-    adopt_server_copies,
-    discard_intents,
-    intents_path,
-    read_intents,
-)
 from syncmail.sync.msgcvt import convert_chunks, make_tuid
 from syncmail.sync.plan import FAR, NEAR, NOTHING, SIDES, Plan, Prune, load_specs, plan
 from syncmail.sync.rail import NO_RAIL, stopped
 from syncmail.sync.sidecar import Sidecar, plan_settings, settle
 from syncmail.sync.state import S_PERSISTENT, SyncRecord, SyncState
-from syncmail.sync.statefiles import StateFiles, StatePaths, state_paths
+from syncmail.sync.statefiles import (
+    StateFiles,
+    StatePaths,
+    intents_path,
+    remove_note,
+    state_paths,
+)
 
 __all__ = [
     "CRASH_ENV",
@@ -77,6 +76,9 @@ __all__ = [
     "RunContext",
     "sync_box",
 ]
+
+if TYPE_CHECKING:
+    from syncmail.sync.moves import MoveSet, PairMoves
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +363,10 @@ def _sync_open(
             listings.append({})
     intents = intents_path(sf.paths.state)
     if not sf.replayed:
-        discard_intents(intents)  # left by a run that ended after its commit
+        remove_note(intents)  # left by a run that ended after its commit
     elif os.path.exists(intents):
+        from syncmail.sync.movescan import adopt_server_copies, read_intents
+
         adopt_server_copies(boxes, listings, state, sf.saved_uidnext, read_intents(intents))
     p = plan(
         listings[FAR],
@@ -681,7 +685,7 @@ def _apply(
         # The sidecar's markers describe the boxes before this run changed them.
         Sidecar.discard(sf.paths.state + ".syncmail")
     sf.commit(state)
-    discard_intents(intents_path(sf.paths.state))
+    remove_note(intents_path(sf.paths.state))
     r.deferred_events.extend(held)
     if r.pm is not None:
         from syncmail.plugins import deliver
@@ -704,6 +708,8 @@ def _pair_moves(r: RunContext, boxes: tuple[Box, Box], s: int, sf: StateFiles) -
     """The moves whose copies come from side ``s``'s box of this pair (DetectMoves)."""
     if r.moves is None:
         return None
+    from syncmail.sync.moves import PairMoves
+
     name = boxes[s].name
     return PairMoves(
         r.moves.stash_for(s, name),

@@ -23,14 +23,13 @@ from syncmail.store.base import (
     StoredMessage,
 )
 from syncmail.sync.journal import Journal
-from syncmail.sync.moves import PairMoves
-from syncmail.sync.movescan import fetch_sources, log_intents
 from syncmail.sync.msgcvt import convert_chunks, convert_message, header_value, make_placeholder
 from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
 from syncmail.sync.state import SyncRecord
 
 if TYPE_CHECKING:
     from syncmail.sync.boxsync import RunContext
+    from syncmail.sync.moves import PairMoves
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +205,8 @@ def _copy_on_server(
     ]
     if not chosen:
         return copies
+    from syncmail.sync.movescan import log_intents
+
     log_intents(
         moves.intents,
         [(SIDES[t], str(recs[c.record].tuid), moves.server[c.source_uid][2]) for c in chosen],
@@ -306,7 +307,14 @@ def _outgoing(
     by_uid = {c.source_uid: c for c in batch}
     source, target = boxes[s], boxes[1 - s]
     uids = [c.source_uid for c in batch]
-    for fm in fetch_sources(source, uids, target.spool_dir(), dates, stash or {}, crlf[0]):
+    if stash:
+        # DetectMoves: some bodies come from a local file instead of the source.
+        from syncmail.sync.movescan import fetch_sources
+
+        bodies = fetch_sources(source, uids, target.spool_dir(), dates, stash, crlf[0])
+    else:
+        bodies = source.fetch_messages(uids, target.spool_dir(), dates=dates)
+    for fm in bodies:
         c = by_uid.get(fm.uid)
         if c is None:
             continue

@@ -62,9 +62,3 @@ def save(path: str, uidvalidity: tuple[int, int], pairs: Mapping[Pair, frozenset
     except OSError as e:
         log.warning("Warning: cannot write %s: %s", path, e.strerror)
 
-
-def discard(state_path: str) -> None:
-    try:
-        os.unlink(notes_path(state_path))
-    except OSError:
-        pass

@@ -40,7 +40,7 @@ from syncmail.sync.state import (
     S_UPGRADE,
     SyncState,
 )
-from syncmail.sync.statefiles import StateFiles, StatePaths
+from syncmail.sync.statefiles import StateFiles, StatePaths, intents_path, remove_note
 
 if TYPE_CHECKING:
     from syncmail.sync.boxsync import RunContext
@@ -423,10 +423,6 @@ def _read_stash(path: str, crlf: bool) -> tuple[bytes, float] | None:
 # TUID with the one new message of that Message-ID.
 
 
-def intents_path(state_path: str) -> str:
-    return state_path + ".syncmail-moves"
-
-
 def log_intents(path: str, entries: Sequence[tuple[str, str, str]], fsync: bool) -> None:
     """Append (side, TUID, Message-ID) lines, durable before the copies are made."""
     text = "".join(f"{side} {tuid} {mid}\n" for side, tuid, mid in entries)
@@ -453,12 +449,7 @@ def read_intents(path: str) -> dict[str, dict[str, str]]:
 
 
 def discard_intents(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        log.debug("%s: %s", path, e)
+    remove_note(path)
 
 
 def adopt_server_copies(

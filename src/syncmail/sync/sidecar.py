@@ -19,6 +19,7 @@ from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.plan import Plan, plan
 from syncmail.sync.state import SyncState
+from syncmail.sync.statefiles import remove_note
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,7 @@ class Sidecar:
 
     @staticmethod
     def discard(path: str) -> None:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            log.debug("cannot remove %s: %s", path, e.strerror)
+        remove_note(path)
 
 
 def settle(

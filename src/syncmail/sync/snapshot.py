@@ -46,13 +46,10 @@ def snapshot_path(state_path: str, side: int) -> str:
 
 def discard(state_path: str) -> None:
     """Remove both sides' snapshots of a box pair (its state is going away)."""
+    from syncmail.sync.statefiles import remove_note
+
     for suffix in SUFFIXES:
-        try:
-            os.unlink(state_path + suffix)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            log.debug("cannot remove %s: %s", state_path + suffix, e.strerror)
+        remove_note(state_path + suffix)
 
 
 # --- the file ---------------------------------------------------------------------------

@@ -21,6 +21,22 @@ from syncmail.sync.state import SyncState, format_state, parse_state
 log = logging.getLogger(__name__)
 
 
+
+def remove_note(path: str) -> None:
+    """Remove one of syncmail's files beside a state (notes, snapshots, the move log):
+    gone already is fine, and any other failure only costs a full listing next time."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.debug("cannot remove %s: %s", path, e.strerror)
+
+
+def intents_path(state_path: str) -> str:
+    """The DetectMoves log of server copies about to be made (``syncmail.sync.movescan``)."""
+    return state_path + ".syncmail-moves"
+
 @dataclass(frozen=True)
 class StatePaths:
     """The state file and its companions; ``lock_label`` names the pair in lock errors."""
