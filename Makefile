@@ -17,7 +17,7 @@ clean-demo:
 
 # Installs system packages (as root) and the project itself only when something is missing.
 deps:
-	@$(PYTHON) -c 'import syncmail, pytest, hypothesis, imapclient, pluggy, click, inotify_simple' 2>/dev/null \
+	@$(PYTHON) -c 'import syncmail, pytest, hypothesis, imapclient, pluggy, inotify_simple' 2>/dev/null \
 		&& ( [ "$$(id -u)" != 0 ] || for c in dovecot mbsync notmuch pass; do \
 			command -v $$c >/dev/null || exit 1; done ) \
 		|| .ci/run --deps-only

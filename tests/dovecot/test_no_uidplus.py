@@ -40,7 +40,7 @@ def multiappend(self, *args, **kwargs):
     os._exit(101)
 imapwire.Session.multiappend = multiappend
 from syncmail.cli import main
-main(["-c", sys.argv[1], "-a", "-q"], prog_name="syncmail")
+main(["-c", sys.argv[1], "-a", "-q"])
 """
 
 

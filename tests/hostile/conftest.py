@@ -62,7 +62,7 @@ def _peak():
 atexit.register(_peak)
 from syncmail.cli import main
 sys.argv[0] = "syncmail"
-main(prog_name="syncmail")
+main()
 """
 
 

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from syncmail.cli import main
+from tests.clirun import Result, invoke
 from tests.unit.engine_support import deliver, files, write_config
 
 INSTALL = "pip install --no-deps -e tests/plugins/recorder_plugin"
@@ -23,10 +22,6 @@ def _clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("NOTMUCH_CONFIG", "SYNCMAIL_TRACE_PLUGINS", "SYNCMAIL_EXAMPLE_LOG"):
         monkeypatch.delenv(var, raising=False)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def names(result: Result) -> list[str]:

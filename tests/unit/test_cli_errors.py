@@ -1,18 +1,14 @@
-"""The syncmail command's error paths, run through click with real config files."""
+"""The syncmail command's error paths, run in-process with real config files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from syncmail import cli
-from syncmail.cli import VERSION_TEXT, main
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+from syncmail.cli import VERSION_TEXT
+from tests.clirun import Result, invoke
 
 
 def assert_clean_failure(result: Result) -> None:

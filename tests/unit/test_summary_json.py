@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from syncmail.cli import main
+from tests.clirun import invoke
 from tests.unit.engine_support import deliver, maildir_pair_rc
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def _setup(tmp_path: Path) -> Path:

@@ -7,8 +7,9 @@ The commands, each in a module of its own:
 - ``syncmail [flags] watch {...} | -a``: sync, then keep syncing changes (``cli.watch``);
 - ``syncmail plugins``, ``syncmail install-hook notmuch`` (``cli.plugins``).
 
-The command line is parsed by ``cli.argv`` with mbsync's rules; click is only the shell
-around it.  Shared setup (plugins, config) is in ``cli.common``.
+The command line is parsed by ``cli.argv`` with mbsync's rules (click's are not mbsync's:
+bundled flags with arguments, ``--`` kept verbatim).  Shared setup (plugins, config) is in
+``cli.common``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
-
-import click
 
 from syncmail.errors import ConfigError, SyncmailError
 
@@ -197,21 +196,13 @@ def _is_subcommand(inv: Invocation, config: Config) -> bool:
     return name not in config.channels and name not in config.groups
 
 
-class _RawArgs(click.Command):
-    """A click command that hands argv over untouched: mbsync's rules are not click's
-    (bundled flags with arguments, ``--`` kept verbatim after the first non-option)."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Two-way Maildir <-> IMAP sync that reads mbsync's config and state.
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.params["argv"] = tuple(args)
-        return []
-
-
-@click.command(cls=_RawArgs, add_help_option=False)
-def main(argv: tuple[str, ...]) -> None:
-    """Two-way Maildir <-> IMAP sync that reads mbsync's config and state."""
+    The console script: runs ``args`` (default: ``sys.argv[1:]``) and exits with the status.
+    """
     # A sync makes tens of thousands of small objects per box that live until the box is
     # done; collecting the youngest generation every 700 allocations costs a resync a
     # sizeable share of its CPU for nothing. Collection still happens, only less often.
     gc.set_threshold(50_000, 20, 20)
-    sys.exit(run(argv))
-
+    sys.exit(run(sys.argv[1:] if args is None else list(args)))
