@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from syncmail.record import record
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ INFO = ":2,"
 OperationKind = Literal["new", "flags", "removed"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Operation:
     """One buffered change to mirror into notmuch; ``path`` is the file's current (or last) name."""
 
@@ -29,7 +30,7 @@ class Operation:
     old_flags: str = ""
 
 
-@dataclass
+@record
 class Counts:
     added: int = 0
     updated: int = 0

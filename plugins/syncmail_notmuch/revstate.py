@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+
+from syncmail.record import record
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Revision:
     """``db.revision()``; a different ``uuid`` means the database was rebuilt."""
 

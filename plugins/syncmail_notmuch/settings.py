@@ -7,9 +7,9 @@ import logging
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 
 from syncmail.config.model import Config, ExtraKeyword, MaildirStoreConfig
+from syncmail.record import record
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def config_keywords() -> list[ExtraKeyword]:
     return [ExtraKeyword(SECTION, keyword) for keyword in KEYWORDS]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """The plugin's settings; the defaults are what a config without a Notmuch section gets."""
 

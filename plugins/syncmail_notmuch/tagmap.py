@@ -9,9 +9,10 @@ incoming table: mapped to a tag of their own (``$Junk`` -> ``spam``) or ignored 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from syncmail.keywords import decode_keyword, encode_tag, fold
+from syncmail.record import record
 
 # Flag tags (maildir.synchronize_flags: the system flags carry them), computed ones and
 # the transient ``new``: pushing them would duplicate a flag or mean nothing elsewhere.
@@ -38,7 +39,7 @@ INCOMING: Mapping[str, str] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TagMap:
     """The mapping in force: never-pushed tags and the incoming table."""
 

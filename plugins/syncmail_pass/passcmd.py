@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import NoReturn
+
+from syncmail.record import record
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -32,7 +34,7 @@ class PassMissing(PassError):
     """The entry is not in the password store."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PassEntry:
     """A decrypted entry: the password (first line) and the ``key: value`` lines after it."""
 

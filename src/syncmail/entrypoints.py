@@ -14,15 +14,16 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from syncmail.record import record
 
 __all__ = ["EntryPoint", "entry_points"]
 
 _SUFFIXES = (".dist-info", ".egg-info")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EntryPoint:
     """``name = value`` of one group, ``value`` being ``module[:attr.attr]``."""
 

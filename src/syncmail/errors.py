@@ -30,14 +30,14 @@ ever carries a password.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from syncmail.record import record
 
 
 class SyncmailError(Exception):
     """Base of every error syncmail reports; ``str()`` is the user-facing line."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigProblem:
     """One problem in a configuration file, reported as ``file:line: message``.
 

@@ -6,10 +6,12 @@ write in configs and notmuch uses.  ``side`` is ``"far"`` or ``"near"``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from syncmail.record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NewMessage:
     """A message was delivered into a box by a sync (a copy from the other side)."""
 
@@ -25,7 +27,7 @@ class NewMessage:
     source_uid: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FlagsChanged:
     """The flags of a message on ``side`` were changed by a sync."""
 
@@ -41,7 +43,7 @@ class FlagsChanged:
     path: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageRemoved:
     """A message was expunged from (or moved to the trash of) ``side``."""
 
@@ -54,7 +56,7 @@ class MessageRemoved:
     path: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BoxResult:
     """Counts of one synced box pair."""
 
@@ -75,7 +77,7 @@ class BoxResult:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunSummary:
     """What a whole run did; handed to ``syncmail_post_sync``."""
 
@@ -88,7 +90,7 @@ class RunSummary:
     reconnects: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CredentialRequest:
     """A store needs a credential: ``kind`` is ``"user"`` or ``"password"``.
 
@@ -107,7 +109,7 @@ class CredentialRequest:
     fresh: bool = False
 
 
-@dataclass
+@record
 class SideProgress:
     """Running counts for one side (mbsync's progress line: ``+n/N *f/F #t/T -x/X``)."""
 
@@ -121,7 +123,7 @@ class SideProgress:
     expunged_total: int = 0
 
 
-@dataclass
+@record
 class CopyProgress:
     """The copies of the box pair being synced, both directions (the progress bar)."""
 
@@ -133,7 +135,7 @@ class CopyProgress:
     bytes_total: int | None = None
 
 
-@dataclass
+@record
 class Progress:
     """Handed to the progress callback after each step; mutable, do not keep it."""
 

@@ -11,9 +11,9 @@ this module ~2 ms, for one line of text.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from syncmail.events import CopyProgress, Progress
+from syncmail.record import record
 
 # The rate is measured over the last few seconds, so that it follows a change of pace
 # (large messages after small ones) without jumping at every redraw.
@@ -22,7 +22,7 @@ RATE_WINDOW = 5.0
 _MIN_BAR = 10
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rates:
     """Messages and bytes per second (None until there is time enough to tell)."""
 

@@ -12,12 +12,12 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
 from syncmail.errors import MessageError, StoreError, SyncmailError
 from syncmail.events import Progress, RunSummary, SideProgress
 from syncmail.progressbar import RateMeter, bar_text, copying
+from syncmail.record import record
 
 # mbsync's verbosity levels; -q steps down from TERSE, -V jumps to VERBOSE.
 VERYQUIET = -2
@@ -28,7 +28,7 @@ VERBOSE = 1
 LOGGER_NAME = "syncmail"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SummaryShape:
     """Which lines the summary has: mbsync prints a line only for operations configured.
 

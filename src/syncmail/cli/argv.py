@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from syncmail import __version__
 from syncmail.config.model import ALL_SYNC_TYPES, ChannelOps, SyncType
 from syncmail.config.ops import OpsBuilder
 from syncmail.errors import SyncmailError
+from syncmail.record import record
 from syncmail.report import TERSE, VERBOSE, VERYQUIET
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class UsageError(SyncmailError):
     """The command line is wrong; the text is mbsync's where mbsync has one."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Invocation:
     """A parsed command line."""
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
+
+from syncmail.record import record
 
 if TYPE_CHECKING:
     import pluggy
@@ -18,7 +19,7 @@ from syncmail.cli.argv import Invocation, UsageError
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@record
 class _Output:
     """Where things go: results on stdout, progress and messages on stderr."""
 

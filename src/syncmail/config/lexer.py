@@ -6,7 +6,8 @@ Quoting, escapes and comments follow isync's ``src/config.c``; the parser sees o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from syncmail.record import record
 
 # mbsync reads lines into a 1024-byte buffer; we accept longer ones but say so.
 MBSYNC_LINE_LIMIT = 1023
@@ -18,7 +19,7 @@ class LexError(ValueError):
     """A line that cannot be split into tokens; ``str()`` is mbsync's message."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Line:
     """One significant line: ``words`` is empty for a blank line (it ends a section).
 

@@ -10,8 +10,10 @@ that global defaults and command-line overrides can be merged later
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
+
+from syncmail.record import record
 
 Side = Literal["far", "near"]
 SyncType = Literal["new", "old", "upgrade", "gone", "flags"]
@@ -25,7 +27,7 @@ DEFAULT_SYNC_TYPES: frozenset[SyncType] = frozenset({"new", "upgrade", "gone", "
 ALL_SYNC_TYPES: frozenset[SyncType] = frozenset({"new", "old", "upgrade", "gone", "flags"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Location:
     """Where something was written: ``file:line``."""
 
@@ -36,7 +38,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyncOps:
     """The Sync matrix: which operation types run in each direction.
 
@@ -47,7 +49,7 @@ class SyncOps:
     push: frozenset[SyncType] = DEFAULT_SYNC_TYPES
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChannelOps:
     """Operation settings as written in one place (global section, channel, or CLI).
 
@@ -62,7 +64,7 @@ class ChannelOps:
     expunge_solo: frozenset[Side] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Operations:
     """The effective operations of one channel for this run (nothing unset)."""
 
@@ -73,7 +75,7 @@ class Operations:
     expunge_solo: frozenset[Side]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StoreConfig:
     """Options every store has (mbsync.md section 1.3)."""
 
@@ -90,7 +92,7 @@ class StoreConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MaildirStoreConfig(StoreConfig):
     """``MaildirStore``: ``path`` keeps a trailing ``/`` or a 1.5 name-prefix suffix."""
 
@@ -102,7 +104,7 @@ class MaildirStoreConfig(StoreConfig):
     subfolders: SubFolders | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IMAPAccountConfig:
     """``IMAPAccount`` (or the account options written inline in an ``IMAPStore``)."""
 
@@ -134,7 +136,7 @@ class IMAPAccountConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IMAPStoreConfig(StoreConfig):
     """``IMAPStore``; ``account`` is resolved (inline options make an implicit account)."""
 
@@ -147,7 +149,7 @@ class IMAPStoreConfig(StoreConfig):
     watch_idle_box: str = "INBOX"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BoxRef:
     """A channel end, ``:store:[box]``; ``box`` is ``""`` when omitted."""
 
@@ -155,7 +157,7 @@ class BoxRef:
     box: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChannelConfig:
     """``Channel``; ``ops`` holds only what the channel itself sets."""
 
@@ -183,7 +185,7 @@ class ChannelConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GroupMember:
     """One ``Channel`` entry of a group: the channel and an optional box list."""
 
@@ -191,14 +193,14 @@ class GroupMember:
     boxes: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GroupConfig:
     name: str
     defined_at: Location
     members: tuple[GroupMember, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GlobalConfig:
     """Global options (before the first section)."""
 
@@ -223,7 +225,7 @@ class GlobalConfig:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PluginSection:
     """A section whose keyword a plugin declared, e.g. ``Notmuch default``."""
 
@@ -233,7 +235,7 @@ class PluginSection:
     values: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unsupported:
     """An option that parses but whose behaviour syncmail does not implement yet."""
 
@@ -241,7 +243,7 @@ class Unsupported:
     keyword: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """A whole configuration file."""
 
@@ -255,7 +257,7 @@ class Config:
     unsupported: tuple[Unsupported, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExtraKeyword:
     """A keyword a plugin reads (hook ``syncmail_config_keywords``).
 
@@ -270,7 +272,7 @@ class ExtraKeyword:
     keyword: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     """What to sync: one channel, and its box list when the user named boxes."""
 

@@ -7,7 +7,7 @@ including their error texts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from syncmail.config.model import (
     ALL_SYNC_TYPES,
@@ -21,6 +21,7 @@ from syncmail.config.model import (
     SyncType,
 )
 from syncmail.errors import ConfigError, ConfigProblem
+from syncmail.record import record
 
 BOX_OPS: tuple[str, ...] = ("Expunge", "ExpungeSolo", "Create", "Remove")
 
@@ -44,7 +45,7 @@ NOTICE_DELETE = "Delete is deprecated; use Gone instead."
 NOTICE_MASTER_SLAVE = "Master/Slave are deprecated; use Far/Near instead."
 
 
-@dataclass
+@record
 class _BoxOp:
     have: bool = False
     noop: bool = False
@@ -52,7 +53,7 @@ class _BoxOp:
     sides: set[Side] = field(default_factory=set)
 
 
-@dataclass
+@record
 class OpsBuilder:
     """Collects Sync and box-operation words of one scope (global, channel), then merges them.
 

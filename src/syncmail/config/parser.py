@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from syncmail.config.lexer import Line, lex
@@ -38,6 +38,7 @@ from syncmail.config.ops import BOX_OPS, NOTICE_MASTER_SLAVE, OpsBuilder, both_e
 from syncmail.config.selection import split_channel_arg
 from syncmail.config.values import expand_path, parse_bool, parse_int, parse_size
 from syncmail.errors import ConfigError, ConfigProblem
+from syncmail.record import record
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def parse_config(
 # The parser
 
 
-@dataclass
+@record
 class _Cmd:
     """One keyword line: ``args`` has at least one element."""
 
@@ -133,7 +134,7 @@ class _Cmd:
         return self.args[0]
 
 
-@dataclass
+@record
 class _Extras:
     """Plugin keywords by section kind, lower-case keyword -> canonical spelling."""
 

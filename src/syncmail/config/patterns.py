@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+
+from syncmail.record import record
 
 
 @lru_cache(maxsize=256)
@@ -70,7 +71,7 @@ def filter_boxes(
     return sorted(selected, key=box_sort_key)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ListScope:
     """Which parts of a store the patterns need listed (mbsync's ``LIST_*`` flags)."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from syncmail.record import record
 
 __all__ = ["PRESETS", "Provider", "preset"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Provider:
     """Where and how to get tokens for IMAP from one authorization server."""
 

@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from syncmail.record import record
 
 __all__ = [
     "AuthResult",
@@ -57,7 +59,7 @@ def bad_token_reason(token: str) -> str | None:
     return None
 
 
-@dataclass
+@record
 class Exchange:
     """The client side of one AUTHENTICATE: a callable for imaplib's continuation loop.
 
@@ -90,7 +92,7 @@ def _error_json(challenge: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"status": str(value)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AuthResult:
     """How the AUTHENTICATE ended: ``ok``, the response ``code`` and ``text``, the error JSON."""
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from syncmail.errors import SyncmailError
 from syncmail.oauth2.providers import Provider, preset
+from syncmail.record import record
 
 __all__ = ["CONFIG_ENV", "AccountSettings", "SettingsError", "config_path", "load", "read"]
 
@@ -42,7 +42,7 @@ class SettingsError(SyncmailError):
     """``oauth2.toml`` is missing, unreadable or wrong; the text names the file."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AccountSettings:
     """One ``[accounts.NAME]`` table, its provider resolved."""
 

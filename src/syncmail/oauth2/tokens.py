@@ -15,11 +15,12 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from syncmail.errors import SyncmailError
+from syncmail.record import record
 
 if TYPE_CHECKING:
     from syncmail.oauth2.settings import AccountSettings
@@ -40,7 +41,7 @@ class TokenStoreError(SyncmailError):
     """The token store or its lock cannot be used; the text names it, never a token."""
 
 
-@dataclass
+@record
 class TokenState:
     """What is known of an account's tokens; times are Unix seconds."""
 

@@ -18,8 +18,8 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from syncmail.record import record
 from syncmail.store.base import SpooledBody
 
 # The longest line imaplib accepts (its _MAXLINE); longer is a protocol error.
@@ -61,7 +61,7 @@ def describe_size(n: int) -> str:
     return f"{n} bytes"
 
 
-@dataclass
+@record
 class Limits:
     """What the next literals may be: their largest size, and whether bodies are expected."""
 

@@ -14,12 +14,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from syncmail import flags as mflags
 from syncmail.config.model import MaildirStoreConfig
 from syncmail.errors import BoxError, MessageError, StoreError
+from syncmail.record import record
 from syncmail.store import maildir_files as mf
 from syncmail.store import maildir_names as mn
 from syncmail.store import maildir_uidmap as mu
@@ -58,7 +58,7 @@ class _Rescan(Exception):
     """A file vanished or was renamed under our feet: list the box again."""
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Pending:
     """A message written to tmp/, waiting for its batch to be synced and renamed."""
 

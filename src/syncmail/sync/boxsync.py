@@ -26,7 +26,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from syncmail.config.model import ChannelConfig, Config, Operations
@@ -40,6 +40,7 @@ from syncmail.errors import (
 )
 from syncmail.events import BoxResult, CopyProgress, FlagsChanged, MessageRemoved, Progress
 from syncmail.flags import to_letters
+from syncmail.record import record
 from syncmail.store.base import (
     Box,
     BoxMissing,
@@ -114,7 +115,7 @@ class CrashHook:
         setattr(journal, "_log", log_and_count)  # noqa: B010
 
 
-@dataclass
+@record
 class RunContext:
     """What one run carries from box pair to box pair: errors, counts, progress."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations, Target
@@ -23,6 +23,7 @@ from syncmail.errors import (
     Unreachable,
 )
 from syncmail.events import BoxResult, Progress, RunSummary
+from syncmail.record import record
 from syncmail.store.base import Store
 from syncmail.sync.boxsync import (
     CRASH_ENV,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunOptions:
     """How to run: command-line operation overrides, dry run, progress callback, and
     ``force`` (--force: no deletion safety rail)."""
@@ -64,7 +65,7 @@ class RunOptions:
     trust_listed_status: bool = True
 
 
-@dataclass
+@record
 class RunResult:
     """What a run did, its errors, and which sides it changed (for ``--ext-exit``)."""
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO
 
 from syncmail.errors import StateError
+from syncmail.record import record
 from syncmail.sync.state import (
     S_DUMMY_FAR,
     S_DUMMY_NEAR,
@@ -35,7 +36,7 @@ _SIDE_NAME = ("far", "near")
 _MAX_LINE = 128
 
 
-@dataclass
+@record
 class ReplayInfo:
     """What a replayed journal knows beyond the records themselves."""
 

@@ -11,16 +11,16 @@ union, no keyword is lost) by default, or ``"far"``/``"near"`` (that side wins).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from syncmail.keywords import fold
+from syncmail.record import record
 
 __all__ = ["POLICIES", "KeywordChange", "merge", "spelled"]
 
 POLICIES = ("add", "far", "near")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeywordChange:
     """Keywords to add to and remove from one message (original spelling)."""
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from syncmail.config.model import ChannelConfig, MaildirStoreConfig, Operations
 from syncmail.keywords import KeywordSource, fold
+from syncmail.record import record
 from syncmail.store.base import Box, KeywordEdit, MessageInfo, Store
 from syncmail.sync import kwnotes
 from syncmail.sync.keywords import merge, spelled
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 __all__ = ["KeywordSide", "keyword_side", "keywords_changed", "sync_keywords"]
 
 
-@dataclass
+@record
 class KeywordSide:
     """One box's keywords: from an IMAP listing, or from a plugin's source by path."""
 

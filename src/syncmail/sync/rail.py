@@ -12,8 +12,8 @@ expiry.  The box's size is the number of messages listed on side t.
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 
+from syncmail.record import record
 from syncmail.sync.plan import FAR, NEAR, Plan
 
 __all__ = ["MIN_MESSAGES", "NO_RAIL", "MassDeletion", "stopped"]
@@ -25,7 +25,7 @@ NO_RAIL = 100
 MIN_MESSAGES = 20
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MassDeletion:
     """Side ``side`` would lose ``deleted`` of its ``total`` messages by propagation."""
 

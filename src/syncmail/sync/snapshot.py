@@ -16,8 +16,9 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from syncmail.record import record
 from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ VERSION = 2
 SUFFIXES = (".syncmail-far", ".syncmail-near")
 
 
-@dataclass
+@record
 class Snapshot:
     """One box's listing as of mod-sequence ``modseq`` (sizes only if they were listed)."""
 

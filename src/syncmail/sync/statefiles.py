@@ -10,11 +10,11 @@ import errno
 import fcntl
 import logging
 import os
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from syncmail.config.model import ChannelConfig, Config
 from syncmail.errors import BoxError, LockedError, StateError, SyncmailError
+from syncmail.record import record
 from syncmail.sync.journal import VERSION, Journal, replay
 from syncmail.sync.state import SyncState, format_state, parse_state
 
@@ -37,7 +37,7 @@ def intents_path(state_path: str) -> str:
     """The DetectMoves log of server copies about to be made (``syncmail.sync.movescan``)."""
     return state_path + ".syncmail-moves"
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StatePaths:
     """The state file and its companions; ``lock_label`` names the pair in lock errors."""
 

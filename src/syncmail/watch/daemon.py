@@ -15,12 +15,13 @@ import selectors
 import signal
 import time
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from syncmail.config.model import Config, IMAPStoreConfig, MaildirStoreConfig, Target
 from syncmail.errors import AuthenticationFailed, LockedError, StoreError, SyncmailError
 from syncmail.events import BoxResult
+from syncmail.record import record
 from syncmail.store.base import Store
 from syncmail.watch.local import PLUGIN, POLL_INTERVAL, LocalEvent, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
@@ -57,7 +58,7 @@ Key = tuple[str, str | None]
 PLUGIN_KEY: Key = (PLUGIN, None)
 
 
-@dataclass
+@record
 class WatchSettings:
     resync: float = RESYNC
     poll: float = POLL
@@ -82,14 +83,14 @@ def _seconds(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-@dataclass
+@record
 class _Signals:
     stop: bool = False
     resync: bool = False
     reload: bool = False
 
 
-@dataclass
+@record
 class Watcher:
     """``syncmail watch``: ``run()`` returns the exit status once stopped by a signal."""
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from syncmail.record import record
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ Stamp = tuple[int, int]
 PLUGIN = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalEvent:
     """Something changed in Maildir store ``store``: box ``box`` or (None) its box list."""
 

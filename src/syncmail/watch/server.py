@@ -16,10 +16,10 @@ import logging
 import re
 import socket
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from syncmail.errors import ConnectionFailed, StoreError
+from syncmail.record import record
 from syncmail.store.imapwire import CommandFailed
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ _MODSEQ = re.compile(rb"HIGHESTMODSEQ (\d+)", re.IGNORECASE)
 _LITERAL = re.compile(rb"\{\d+\+?\}\r?\n$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerEvent:
     """Something changed in store ``store``: box ``box``, or (None) any of its boxes,
     mailboxes created or removed included.  ``modseq``: the box's HIGHESTMODSEQ now,

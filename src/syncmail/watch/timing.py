@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from syncmail.record import record
 
 # A box's sync waits this long after its last change (renames come in bursts)...
 QUIET = 0.2
@@ -19,7 +21,7 @@ BACKOFF_JITTER = 0.2
 SUSPEND_JUMP = 5.0
 
 
-@dataclass
+@record
 class Debouncer:
     """When each key's work is due: ``quiet`` after its last event, at most ``cap`` after
     its first (goimapnotify's wait / maxDelay)."""
@@ -52,7 +54,7 @@ class Debouncer:
         return len(self._due)
 
 
-@dataclass
+@record
 class Backoff:
     """Waits between reconnects: 1 s, doubling up to 5 minutes, with jitter."""
 
@@ -76,7 +78,7 @@ def _boottime() -> float:
     return float(time.clock_gettime(time.CLOCK_BOOTTIME))
 
 
-@dataclass
+@record
 class SuspendDetector:
     """A suspend shows as the boot-time clock (which counts sleep) running ahead of the
     monotonic clock (which does not); checked at every wake-up of the loop."""

@@ -1,0 +1,85 @@
+"""``@record`` behaves as ``@dataclass`` does for equality, hashing and repr."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+
+import pytest
+
+from syncmail.record import record
+
+
+@record(frozen=True)
+class Point:
+    x: int
+    y: int = 0
+    note: str = field(default="", compare=False, repr=False)
+
+
+@record(frozen=True)
+class Point3(Point):
+    z: int = 0
+
+
+@record
+class Box:
+    items: list[int] = field(default_factory=list)
+
+
+@record(frozen=True)
+class Own:
+    a: int
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+
+@record(slots=True)
+class Slotted:
+    a: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PlainPoint:
+    x: int
+    y: int = 0
+    note: str = field(default="", compare=False, repr=False)
+
+
+def test_equality_by_fields_of_the_same_class() -> None:
+    assert Point(1, 2) == Point(1, 2)
+    assert Point(1, 2) != Point(1, 3)
+    assert Point(1, 2, note="a") == Point(1, 2, note="b")  # compare=False
+    assert Point(1, 2) != Point3(1, 2)  # another class, as with dataclasses
+    assert Point(1, 2) != (1, 2)
+    assert Slotted(1) == Slotted(1) and Slotted(1) != Slotted(2)
+
+
+def test_hash_follows_equality_and_mutability() -> None:
+    assert hash(Point(1, 2, "a")) == hash(Point(1, 2, "b"))
+    assert len({Point(1, 2), Point(1, 2), Point(2, 1)}) == 2
+    with pytest.raises(TypeError):
+        hash(Box())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).x = 2  # type: ignore[misc]
+
+
+def test_repr_as_dataclass() -> None:
+    assert repr(Point(1, 2, "x")) == repr(PlainPoint(1, 2, "x")).replace("PlainPoint", "Point")
+    assert repr(Point3(1, 2, z=3)) == "Point3(x=1, y=2, z=3)"
+    assert repr(Box([1])) == "Box(items=[1])"
+
+
+def test_methods_of_the_class_win() -> None:
+    assert Own(1) == Own(2)
+    assert Own.__hash__ is object.__hash__
+
+
+def test_still_a_dataclass() -> None:
+    assert [f.name for f in dataclasses.fields(Point3)] == ["x", "y", "note", "z"]
+    assert dataclasses.replace(Point(1, 2), y=5) == Point(1, 5)
+    assert dataclasses.asdict(Box([3])) == {"items": [3]}
+    assert Box().items is not Box().items
