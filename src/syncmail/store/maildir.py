@@ -12,6 +12,7 @@ import errno
 import functools
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
@@ -45,13 +46,47 @@ _T = TypeVar("_T")
 # A batch of stored messages is synced to disk at once; results wait for the batch.
 _BATCH_MESSAGES = 512
 _BATCH_BYTES = 32 << 20
-# A directory whose mtime is younger than this may still change without its mtime
-# changing (coarse kernel clock); 1 s when the file system only keeps seconds.
-_SETTLE_NS = 20_000_000
-_SETTLE_COARSE_NS = 1_000_000_000
 _SETTLE_MAX_WAIT = 2.0
 _MAX_RESCANS = 20
 _RESCANS_PER_CALL = 3
+
+
+# Linux's coarse clock, the one that stamps file times; None elsewhere.
+_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform == "linux" else None)
+_COARSE_TICK_NS = int(time.clock_getres(_COARSE_CLOCK) * 1e9) if _COARSE_CLOCK else 0
+# Where there is no coarse clock to read: how old a directory time must be.
+_SETTLE_NS = 20_000_000
+_SECOND = 1_000_000_000
+
+
+def _coarse_now() -> int | None:
+    return time.clock_gettime_ns(_COARSE_CLOCK) if _COARSE_CLOCK is not None else None
+
+
+def settle_wait(mtimes: Sequence[int], now: int, coarse_now: int | None) -> float | None:
+    """Seconds to wait before directories with these mtimes (ns) are settled: 0 when any
+    later change is sure to give them another mtime; None when that cannot be known
+    (an mtime in the future: another clock stamped it).
+
+    mbsync sleeps a second when a directory changed in the current second.  A file system
+    that keeps whole seconds needs that too.  Otherwise the kernel stamps a change with its
+    coarse clock, one tick (1-10 ms) wide: an mtime older than the clock's current tick
+    is settled.  An mtime finer than that tick (Linux's multigrain timestamps, 6.13 on)
+    is settled at once: once its directory was looked at (we just did), the next change
+    gets a later fine-grained time.
+    """
+    newest = max(mtimes)
+    if newest > now:
+        return None
+    if all(m % _SECOND == 0 for m in mtimes):
+        age = now - newest
+        return 0 if age >= _SECOND else (_SECOND - age) / 1e9
+    if coarse_now is None:
+        age = now - newest
+        return 0 if age >= _SETTLE_NS else (_SETTLE_NS - age) / 1e9
+    if all(m != coarse_now for m in mtimes):
+        return 0
+    return _COARSE_TICK_NS / 1e9 or 0.001
 
 
 class _Rescan(Exception):
@@ -159,24 +194,15 @@ class MaildirBox(Box):
         return (cur.st_ino, cur.st_mtime_ns), (new.st_ino, new.st_mtime_ns)
 
     def _settled_stamps(self) -> tuple[tuple[tuple[int, int], tuple[int, int]], bool]:
-        """Directory stamps old enough that any later change will change them.
-
-        mbsync sleeps a second when a directory changed in the current second; with
-        nanosecond mtimes a few milliseconds do (a second on file systems that keep
-        whole seconds).  False when the box would not settle in time.
-        """
+        """Directory stamps such that any later change will change them (``settle_wait``);
+        False when the box would not settle in time."""
         deadline = time.monotonic() + _SETTLE_MAX_WAIT
         while True:
             stamps = self._stamps()
-            mtimes = (stamps[0][1], stamps[1][1])
-            window = (
-                _SETTLE_COARSE_NS if all(m % 1_000_000_000 == 0 for m in mtimes) else _SETTLE_NS
-            )
-            age = time.time_ns() - max(mtimes)
-            if age >= window:
+            wait = settle_wait((stamps[0][1], stamps[1][1]), time.time_ns(), _coarse_now())
+            if wait == 0:
                 return stamps, True
-            wait = (window - age) / 1e9
-            if age < 0 or time.monotonic() + wait > deadline:
+            if wait is None or time.monotonic() + wait > deadline:
                 return stamps, False
             time.sleep(wait)
 
