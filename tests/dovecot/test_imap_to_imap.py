@@ -153,3 +153,34 @@ def test_keywords_interrupted_between_the_sides_converge(
     assert _box(far) == _box(near) == {"one": {"b", "c"}}
     result = _sync(cfg)
     assert not result.far_changed and not result.near_changed
+
+
+def test_many_distinct_changes_pipelined_in_windows(
+    tmp_path: Path, imap_user: ImapUser, second_user: ImapUser
+) -> None:
+    """Each message gets a keyword and flags of its own: one UID STORE each, more than a
+    pipelined window (STORE_WINDOW) holds; every one of them lands."""
+    from syncmail.store.imapwire import STORE_WINDOW
+
+    far, near = imap_user, second_user
+    count = STORE_WINDOW + 8
+    for i in range(count):
+        far.append("INBOX", _msg(f"m{i}"), ("old",) if i % 2 else ())
+    cfg = _config(tmp_path, far, near)
+    _sync(cfg)
+    c = far.client()
+    try:
+        c.select_folder("INBOX")
+        for uid in c.search("ALL"):
+            subject = c.fetch([uid], ["BODY.PEEK[HEADER]"])[uid][b"BODY[HEADER]"]
+            i = int(subject.split(b"Subject: m", 1)[1].split(b"\r\n", 1)[0])
+            c.add_flags([uid], [f"kw{i}"] + (["\\Seen"] if i % 3 else ["\\Flagged"]))
+            if i % 2:
+                c.remove_flags([uid], ["old"])
+    finally:
+        c.logout()
+    _sync(cfg)
+    expected = {
+        f"m{i}": {f"kw{i}", "\\Seen" if i % 3 else "\\Flagged"} for i in range(count)
+    }
+    assert _box(far) == _box(near) == expected

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from syncmail import flags
 from syncmail.errors import MessageError
@@ -334,17 +334,9 @@ class IMAPBox(Box):
             yield StoredMessage(uid)
 
     def set_flags(self, changes: Sequence[FlagChange]) -> None:
-        session = self._use()
-        groups: dict[tuple[int, int], list[int]] = {}
-        for change in changes:
-            if change.add or change.remove:
-                groups.setdefault((change.add, change.remove), []).append(change.uid)
+        stores = _grouped_stores(changes, self._imap_flags)
         try:
-            for (add, remove), uids in groups.items():
-                if add and (names := self._imap_flags(add)):
-                    session.uid_store(uids, "+FLAGS.SILENT", names)
-                if remove and (names := self._imap_flags(remove)):
-                    session.uid_store(uids, "-FLAGS.SILENT", names)
+            self._use().uid_stores(stores)
         except CommandFailed as exc:
             raise self._error(f"STORE failed: {exc.text}") from None
 
@@ -363,17 +355,9 @@ class IMAPBox(Box):
         return False
 
     def set_keywords(self, changes: Sequence[KeywordEdit]) -> None:
-        session = self._use()
-        groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
-        for change in changes:
-            if change.add or change.remove:
-                groups.setdefault((change.add, change.remove), []).append(change.uid)
+        stores = _grouped_stores(changes, _sorted_names)
         try:
-            for (add, remove), uids in groups.items():
-                if add:
-                    session.uid_store(uids, "+FLAGS.SILENT", sorted(add))
-                if remove:
-                    session.uid_store(uids, "-FLAGS.SILENT", sorted(remove))
+            self._use().uid_stores(stores)
         except CommandFailed as exc:
             raise self._error(f"STORE of keywords failed: {exc.text}") from None
 
@@ -451,6 +435,41 @@ class IMAPBox(Box):
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+_Set = TypeVar("_Set", int, frozenset[str])
+_SetOut = TypeVar("_SetOut", int, frozenset[str], covariant=True)
+
+
+class _Change(Protocol[_SetOut]):
+    @property
+    def uid(self) -> int: ...
+    @property
+    def add(self) -> _SetOut: ...
+    @property
+    def remove(self) -> _SetOut: ...
+
+
+def _sorted_names(keywords: frozenset[str]) -> list[str]:
+    return sorted(keywords)
+
+
+def _grouped_stores(
+    changes: Iterable[_Change[_Set]], names: Callable[[_Set], list[str]]
+) -> list[tuple[list[int], str, list[str]]]:
+    """The ``UID STORE``s for ``changes``: one per distinct set of names added, one per
+    distinct set removed, each for all the UIDs sharing it."""
+    groups: dict[tuple[_Set, _Set], list[int]] = {}
+    for change in changes:
+        if change.add or change.remove:
+            groups.setdefault((change.add, change.remove), []).append(change.uid)
+    stores: list[tuple[list[int], str, list[str]]] = []
+    for (add, remove), uids in groups.items():
+        if add and (added := names(add)):
+            stores.append((uids, "+FLAGS.SILENT", added))
+        if remove and (removed := names(remove)):
+            stores.append((uids, "-FLAGS.SILENT", removed))
+    return stores
 
 
 def _info(uid: int, item: FetchItem) -> MessageInfo:

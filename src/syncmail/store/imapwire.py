@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Dovecot refuses command lines over 64 KiB ("Too long argument"); stay well under it.
 MAX_SET_LEN = 16_000
+# UID STOREs sent before their answers are read: their answers are short, so a window
+# this size never fills a socket buffer (which would stall both ends).
+STORE_WINDOW = 32
 # The most of a server's text quoted in an error message.
 MAX_QUOTE = 200
 
@@ -538,9 +541,26 @@ class Session:
 
     def uid_store(self, uids: Iterable[int], op: str, flags: Sequence[str]) -> None:
         """``UID STORE <set> op (flags)`` in chunks; ``op`` like ``+FLAGS.SILENT``."""
-        flag_list = "(" + " ".join(flags) + ")"
-        for chunk in uid_set_chunks(uids):
-            self.uid_command("STORE", chunk, op, flag_list)
+        self.uid_stores([(uids, op, flags)])
+
+    def uid_stores(self, stores: Sequence[tuple[Iterable[int], str, Sequence[str]]]) -> None:
+        """Several ``uid_store``s, pipelined as mbsync does: a window of commands is sent,
+        then their answers are read, so that a resync changing flags in many groups waits
+        for the server once per window instead of once per command.  A refusal raises
+        ``CommandFailed`` once every answer of its window was read."""
+        commands = [
+            (chunk, op, "(" + " ".join(flags) + ")")
+            for uids, op, flags in stores
+            for chunk in uid_set_chunks(uids)
+        ]
+        imap = self.client._imap
+        for start in range(0, len(commands), STORE_WINDOW):
+            window = commands[start : start + STORE_WINDOW]
+            with self.guard("UID STORE"):
+                tags = [imap._command("UID", "STORE", *command) for command in window]
+                answers = [imap._command_complete("STORE", tag) for tag in tags]
+            for typ, data in answers:
+                self._check("UID STORE", typ, data)
 
     def uid_expunge(self, uids: Iterable[int]) -> None:
         for chunk in uid_set_chunks(uids):
