@@ -6,7 +6,6 @@ import functools
 import logging
 import os
 import re
-import subprocess
 
 from syncmail.config.model import Config, ExtraKeyword, MaildirStoreConfig
 from syncmail.record import record
@@ -156,6 +155,8 @@ def in_notmuch_hook() -> bool:
 @functools.cache
 def notmuch_version() -> tuple[int, ...] | None:
     """The version of the notmuch CLI, or None when it is not installed or says nothing usable."""
+    import subprocess  # only when asked: it costs every run start-up time
+
     try:
         out = subprocess.run(
             ["notmuch", "--version"],

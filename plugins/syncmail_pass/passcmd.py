@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from dataclasses import field
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from syncmail.record import record
+
+if TYPE_CHECKING:
+    import subprocess
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -90,6 +92,8 @@ def run_pass(
     """Run ``pass ARGS`` about entry ``name`` (no shell, stdin closed unless ``stdin``
     is given, bounded time); its stdout, or PassError (PassMissing when there is no
     such entry)."""
+    import subprocess  # only when a password is asked for: it costs start-up time
+
     if not name or name.startswith("-"):
         raise PassError(f"invalid pass entry name {name!r}")
     try:

@@ -10,7 +10,6 @@ import contextvars
 import logging
 import os
 import shlex
-import subprocess
 import sys
 from typing import Any
 
@@ -252,6 +251,8 @@ def run_credential_command(command: str, account: str, keyword: str) -> str:
     A leading ``+`` makes it interactive (it may use the terminal); otherwise its stdin is
     closed. Failures name the account, keyword and exit status, never the output.
     """
+    import subprocess  # only for accounts that have a command: it costs start-up time
+
     interactive = command.startswith("+")
     if interactive:
         command = command[1:]
