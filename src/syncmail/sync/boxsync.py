@@ -275,8 +275,6 @@ def _missing_boxes(
             )
         # Both gone: an interrupted deletion propagation; the state goes too.
         sf.delete()
-        Sidecar.discard(sf.paths.state + ".syncmail")
-        snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     t = missing[0]
     other = opened[1 - t]
@@ -305,8 +303,6 @@ def _missing_boxes(
         stores[1 - t].delete_box(names[1 - t])
         r.changed[1 - t] = True
         sf.delete()
-        Sidecar.discard(sf.paths.state + ".syncmail")
-        snapshot.discard(sf.paths.state)
         stores[1 - t].finish_delete_box(names[1 - t])
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
