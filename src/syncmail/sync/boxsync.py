@@ -712,6 +712,7 @@ def _pair_moves(r: RunContext, boxes: tuple[Box, Box], s: int, sf: StateFiles) -
         r.moves.server_copies_for(s, name),
         intents_path(sf.paths.state),
         r.config.globals.fsync,
+        move=(1 - s) in r.moves.server_move,
     )
 
 

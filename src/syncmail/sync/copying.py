@@ -192,9 +192,10 @@ def _copy_on_server(
     returns the copies left to do the ordinary way.
 
     Order, for a crash at any point: the intent log (TUID -> Message-ID, synced), the
-    pending flags, the server COPY, the flags the copy must have, then its UID in the
-    journal.  A resumed run finds a copy made but not journalled by its Message-ID
-    (``movescan.adopt_server_copies``)."""
+    pending flags, the server COPY (or MOVE), the flags the copy must have, then its UID
+    in the journal.  A resumed run finds a copy made but not journalled by its
+    Message-ID (``movescan.adopt_server_copies``); after a MOVE that is the only copy
+    left, and the box it left sees it gone on both sides (nothing to delete)."""
     chosen = [
         c
         for c in copies
@@ -220,7 +221,8 @@ def _copy_on_server(
         by_box.setdefault(moves.server[c.source_uid][0], []).append(c)
     made: list[tuple[Copy, int]] = []
     for source, group in by_box.items():
-        done = boxes[t].copy_from(source, [moves.server[c.source_uid][1] for c in group])
+        uids = [moves.server[c.source_uid][1] for c in group]
+        done = boxes[t].copy_from(source, uids, move=moves.move)
         made.extend((c, done[moves.server[c.source_uid][1]]) for c in group
                     if moves.server[c.source_uid][1] in done)  # fmt: skip
     # The copy has the flags its original had; the pair's are the moved file's.
