@@ -86,7 +86,9 @@ def test_mbsync_after_moves_finds_nothing_to_do(
     c.move(c.search(["HEADER", "Message-ID", "<interop-INBOX-3@example.org>"]), "Zoo")
     c.logout()
     how = "moved" if server_move else "copied"
-    assert f"Zoo (UID 1): {how} on the far server" in _verbose_syncmail(ours)
+    said = _verbose_syncmail(ours)
+    assert f"Zoo (UID 1): {how} on the far server" in said
+    assert "\nmoved 2 message(s) between boxes without transferring them again." in said
     server, local = _server(imap_user), _local(mail)
     assert [len(server["INBOX"]), len(server["Zoo"])] == [1, 2]
     assert [len(local["INBOX"]), len(local["Zoo"])] == [1, 2]

@@ -634,10 +634,11 @@ def _apply(
         journal.sync()
     r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
+    move_counts = [0, 0]
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
-            new_counts[t] = copy_new(
+            new_counts[t], move_counts[t] = copy_new(
                 r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax,
                 _pair_moves(r, boxes, 1 - t, sf),
             )  # fmt: skip
@@ -697,6 +698,7 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+        moved=sum(move_counts),
     )
 
 
