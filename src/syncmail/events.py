@@ -70,6 +70,9 @@ class BoxResult:
     expunged_near: int = 0
     trashed_far: int = 0
     trashed_near: int = 0
+    # Of the new messages (pulled_new + pushed_new): those that arrived by a move from
+    # another box of the channel (DetectMoves), not transferred again.
+    moved: int = 0
     error: str | None = None
     # How often the pair was synced again after its connection was lost in the middle.
     retries: int = 0

@@ -77,7 +77,13 @@ def summary_text(summary: RunSummary, shape: SummaryShape) -> str | None:
                 parts.append(f"would expunge {expunged} message(s) from {side}")
             else:
                 parts.append(f"expunged {expunged} message(s) from {side}")
-    return ",\n".join(parts) + "."
+    text = ",\n".join(parts) + "."
+    # A line of its own, and only when there were moves: mbsync's lines stay as they are
+    # for the scripts that read them (the moved messages are among their new ones).
+    moved = sum(b.moved for b in boxes)
+    if moved:
+        text += f"\nmoved {moved} message(s) between boxes without transferring them again."
+    return text
 
 
 def retry_text(summary: RunSummary) -> str | None:
@@ -127,6 +133,7 @@ def summary_json(summary: RunSummary, errors: Sequence[SyncmailError]) -> str:
             "pulled_flags": b.pulled_flags, "pushed_flags": b.pushed_flags,
             "expunged_far": b.expunged_far, "expunged_near": b.expunged_near,
             "trashed_far": b.trashed_far, "trashed_near": b.trashed_near,
+            "moved": b.moved,
             "retries": b.retries, "error": b.error, "seconds": round(b.seconds, 3),
         }
         for b in summary.boxes

@@ -1,5 +1,6 @@
 """DetectMoves against a real Dovecot: a message another client moved on the server is
-moved in the Maildir without fetching it again; a local move is (still) copied up."""
+moved in the Maildir without fetching it again; a local move is a server-side MOVE (or
+COPY), never an upload."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from syncmail.config.model import Target
 from syncmail.config.parser import parse_config
 from syncmail.sync.engine import RunOptions, run
+from syncmail.sync.retry import RETRY_SCALE_ENV
 from tests.dovecot.cutting_relay import CuttingRelay
 from tests.dovecot.imap_helpers import write_config
 from tests.dovecot.test_imap_to_imap import _account
@@ -95,21 +97,35 @@ def _server(user: Any, box: str) -> dict[str, tuple[bytes, set[bytes]]]:
         c.logout()
 
 
-def _prepared(root: Path, user: Any, port: int, detect: bool = True) -> Path:
+# How a local move reaches the server: (channel extra, account extra, its command).
+# UID MOVE where the server offers MOVE and the channel expunges there; otherwise UID
+# COPY, and the original is deleted (and expunged, if allowed) as a vanished message.
+MODES = {
+    "move": ("Expunge Both", "", "UID MOVE"),
+    "no-move": ("Expunge Both", "DisableExtension MOVE", "UID COPY"),
+    "no-expunge": ("Expunge Near", "", "UID COPY"),
+}
+
+
+def _prepared(root: Path, user: Any, port: int, detect: bool = True, mode: str = "move") -> Path:
     c = user.client()
     c.create_folder("Zoo")
     c.logout()
     for subject in ("A", "B", "C"):
         user.append("INBOX", _msg(subject), ("\\Flagged",) if subject == "B" else ())
     acct = Account(user.server, user.name, user.password, port)
-    cfg = write_config(root, acct, "Expunge Both" + ("\nDetectMoves yes" if detect else ""))
+    channel, account, _command = MODES[mode]
+    cfg = write_config(root, acct, channel + ("\nDetectMoves yes" if detect else ""), account)
     _sync(cfg)
     _local_move(root, "B", "Zoo")
     return cfg
 
 
-def _check_moved(root: Path, user: Any) -> None:
-    assert set(_server(user, "INBOX")) == {"A", "C"}
+def _check_moved(root: Path, user: Any, mode: str = "move") -> None:
+    inbox = _server(user, "INBOX")
+    assert {s for s, (_body, fl) in inbox.items() if b"\\Deleted" not in fl} == {"A", "C"}
+    # Not expunged where the channel does not expunge: B waits there, \Deleted.
+    assert set(inbox) == ({"A", "B", "C"} if mode == "no-expunge" else {"A", "C"})
     zoo = _server(user, "Zoo")
     assert set(zoo) == {"B"}
     assert b"body of B" in zoo["B"][0]
@@ -118,48 +134,97 @@ def _check_moved(root: Path, user: Any) -> None:
     assert snapshot(root, "near", "Zoo") == {"B": "F"}
 
 
-@pytest.mark.parametrize("detect", [True, False])
-def test_local_move_is_a_server_copy(tmp_path: Path, imap_user: Any, detect: bool) -> None:
+@pytest.mark.parametrize("mode", [None, *MODES])
+def test_local_move_is_a_server_copy(tmp_path: Path, imap_user: Any, mode: str | None) -> None:
+    """A local move: with DetectMoves a UID MOVE, or a UID COPY (see MODES); without it
+    an upload (APPEND)."""
     with CuttingRelay(imap_user.port) as relay:
-        cfg = _prepared(tmp_path, imap_user, relay.port, detect)
+        cfg = _prepared(tmp_path, imap_user, relay.port, mode is not None, mode or "move")
         relay.reset()
         _sync(cfg)
         names = [name for _, name in relay.commands]
         relay.reset()
         _sync(cfg)
         again = [name for _, name in relay.commands]
-    _check_moved(tmp_path, imap_user)
-    if detect:
-        assert "APPEND" not in names and "UID COPY" in names, str(names)
+    _check_moved(tmp_path, imap_user, mode or "move")
+    others = {"UID MOVE", "UID COPY"}
+    if mode is not None:
+        command = MODES[mode][2]
+        assert "APPEND" not in names and names.count(command) == 1, str(names)
+        assert not others - {command} & set(names), names
     else:
-        assert "APPEND" in names and "UID COPY" not in names, names
-    assert "APPEND" not in again and "UID COPY" not in again
+        assert "APPEND" in names and not others & set(names), names
+    assert "APPEND" not in again and not others & set(again), again
 
 
-def test_copy_answer_lost_is_found_by_message_id(tmp_path: Path, imap_user: Any) -> None:
-    """The server made the COPY, the answer (COPYUID) never came: the retry finds the
-    copy by the Message-ID its intent logged, and makes no second one."""
+@pytest.mark.parametrize("mode", ["move", "no-move"])
+def test_copy_answer_lost_is_found_by_message_id(
+    tmp_path: Path, imap_user: Any, mode: str
+) -> None:
+    """The server made the COPY (or MOVE), the answer (COPYUID) never came: the retry
+    finds the copy by the Message-ID its intent logged, and makes no second one."""
+    command = MODES[mode][2]
     with CuttingRelay(imap_user.port) as relay:
-        cfg = _prepared(tmp_path / "first", imap_user, relay.port)
+        cfg = _prepared(tmp_path / "first", imap_user, relay.port, mode=mode)
         relay.reset()
         _sync(cfg)
-        at = next(n for n, name in relay.commands if name == "UID COPY")
+        at = next(n for n, name in relay.commands if name == command)
     imap_user.server.reset_user(imap_user.name)
     imap_user.server.add_user(imap_user.name, imap_user.password)
     with CuttingRelay(imap_user.port) as relay:
         root = tmp_path / "second"
-        cfg = _prepared(root, imap_user, relay.port)
+        cfg = _prepared(root, imap_user, relay.port, mode=mode)
         relay.reset(cut_at=at, mode="after")
         _sync(cfg)
         assert relay.cut_done
         names = [name for _, name in relay.commands]
-        assert "APPEND" not in names and names.count("UID COPY") == 1, names
-    _check_moved(root, imap_user)
+        assert "APPEND" not in names and names.count(command) == 1, names
+        assert "UID COPY" not in names or command == "UID COPY", names
+    _check_moved(root, imap_user, mode)
 
 
-def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) -> None:
+@pytest.mark.parametrize("mode", ["move", "no-move"])
+def test_run_ends_between_move_and_journal(
+    tmp_path: Path, imap_user: Any, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server carried out the MOVE (or COPY), then went away before its answer: the
+    run ends with the new UID in no journal, only the intent log naming the Message-ID.
+    The next run adopts the message in Zoo; no second MOVE, no upload, no loss."""
+    command = MODES[mode][2]
+    with CuttingRelay(imap_user.port) as relay:
+        cfg = _prepared(tmp_path / "first", imap_user, relay.port, mode=mode)
+        relay.reset()
+        _sync(cfg)
+        at = next(n for n, name in relay.commands if name == command)
+    imap_user.server.reset_user(imap_user.name)
+    imap_user.server.add_user(imap_user.name, imap_user.password)
+    root = tmp_path / "second"
+    intents = root / "near" / "Zoo" / ".mbsyncstate.syncmail-moves"
+    with CuttingRelay(imap_user.port) as relay:
+        cfg = _prepared(root, imap_user, relay.port, mode=mode)
+        relay.reset(cut_at=at, mode="after", dead=True)
+        monkeypatch.setenv(RETRY_SCALE_ENV, "0")  # the retries meet the dead server at once
+        config = parse_config(cfg.read_text(), str(cfg))
+        assert run(config, [Target("test")], RunOptions()).errors
+        assert relay.cut_done and intents.exists()
+        assert (root / "near" / "Zoo" / ".mbsyncstate.journal").exists()
+        relay.reset()
+        _sync(cfg)
+        _sync(cfg)
+        names = [name for _, name in relay.commands]
+    assert "APPEND" not in names and "UID MOVE" not in names and "UID COPY" not in names
+    assert not intents.exists()
+    _check_moved(root, imap_user, mode)
+
+
+@pytest.mark.parametrize("mode", ["move", "no-move"])
+def test_local_move_crash_at_every_journal_step(
+    tmp_path: Path, imap_user: Any, mode: str
+) -> None:
     """Killed after every journal line of the run that carries out the move, then run
-    again: the message is in Zoo once, nowhere else, and never uploaded."""
+    again: the message is in Zoo once, nowhere else, and never uploaded.  With MOVE a
+    kill between the MOVE and the journal line naming its UID leaves the message only in
+    Zoo, unnamed: the next run finds it by the Message-ID of the intent log."""
     step = 0
     while True:
         step += 1
@@ -168,7 +233,7 @@ def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) 
         imap_user.server.add_user(imap_user.name, imap_user.password)
         root = tmp_path / f"step{step}"
         with CuttingRelay(imap_user.port) as relay:
-            cfg = _prepared(root, imap_user, relay.port)
+            cfg = _prepared(root, imap_user, relay.port, mode=mode)
             relay.reset()
             code = crash_run(cfg, step)
             assert code in (0, 100), code
@@ -176,7 +241,8 @@ def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) 
             _sync(cfg)
             names = [name for _, name in relay.commands]
         assert "APPEND" not in names, (step, names)
-        _check_moved(root, imap_user)
+        assert names.count(MODES[mode][2]) <= 1, (step, names)
+        _check_moved(root, imap_user, mode)
         if code == 0:
             break
     assert step > 3
@@ -185,7 +251,7 @@ def test_local_move_crash_at_every_journal_step(tmp_path: Path, imap_user: Any) 
 def test_imap_to_imap_move_is_a_server_copy(
     tmp_path: Path, imap_user: Any, second_user: Any
 ) -> None:
-    """Between two IMAP accounts: a move on one becomes a COPY on the other (no APPEND)."""
+    """Between two IMAP accounts: a move on one becomes a MOVE on the other (no APPEND)."""
     far, near = imap_user, second_user
     for user in (far, near):
         c = user.client()
@@ -211,8 +277,8 @@ def test_imap_to_imap_move_is_a_server_copy(
         _sync(cfg)
         names = [name for _, name in relay.commands]
         fetched = relay.body_fetches
-    assert "APPEND" not in names and "UID COPY" in names, str(names)
-    assert fetched == 0
+    assert "APPEND" not in names and "UID MOVE" in names, str(names)
+    assert "UID COPY" not in names and fetched == 0
     for user in (far, near):
         assert set(_server(user, "INBOX")) == {"A", "C"}
         zoo = _server(user, "Zoo")

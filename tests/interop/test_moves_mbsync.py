@@ -1,17 +1,19 @@
 """DetectMoves and the real mbsync: after syncmail carried moves both ways (a server
-move as a local copy, a local move as a server COPY), mbsync on the same state finds
-nothing to do and complains about nothing."""
+move as a local copy, a local move as a server MOVE or COPY), mbsync on the same state
+finds nothing to do and complains about nothing."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ImapUser
-from tests.interop.test_mbsync_interop import message, run_mbsync, run_syncmail, write_rc
+from tests.interop.test_mbsync_interop import ROOT, message, run_mbsync, run_syncmail, write_rc
 
 pytestmark = [
     pytest.mark.interop,
@@ -42,7 +44,24 @@ def _local(mail: Path) -> dict[str, list[str]]:
     }
 
 
-def test_mbsync_after_moves_finds_nothing_to_do(tmp_path: Path, imap_user: ImapUser) -> None:
+def _verbose_syncmail(rc: Path) -> str:
+    """``syncmail -V`` (run_syncmail refuses any unexpected line): what it said."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT / "plugins")])
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncmail", "-c", str(rc), "-a", "-V"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("server_move", [True, False])
+def test_mbsync_after_moves_finds_nothing_to_do(
+    tmp_path: Path, imap_user: ImapUser, server_move: bool
+) -> None:
+    """``server_move``: the local move reaches the server as a UID MOVE (Dovecot offers
+    MOVE, the channel expunges), else as UID COPY + \\Deleted (MOVE hidden)."""
     c = imap_user.client()
     c.create_folder("Zoo")
     c.logout()
@@ -50,7 +69,11 @@ def test_mbsync_after_moves_finds_nothing_to_do(tmp_path: Path, imap_user: ImapU
         imap_user.append("INBOX", message(n))
     rc = write_rc(tmp_path, imap_user)
     ours = tmp_path / "syncmailrc"
-    ours.write_text(rc.read_text() + "DetectMoves yes\n")
+    hide = "" if server_move else "DisableExtension MOVE\n"
+    ours.write_text(
+        rc.read_text().replace("AuthMechs LOGIN\n", "AuthMechs LOGIN\n" + hide)
+        + "DetectMoves yes\n"
+    )
     run_syncmail(ours)
     mail = tmp_path / "mail"
     # Local move of message 2 (afew-style name, no ,U=), server move of message 3.
@@ -62,7 +85,10 @@ def test_mbsync_after_moves_finds_nothing_to_do(tmp_path: Path, imap_user: ImapU
     c.select_folder("INBOX")
     c.move(c.search(["HEADER", "Message-ID", "<interop-INBOX-3@example.org>"]), "Zoo")
     c.logout()
-    run_syncmail(ours)
+    how = "moved" if server_move else "copied"
+    said = _verbose_syncmail(ours)
+    assert f"Zoo (UID 1): {how} on the far server" in said
+    assert "\nmoved 2 message(s) between boxes without transferring them again." in said
     server, local = _server(imap_user), _local(mail)
     assert [len(server["INBOX"]), len(server["Zoo"])] == [1, 2]
     assert [len(local["INBOX"]), len(local["Zoo"])] == [1, 2]

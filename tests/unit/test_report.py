@@ -73,6 +73,19 @@ def test_summary_only_expunge() -> None:
     assert text == "Processed 1 box(es) in 1 channel(s),\nexpunged 5 message(s) from far side."
 
 
+def test_moves_get_a_line_of_their_own() -> None:
+    """mbsync's lines stay as they are (the moved messages are among the new ones); the
+    moves are one more line, only when there were any."""
+    boxes = (*BOXES, BoxResult("work", "Zoo", pulled_new=2, pushed_new=1, moved=3))
+    text = summary_text(RunSummary(channels=1, boxes=boxes), SummaryShape())
+    assert text == (
+        "Processed 3 box(es) in 1 channel(s),\n"
+        "pulled 15 new message(s) and 3 flag update(s),\n"
+        "pushed 2 new message(s) and 4 flag update(s).\n"
+        "moved 3 message(s) between boxes without transferring them again."
+    )
+
+
 def test_no_summary_when_nothing_processed() -> None:
     assert summary_text(RunSummary(channels=0), SummaryShape()) is None
 

@@ -377,3 +377,26 @@ def test_real_mbsync_state_lock_and_names(tmp_path: Path) -> None:
     near = [p for d in ("cur", "new") for p in (tmp_path / "near/INBOX" / d).iterdir()]
     assert len(near) == 1
     assert Path(paths.state).read_bytes() == data
+
+
+def test_delete_takes_the_notes_and_nothing_else(tmp_path: Path) -> None:
+    """The notes of the deleted state go; another pair's state and notes, and files that
+    only look alike, stay."""
+    paths = paths_in(tmp_path)
+    Path(paths.state).parent.mkdir(parents=True)
+    Path(paths.state).write_bytes(format_state(SyncState()))
+    ours = [".syncmail", ".syncmail-keywords", ".syncmail-far", ".syncmail-moves",
+            ".syncmail-keywords.tmp", ".syncmail.tmp", ".syncmail-future"]  # fmt: skip
+    theirs = [".syncmail-KEYS", ".syncmailx", ".syncmail-far.bak", "X.syncmail", "2"]
+    for suffix in ours + theirs:
+        Path(paths.state + suffix).write_text("x")
+    other = paths.state.replace("INBOX", "Other")
+    for suffix in ("", ".syncmail", ".syncmail-keywords"):
+        Path(other + suffix).write_text("x")
+    files = StateFiles(paths)
+    files.load()
+    files.delete()
+    left = sorted(p.name for p in (tmp_path / "st").iterdir())
+    base = Path(paths.state).name
+    assert left == sorted([base + s for s in theirs] + [Path(other).name + s for s in
+                          ("", ".syncmail", ".syncmail-keywords")])  # fmt: skip

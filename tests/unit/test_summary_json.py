@@ -63,3 +63,33 @@ def test_a_failed_box_is_in_the_json(tmp_path: Path) -> None:
 def test_summary_json_needs_its_argument() -> None:
     result = invoke("--summary-json")
     assert result.exit_code != 0 and "--summary-json requires an argument" in result.output
+
+
+def test_moves_in_the_json_and_the_text(tmp_path: Path) -> None:
+    """DetectMoves: the box a message moved into counts it (``moved``), and the text
+    summary has the one extra line."""
+    rc = tmp_path / "rc"
+    rc.write_text(maildir_pair_rc(tmp_path, "Create Both\nExpunge Both\nDetectMoves yes"))
+    for subject in ("A", "B"):
+        deliver(tmp_path, "far", subject)
+    deliver(tmp_path, "far", "C", box="Zoo")
+    assert invoke("-c", str(rc), "-a").exit_code == 0
+    out = tmp_path / "summary.json"
+    result = invoke("-c", str(rc), "--summary-json", str(out), "-a")
+    assert result.exit_code == 0 and "moved" not in result.stdout, result.output
+    assert all(b["moved"] == 0 for b in json.loads(out.read_text())["boxes"])
+    # A far move INBOX -> Zoo, as afew's MailMover makes it (a new name without ,U=).
+    [b] = [p for p in (tmp_path / "far" / "INBOX").glob("*/*") if b"Subject: B" in p.read_bytes()]
+    b.rename(tmp_path / "far" / "Zoo" / "cur" / "moved.B:2,")
+    result = invoke("-c", str(rc), "--summary-json", str(out), "-a")
+    assert result.exit_code == 0, result.output
+    boxes = {b["box"]: b for b in json.loads(out.read_text())["boxes"]}
+    assert (boxes["Zoo"]["moved"], boxes["Zoo"]["pulled_new"], boxes["INBOX"]["moved"]) == (1, 1, 0)
+    assert result.stdout == (
+        "Processed 2 box(es) in 1 channel(s),\n"
+        "pulled 1 new message(s) and 1 flag update(s),\n"
+        "expunged 1 message(s) from near side,\n"
+        "pushed 0 new message(s) and 0 flag update(s),\n"
+        "expunged 0 message(s) from far side.\n"
+        "moved 1 message(s) between boxes without transferring them again.\n"
+    ), result.stdout

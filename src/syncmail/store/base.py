@@ -269,7 +269,9 @@ class Box(ABC):
         the command, ``MessageError`` when one message cannot be moved.
         """
 
-    def copy_from(self, source: str, uids: Sequence[int]) -> dict[int, int]:
+    def copy_from(
+        self, source: str, uids: Sequence[int], *, move: bool = False
+    ) -> dict[int, int]:
         """Copy messages ``uids`` of box ``source`` (canonical name, same store) into
         this box on the store itself, without their bytes crossing the connection;
         returns source UID -> UID of the copy here.  The copies keep the bytes, the
@@ -277,9 +279,11 @@ class Box(ABC):
 
         Optional: only stores with ``"copy"`` in ``Store.capabilities`` implement it
         (IMAP with UIDPLUS: ``UID COPY``, the new UIDs from ``COPYUID``).  The originals
-        stay where they are (their deletion is the caller's, as after a trash COPY).
-        A UID missing from the answer vanished before it was copied.  Raises
-        ``BoxError`` when the store refuses.
+        stay where they are (their deletion is the caller's, as after a trash COPY),
+        except with ``move`` on a store that has ``"move"`` too (IMAP MOVE, RFC 6851):
+        then they leave ``source`` in the same step, expunged; the caller must allow
+        expunging there.  A UID missing from the answer vanished before it was copied.
+        Raises ``BoxError`` when the store refuses.
 
         Crash safety is the caller's: a copy carries no X-TUID, so a caller that dies
         before journalling the new UIDs must find them again by another mark

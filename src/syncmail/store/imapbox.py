@@ -376,11 +376,15 @@ class IMAPBox(Box):
         except CommandFailed as exc:
             raise self._error(f"EXPUNGE failed: {exc.text}") from None
 
-    def copy_from(self, source: str, uids: Sequence[int]) -> dict[int, int]:
+    def copy_from(
+        self, source: str, uids: Sequence[int], *, move: bool = False
+    ) -> dict[int, int]:
         if "uidplus" not in self.store.capabilities:
             raise NotImplementedError("copy_from needs UIDPLUS (COPYUID)")
         from syncmail.store.imapwire import parse_copyuid
 
+        move = move and "move" in self.store.capabilities
+        command = "UID MOVE" if move else "UID COPY"
         box = self.store.open_box(source)
         assert isinstance(box, IMAPBox)
         try:
@@ -389,14 +393,14 @@ class IMAPBox(Box):
             done: dict[int, int] = {}
             for chunk in uid_set_chunks(uids):
                 try:
-                    text = session.uid_copy(chunk, target)
+                    text = session.uid_copy(chunk, target, move=move)
                 except CommandFailed as exc:
-                    raise self._error(f"UID COPY from {source} failed: {exc.text}") from None
+                    raise self._error(f"{command} from {source} failed: {exc.text}") from None
                 answer = parse_copyuid(text)
                 if answer is None or answer[0] != self.status.uidvalidity:
                     # Copies were (maybe) made that nothing names: the caller's intent
                     # log finds them in the next run; guessing now could double them.
-                    raise self._error(f"UID COPY from {source} named no new UIDs")
+                    raise self._error(f"{command} from {source} named no new UIDs")
                 done.update(zip(answer[1], answer[2], strict=False))
             return done
         finally:

@@ -529,14 +529,18 @@ class Session:
             self._check(f"UID {command}", typ, data)
             return _text(data)
 
-    def uid_copy(self, uid_set: str, mailbox: str) -> str:
-        """``UID COPY <set> mailbox``; returns its ``[COPYUID ...]`` answer as text ("" when
-        there is none).  imaplib files the response code among the untagged responses,
-        where a COPYUID of an earlier COPY must not be taken for this one's."""
+    def uid_copy(self, uid_set: str, mailbox: str, *, move: bool = False) -> str:
+        """``UID COPY <set> mailbox`` (``UID MOVE`` with ``move``, RFC 6851); returns its
+        ``[COPYUID ...]`` answer as text ("" when there is none).  imaplib files the
+        response code among the untagged responses (MOVE sends it in an untagged OK
+        before the EXPUNGEs, COPY in the tagged OK), where a COPYUID of an earlier
+        command must not be taken for this one's."""
         pending = self.client._imap.untagged_responses
         pending.pop("COPYUID", None)
-        self.uid_command("COPY", uid_set, mailbox)
+        self.uid_command("MOVE" if move else "COPY", uid_set, mailbox)
         got = pending.pop("COPYUID", None) or []
+        if move:
+            self.drop_expunge_responses()
         return "".join(f"[COPYUID {_text([item])}]" for item in got[-1:])
 
     def uid_store(self, uids: Iterable[int], op: str, flags: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from syncmail.errors import BoxError
 from syncmail.store import maildir_names as mn
 from syncmail.store.base import BoxMissing
+from syncmail.store.maildir_keywords import FILE as KEYWORDS_FILE
 from syncmail.store.maildir_layout import MaildirBoxError
 
 log = logging.getLogger(__name__)
@@ -325,11 +326,13 @@ def box_is_empty(store: str, name: str, path: str) -> bool:
 
 def remove_box_dir(store: str, name: str, path: str) -> None:
     """mbsync's box removal: stale tmp/ files, the UID files, tmp/ new/ cur/ (cur/ last,
-    so an interrupted removal can be resumed), then the directory unless it has subfolders."""
+    so an interrupted removal can be resumed), then the directory unless it has subfolders.
+    The keyword letters' names (``KeywordLetters``) go with the UID files: they name
+    letters of messages that are gone, and would keep the directory."""
     if os.path.isdir(os.path.join(path, "tmp")):
         clear_stale_tmp(store, name, path)
     try:
-        for leftover in (".uidvalidity", ".isyncuidmap.db"):
+        for leftover in (".uidvalidity", ".isyncuidmap.db", KEYWORDS_FILE):
             try:
                 os.unlink(os.path.join(path, leftover))
             except FileNotFoundError:

@@ -276,8 +276,6 @@ def _missing_boxes(
             )
         # Both gone: an interrupted deletion propagation; the state goes too.
         sf.delete()
-        Sidecar.discard(sf.paths.state + ".syncmail")
-        snapshot.discard(sf.paths.state)
         return BoxResult(channel.name, label)
     t = missing[0]
     other = opened[1 - t]
@@ -306,8 +304,6 @@ def _missing_boxes(
         stores[1 - t].delete_box(names[1 - t])
         r.changed[1 - t] = True
         sf.delete()
-        Sidecar.discard(sf.paths.state + ".syncmail")
-        snapshot.discard(sf.paths.state)
         stores[1 - t].finish_delete_box(names[1 - t])
         return BoxResult(channel.name, label)
     if SIDES[t] not in ops.create:
@@ -639,10 +635,11 @@ def _apply(
         journal.sync()
     r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
+    move_counts = [0, 0]
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
-            new_counts[t] = copy_new(
+            new_counts[t], move_counts[t] = copy_new(
                 r, channel, stores, boxes, recs, journal, p.copies[t], t, label, events, newmax,
                 _pair_moves(r, boxes, 1 - t, sf),
             )  # fmt: skip
@@ -702,6 +699,7 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+        moved=sum(move_counts),
     )
 
 
@@ -717,6 +715,7 @@ def _pair_moves(r: RunContext, boxes: tuple[Box, Box], s: int, sf: StateFiles) -
         r.moves.server_copies_for(s, name),
         intents_path(sf.paths.state),
         r.config.globals.fsync,
+        move=(1 - s) in r.moves.server_move,
     )
 
 

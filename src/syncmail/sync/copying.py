@@ -88,8 +88,9 @@ def copy_new(
     events: list[tuple[str, Any]],
     newmax: list[int],
     moves: PairMoves | None = None,
-) -> int:
-    """Fetch from the other side, convert, store on side ``t``; returns copies made.
+) -> tuple[int, int]:
+    """Fetch from the other side, convert, store on side ``t``; returns the copies made,
+    and how many of them were moves.
 
     ``moves`` (DetectMoves): sources whose bytes are read from a local file instead,
     and sources copied on side ``t``'s own store instead of uploaded.
@@ -105,7 +106,8 @@ def copy_new(
     progress = r.progress.far if t == FAR else r.progress.near
     progress.new_total += len(copies)
     unfound: list[SyncRecord] = []
-    counter = [0]
+    counter = [0, 0]  # copies, moves
+    moved = set(moves.stash) | set(moves.server) if moves is not None else set()
     hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
     # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes,
     # and the source's size (counted when its copy lands, with the message).
@@ -120,6 +122,7 @@ def copy_new(
         else:
             unfound.append(rec)
         counter[0] += 1
+        counter[1] += c.source_uid in moved
         progress.new_done += 1
         r.progress.copies.done += 1
         r.progress.copies.bytes_done += sizes.pop(c.record, c.size)
@@ -174,7 +177,7 @@ def copy_new(
         r.report()
     if unfound:
         _find_by_tuid(boxes[t], journal, unfound, t, newmax)
-    return counter[0]
+    return counter[0], counter[1]
 
 
 def _copy_on_server(
@@ -192,9 +195,10 @@ def _copy_on_server(
     returns the copies left to do the ordinary way.
 
     Order, for a crash at any point: the intent log (TUID -> Message-ID, synced), the
-    pending flags, the server COPY, the flags the copy must have, then its UID in the
-    journal.  A resumed run finds a copy made but not journalled by its Message-ID
-    (``movescan.adopt_server_copies``)."""
+    pending flags, the server COPY (or MOVE), the flags the copy must have, then its UID
+    in the journal.  A resumed run finds a copy made but not journalled by its
+    Message-ID (``movescan.adopt_server_copies``); after a MOVE that is the only copy
+    left, and the box it left sees it gone on both sides (nothing to delete)."""
     chosen = [
         c
         for c in copies
@@ -220,7 +224,8 @@ def _copy_on_server(
         by_box.setdefault(moves.server[c.source_uid][0], []).append(c)
     made: list[tuple[Copy, int]] = []
     for source, group in by_box.items():
-        done = boxes[t].copy_from(source, [moves.server[c.source_uid][1] for c in group])
+        uids = [moves.server[c.source_uid][1] for c in group]
+        done = boxes[t].copy_from(source, uids, move=moves.move)
         made.extend((c, done[moves.server[c.source_uid][1]]) for c in group
                     if moves.server[c.source_uid][1] in done)  # fmt: skip
     # The copy has the flags its original had; the pair's are the moved file's.

@@ -5,7 +5,10 @@ A move found on one side is not carried out by new commands of its own: the box 
 that receives it copies it as a new message, journalled and recovered exactly like any
 other copy, only the bytes come from the other side's own copy in the box it left (a
 local file) instead of a download; the box pair it left deletes it as a vanished
-message.  So a crash at any step leaves what an ordinary copy plus delete would.
+message.  So a crash at any step leaves what an ordinary copy plus delete would.  A
+server that moves (``UID MOVE``, where the channel expunges that side anyway) takes the
+original away in the copy's step: the box pair it left then finds it gone on both sides,
+which is what its delete would have left.
 """
 
 from __future__ import annotations
@@ -100,6 +103,9 @@ class MoveSet:
     server_sources: dict[tuple[int, str, int], tuple[str, int, str]] = field(
         default_factory=dict
     )
+    # Sides whose store moves instead (``UID MOVE``): it offers MOVE and the channel
+    # expunges there, so the original's removal needs no \Deleted and expunge.
+    server_move: set[int] = field(default_factory=set)
 
     def server_copies_for(self, side: int, box: str) -> dict[int, tuple[str, int, str]]:
         """UID -> (box, UID, Message-ID) of the partner to copy, for arrivals in ``box``."""
@@ -116,12 +122,14 @@ class MoveSet:
 class PairMoves:
     """What one box pair's copies into one side take from the channel's moves:
     ``stash`` (source UID -> local file) and ``server`` (source UID -> (box, UID,
-    Message-ID) to copy on the target store), with the intent log of server copies."""
+    Message-ID) to copy on the target store, moved there with ``move``), with the
+    intent log of server copies."""
 
     stash: Mapping[int, str]
     server: Mapping[int, tuple[str, int, str]]
     intents: str
     fsync: bool
+    move: bool = False
 
 
 def order_for_moves(

@@ -4,8 +4,9 @@ moved messages' bytes from local files (``syncmail.sync.moves`` says why this is
 Where the other side is a Maildir, its copy in the box the message left is hard-linked
 into that box's ``tmp/`` and read from there when the box pair the message went to
 copies it.  Where the other side copies on its own (IMAP with UIDPLUS), the copy is a
-server-side ``UID COPY`` of the old message, logged first as an intent (see
-``adopt_server_copies``).  Elsewhere the move is copied and deleted as before.
+server-side ``UID COPY`` of the old message (``UID MOVE`` where the server has MOVE and
+the channel expunges there), logged first as an intent (see ``adopt_server_copies``).
+Elsewhere the move is copied and deleted as before.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def scan_moves(
         server = "copy" in stores[t].capabilities
         if not (local or server) or "new" not in direction:
             continue
+        if server and "move" in stores[t].capabilities and (
+            SIDES[t] in ops.expunge | ops.expunge_solo
+        ):
+            found.server_move.add(t)
         try:
             _scan_side(r, channel, stores, pairs, s, found)
         except SyncmailError as e:
@@ -185,7 +190,8 @@ def _server_moves(
         g, a = move.gone, move.arrival
         found.server_sources[(s, a.box, a.uid)] = (g.box, g.partner_uid, a.message_id or "")
         found.removals.add((t, g.box, g.partner_uid))
-        _log_move(channel, s, move, f"copied on the {SIDES[t]} server")
+        how = "moved" if t in found.server_move else "copied"
+        _log_move(channel, s, move, f"{how} on the {SIDES[t]} server")
 
 
 def _log_move(channel: ChannelConfig, s: int, move: Move, how: str) -> None:

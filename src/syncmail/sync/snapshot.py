@@ -45,14 +45,6 @@ def snapshot_path(state_path: str, side: int) -> str:
     return state_path + SUFFIXES[side]
 
 
-def discard(state_path: str) -> None:
-    """Remove both sides' snapshots of a box pair (its state is going away)."""
-    from syncmail.sync.statefiles import remove_note
-
-    for suffix in SUFFIXES:
-        remove_note(state_path + suffix)
-
-
 # --- the file ---------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 from typing import BinaryIO
 
 from syncmail.config.model import ChannelConfig, Config
@@ -20,6 +21,10 @@ from syncmail.sync.state import SyncState, format_state, parse_state
 
 log = logging.getLogger(__name__)
 
+# syncmail's notes beside a state ``<state>``: ``<state>.syncmail`` and
+# ``<state>.syncmail-<what>`` (keywords, snapshots, the move log, ...), with the ``.tmp``
+# an interrupted write-by-rename leaves.
+_NOTE_SUFFIX = re.compile(r"\.syncmail(?:-[a-z]+)?(?:\.tmp)?")
 
 
 def remove_note(path: str) -> None:
@@ -33,9 +38,23 @@ def remove_note(path: str) -> None:
         log.debug("cannot remove %s: %s", path, e.strerror)
 
 
+def remove_notes(state_path: str) -> None:
+    """Remove all of syncmail's notes beside the state ``state_path`` (it is going away:
+    notes of a state that no longer exists would only lie to a pair made again later)."""
+    folder, base = os.path.split(state_path)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(base) and _NOTE_SUFFIX.fullmatch(name, len(base)):
+            remove_note(os.path.join(folder, name))
+
+
 def intents_path(state_path: str) -> str:
     """The DetectMoves log of server copies about to be made (``syncmail.sync.movescan``)."""
     return state_path + ".syncmail-moves"
+
 
 @record(frozen=True)
 class StatePaths:
@@ -324,7 +343,8 @@ class StateFiles:
         self.existing = True
 
     def delete(self) -> None:
-        """Remove the state and its companions (both boxes of the pair are gone)."""
+        """Remove the state and its companions, syncmail's notes included (both boxes
+        of the pair are gone)."""
         if self.dry_run:
             return
         if self._journal is not None:
@@ -333,6 +353,9 @@ class StateFiles:
         if self._new_fp is not None:
             self._new_fp.close()
             self._new_fp = None
+        # Notes first: a crash in between leaves a state without notes, which costs
+        # nothing, rather than notes no run will ever look at again.
+        remove_notes(self.paths.state)
         for path in (self.paths.new, self.paths.journal, self.paths.state, self.paths.lock):
             try:
                 os.unlink(path)
