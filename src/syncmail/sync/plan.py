@@ -515,10 +515,10 @@ def _decide_old_entries(sync: _Sync) -> None:
             if m is not None and m.flags & TRASHED and loads[t].flags:
                 # Without its flags listed a side's T is not seen (mbsync's S_DEL).
                 w.deleted[t] = True
+        # Upgrades before the flags, so that these see the upgraded state on both
+        # sides (as a replay would).
         if w.status & (S_DUMMY_FAR | S_DUMMY_NEAR):
             for t in (FAR, NEAR):
-                # Before the flags, so that they see the upgraded state on both sides
-                # (as a replay would).
                 _upgrade_if_flagged(sync, w, t, splits)
         for t in (FAR, NEAR):
             _old_entry_toward(sync, w, t, gone_now)
