@@ -313,9 +313,89 @@ def plan(
     ``Plan.new_maxuid`` does not yet count the copies the engine is about to store: a
     copy that gets exactly the next UID of its side raises it further (mbsync's
     ``assign_uid``), see ``bump_maxuid``.
+
+    The steps below follow mbsync.md section 4 in mbsync's order; each decides one
+    thing and hands the rest on in ``_Sync``.
     """
     if expiry is None:
         expiry = Expiry(side=expire_side)
+    sync = _start(
+        far, near, state, ops, far_expunge=far_expunge, near_expunge=near_expunge,
+        saved_uidnext=saved_uidnext, loads=loads, start_maxuid=start_maxuid,
+        expiry=expiry, trashed=trashed, fake_expunge=fake_expunge,
+    )  # fmt: skip
+    # Step 3: entries matched with messages, by UID and after a crash by X-TUID.
+    clean_uids = _entries_to_decide(sync)
+    _match_tuids(sync)
+    _index_by_uid(sync, clean_uids)
+    # Step 4: old entries (deletions, flags, placeholder upgrades).
+    _decide_old_entries(sync)
+    # Step 5: new messages; pushes (target far) first, as mbsync.
+    for t in (FAR, NEAR):
+        _decide_new_messages(sync, t)
+    # Step 6: MaxMessages.
+    if expiry.expiring(sync.ops):
+        sync.maxxf = _expire(sync.work, sync.xt, expiry, sync.result, sync.maxxf)
+        if sync.result.refusal is not None:
+            return sync.result
+    _schedule_copies(sync)
+    # Step 7 (the flag half; the copies are made by the engine), 8 and 9.
+    _decide_flag_stores(sync)
+    _decide_expunges(sync)
+    _finish(sync)
+    return sync.result
+
+
+# --- the steps of ``plan`` -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Sync:
+    """One box pair's decision under way (mbsync's sync_vars_t): what every step reads,
+    and what the steps hand on to the next ones.  Lists of two are per side."""
+
+    state: SyncState
+    ops: Operations  # Upgrade masked toward sides without placeholders
+    loads: tuple[SideLoad, SideLoad]
+    expiry: Expiry
+    xt: int  # the expire side
+    expunge: list[bool]
+    solo: list[bool]  # ExpungeSolo
+    msgs: list[dict[int, MessageInfo]]  # what each side lists, within its load window
+    result: Plan
+    maxuid: list[int]  # the state's MaxPulled / MaxPushed
+    newmax: list[int]  # the new ones, raised as messages are found
+    maxxf: int  # MaxExpired, raised when an expiry is committed
+    trashed: Collection[tuple[str, int]]  # already in a Trash (a resumed run)
+    fake_expunge: bool
+    # The entries that need a decision (clean pairs only when expiry counts them),
+    # the entries split off by upgrades, then the new pairs.
+    work: list[_Work] = field(default_factory=list)
+    # Per side, UID -> its entry (``_CLEAN`` for a clean pair not in ``work``).
+    by_uid: list[dict[int, _Work]] = field(default_factory=lambda: [{}, {}])
+    # Copies decided in step 5, made unless expiry drops their entry (step 6).
+    copies: list[tuple[_Work, Copy]] = field(default_factory=list)
+    # Per side, UID -> flags as they will be after step 7's stores.
+    cur: list[dict[int, int]] = field(default_factory=lambda: [{}, {}])
+
+
+def _start(
+    far: Mapping[int, MessageInfo],
+    near: Mapping[int, MessageInfo],
+    state: SyncState,
+    ops: Operations,
+    *,
+    far_expunge: bool | None,
+    near_expunge: bool | None,
+    saved_uidnext: Mapping[str, int] | None,
+    loads: tuple[SideLoad, SideLoad] | None,
+    start_maxuid: Mapping[str, int] | None,
+    expiry: Expiry,
+    trashed: Collection[tuple[str, int]],
+    fake_expunge: bool,
+) -> _Sync:
+    """Steps 1-3 as far as they are decisions: the operations in force (Upgrade masked
+    as mbsync does), what each side lists, who expunges, where the max UIDs start."""
     ops = upgrade_masked(state, ops)
     if loads is None:
         loads = load_specs(state, ops, saved_uidnext=saved_uidnext, expiry=expiry)
@@ -331,19 +411,27 @@ def plan(
     result = Plan(
         loads=loads, split_base=len(state.records), listed=(len(msgs[FAR]), len(msgs[NEAR]))
     )
-    xt = expiry.xt
-    maxxf = state.max_expired
     maxuid = [state.max_pulled, state.max_pushed]
     newmax = list(maxuid)
     if start_maxuid:
         newmax = [start_maxuid.get("far", maxuid[FAR]), start_maxuid.get("near", maxuid[NEAR])]
-    # Clean pairs need no work of their own unless expiry counts them: they are only
-    # known UIDs then.
+    return _Sync(
+        state, ops, loads, expiry, expiry.xt, expunge, solo, msgs, result, maxuid, newmax,
+        state.max_expired, trashed, fake_expunge,
+    )  # fmt: skip
+
+
+def _entries_to_decide(sync: _Sync) -> list[list[int]]:
+    """Step 3: the live state entries that need a decision go to ``sync.work``, with
+    the runtime flags of an interrupted upgrade.  Returns, per side, the UIDs of the
+    clean pairs left out (both copies listed with the synced flags, nothing under
+    way), most pairs of a big box; they are left out only when expiry does not count
+    pairs."""
     clean_uids: list[list[int]] = [[], []]
-    work: list[_Work] = []
-    shortcut = not expiry.expiring(ops)
-    listed_far, listed_near = msgs
-    for i, r in enumerate(state.records):
+    work = sync.work
+    shortcut = not sync.expiry.expiring(sync.ops)
+    listed_far, listed_near = sync.msgs
+    for i, r in enumerate(sync.state.records):
         if r.dead:
             continue
         if shortcut and not r.status and r.tuid is None:
@@ -354,7 +442,7 @@ def plan(
         pending = bool(r.status & S_PENDING)
         work.append(_Work(i, [r.far_uid, r.near_uid], r.flags, pending, r.tuid, status=r.status))
     for w in work:
-        rec = state.records[w.index]
+        rec = sync.state.records[w.index]
         if rec.status & S_PURGE:
             # Split off by an interrupted upgrade: its placeholder still needs T.
             w.aflags[NEAR if not rec.far_uid else FAR] = TRASHED
@@ -362,25 +450,30 @@ def plan(
             t = FAR if not rec.far_uid else NEAR
             w.pflags = rec.pending_flags
             w.aflags[t], w.dflags[t] = rec.upgrade_add, rec.upgrade_del
+    return clean_uids
 
-    # Copies of an interrupted run, found by X-TUID (mbsync's match_tuids).
+
+def _match_tuids(sync: _Sync) -> None:
+    """Step 3 (mbsync's match_tuids): a copy an interrupted run made is found by its
+    X-TUID among the side's messages from the saved UIDNEXT on, and adopted (journal
+    ``<``/``>``); a pending copy not found is lost and will be made again."""
     for t in (FAR, NEAR):
-        start = loads[t].tuid_from
+        start = sync.loads[t].tuid_from
         by_tuid: dict[str, int] = {}
         if start is not None:
-            for uid in sorted(msgs[t]):
-                tuid = msgs[t][uid].tuid
+            for uid in sorted(sync.msgs[t]):
+                tuid = sync.msgs[t][uid].tuid
                 if uid >= start and tuid and tuid not in by_tuid:
                     by_tuid[tuid] = uid
-        for w in work:
+        for w in sync.work:
             if w.uid[t] or not w.tuid or not w.pending:
                 continue
             found = by_tuid.pop(w.tuid, None)
             if found is None:
-                result.tuid_lost.append(w.index)
+                sync.result.tuid_lost.append(w.index)
             else:
-                result.tuid_matches.append(TuidMatch(w.index, t, found))
-                newmax[t] = bump_maxuid(newmax[t], found)
+                sync.result.tuid_matches.append(TuidMatch(w.index, t, found))
+                sync.newmax[t] = bump_maxuid(sync.newmax[t], found)
                 w.uid[t] = found
                 w.pending = False
                 if w.status & S_UPGRADE:
@@ -388,26 +481,33 @@ def plan(
                     w.aflags[t] = w.dflags[t] = 0
                     w.status &= ~(S_PENDING | S_UPGRADE)
                 else:
-                    w.flags = state.records[w.index].pending_flags
+                    w.flags = sync.state.records[w.index].pending_flags
             w.tuid = None
 
-    by_uid: list[dict[int, _Work]] = [dict.fromkeys(clean_uids[FAR], _CLEAN),
-                                      dict.fromkeys(clean_uids[NEAR], _CLEAN)]  # fmt: skip
-    for w in work:
+
+def _index_by_uid(sync: _Sync, clean_uids: list[list[int]]) -> None:
+    """Step 3: messages are matched to their entries by UID (mbsync's hash)."""
+    sync.by_uid = [dict.fromkeys(clean_uids[FAR], _CLEAN), dict.fromkeys(clean_uids[NEAR], _CLEAN)]
+    for w in sync.work:
         for t in (FAR, NEAR):
             if w.uid[t]:
-                by_uid[t][w.uid[t]] = w
-                w.msg[t] = msgs[t].get(w.uid[t])
+                sync.by_uid[t][w.uid[t]] = w
+                w.msg[t] = sync.msgs[t].get(w.uid[t])
 
-    # Old entries (step 4).
+
+def _decide_old_entries(sync: _Sync) -> None:
+    """Step 4, each live pair: killed when both messages are gone; else a flagged
+    placeholder asks for its upgrade, and then each direction is decided (a deletion
+    or the flags to propagate, ``_old_entry_toward``)."""
     splits: list[_Work] = []
-    for w in work:
+    loads = sync.loads
+    for w in sync.work:
         if not w.status and not w.pending and _agree(w.flags, *w.msg):
             continue  # clean, but kept for expiry to count
         no = [w.msg[t] is None and loads[t].paired for t in (FAR, NEAR)]
         if no[FAR] and no[NEAR]:
             w.dead = True
-            result.kills.append(w.index)
+            sync.result.kills.append(w.index)
             continue
         gone_now = [no[t] and w.uid[t] != 0 for t in (FAR, NEAR)]
         for t in (FAR, NEAR):
@@ -415,275 +515,366 @@ def plan(
             if m is not None and m.flags & TRASHED and loads[t].flags:
                 # Without its flags listed a side's T is not seen (mbsync's S_DEL).
                 w.deleted[t] = True
+        # Upgrades before the flags, so that these see the upgraded state on both
+        # sides (as a replay would).
+        if w.status & (S_DUMMY_FAR | S_DUMMY_NEAR):
+            for t in (FAR, NEAR):
+                _upgrade_if_flagged(sync, w, t, splits)
         for t in (FAR, NEAR):
-            # Flagging a placeholder asks for its real message.  Done before the flags,
-            # so that they see the upgraded state on both sides (as a replay would).
-            m = w.msg[t]
-            if (
-                "upgrade" in _toward(ops, t)
-                and w.status & _DUMMY[t]
-                and w.uid[1 - t]
-                and m is not None
-                and m.flags & FLAGGED
-            ):
-                w.pflags = m.flags & ALL & (~(SEEN | FLAGGED) | (w.flags & SEEN))
-                split = _Work(
-                    result.split_base + len(result.upgrades), [0, 0], 0, False, None,
-                    status=S_PURGE,
-                )  # fmt: skip
-                split.uid[t], w.uid[t] = w.uid[t], 0
-                split.msg[t], w.msg[t] = m, None
-                split.deleted = list(w.deleted)
-                split.aflags[t] = TRASHED
-                by_uid[t][split.uid[t]] = split
-                splits.append(split)
-                w.status = (w.status & ~(S_DUMMY_FAR | S_DUMMY_NEAR)) | S_PENDING | S_UPGRADE
-                w.pending = True
-                result.upgrades.append(Upgrade(w.index, t, w.pflags))
-        for t in (FAR, NEAR):
-            s = 1 - t
-            src = w.msg[s]
-            sflags: int | None = None
-            if w.status & S_UPGRADE:
-                # Toward the real message the placeholder's saved flags count (it is
-                # detached already); toward the copy to make, the real message's.
-                if w.uid[t]:
-                    sflags = w.pflags
-                elif src is not None:
-                    sflags = src.flags & ALL
-            elif gone_now[t]:
-                w.gone[t] = True
-            elif not w.uid[t]:
-                pass
-            elif gone_now[s] and t != xt and w.status & (S_EXPIRE | S_EXPIRED):
-                # The expire side lost an expired message: that is no deletion to
-                # propagate (it would delete the far copy); the pair is orphaned.
-                w.status |= S_EXPIRE | S_EXPIRED
-                result.expired_orphans.append(ExpiredOrphan(w.index, w.status, xt))
-                w.uid[xt] = 0
-            elif gone_now[s]:
-                m = w.msg[t]
-                if m is not None and (
-                    (m.flags & ~TRASHED) != (w.flags & ~TRASHED)
-                    or (not m.flags & TRASHED and w.flags & TRASHED)
-                ):
-                    result.notices.append(f"conflicting changes in ({w.uid[FAR]},{w.uid[NEAR]})")
-                if "gone" in _toward(ops, t):
-                    w.aflags[t] = TRASHED
-                    w.delete = True
-            elif src is not None:
-                sflags = src.flags & ALL
-            if sflags is not None and "flags" in _toward(ops, t):
-                if t != xt and w.status & (S_EXPIRE | S_EXPIRED):
-                    sflags &= ~TRASHED  # the expiry's T is no user's deletion
-                if w.status & (S_DUMMY_FAR if s == FAR else S_DUMMY_NEAR):
-                    # From placeholders: no Seen (un-seeing only), no Flagged.
-                    sflags &= ~(SEEN | FLAGGED) | (w.flags & SEEN)
-                elif w.status & (S_DUMMY_FAR if t == FAR else S_DUMMY_NEAR):
-                    sflags &= ~FLAGGED  # it would read as a request to upgrade
-                w.aflags[t] = sflags & ~w.flags
-                w.dflags[t] = ~sflags & w.flags & ALL
-    work.extend(splits)
+            _old_entry_toward(sync, w, t, gone_now)
+    sync.work.extend(splits)
 
-    # New messages (step 5); pushes (target far) first, as mbsync.
-    base = len(state.records) + len(result.upgrades)
-    copies: list[tuple[_Work, Copy]] = []
 
-    def unimportant(flags: int) -> bool:
-        return not flags & FLAGGED and bool(flags & SEEN or expiry.expire_unread)
+def _upgrade_if_flagged(sync: _Sync, w: _Work, t: int, splits: list[_Work]) -> None:
+    """Step 4, placeholder upgrade: a placeholder on side ``t`` that the user flagged
+    asks for its real message (with Upgrade toward ``t``).  The entry becomes a
+    pending copy toward ``t``; the placeholder moves to a new entry (in ``splits``)
+    that gets T and is purged (journal ``^``)."""
+    m = w.msg[t]
+    if not (
+        "upgrade" in _toward(sync.ops, t)
+        and w.status & _DUMMY[t]
+        and w.uid[1 - t]
+        and m is not None
+        and m.flags & FLAGGED
+    ):
+        return
+    result = sync.result
+    w.pflags = m.flags & ALL & (~(SEEN | FLAGGED) | (w.flags & SEEN))
+    split = _Work(result.split_base + len(result.upgrades), [0, 0], 0, False, None, status=S_PURGE)
+    split.uid[t], w.uid[t] = w.uid[t], 0
+    split.msg[t], w.msg[t] = m, None
+    split.deleted = list(w.deleted)
+    split.aflags[t] = TRASHED
+    sync.by_uid[t][split.uid[t]] = split
+    splits.append(split)
+    w.status = (w.status & ~(S_DUMMY_FAR | S_DUMMY_NEAR)) | S_PENDING | S_UPGRADE
+    w.pending = True
+    result.upgrades.append(Upgrade(w.index, t, w.pflags))
 
-    for t in (FAR, NEAR):
-        s = 1 - t
-        types = _toward(ops, t)
-        topping = True
-        for uid in sorted(msgs[s]):
-            m = msgs[s][uid]
-            w_or_none = by_uid[s].get(uid)
-            if w_or_none is not None:
-                w = w_or_none
-                if w.dead:
-                    continue
-                if topping and newmax[s] < uid:
-                    newmax[s] = uid
-                if w.status & S_SKIPPED and not w.pending:
-                    # Pre-1.4 "^": skipped as too big; Upgrade makes it a placeholder.
-                    if "upgrade" not in types:
-                        continue
-                    w.status = S_PENDING | _DUMMY[t]
-                    w.pending = True
-                    result.placeholders.append(w.index)
-                elif not w.pending:
-                    if w.uid[t] or "old" not in types:
-                        continue  # paired, or an orphan reported already
-                    if t != xt or not w.status & S_EXPIRED:
-                        continue  # an orphan: an interrupted deletion, not copied again
-                    if unimportant(m.flags):
-                        continue  # expired, and still not worth keeping
-                    # Expired earlier, important now: copy it again.  The status is
-                    # logged as mbsync does (its replay sets exactly this).
-                    w.status = S_PENDING
-                    w.pending = True
-                    result.statuses.append(StatusChange(w.index, S_PENDING))
-                elif w.status & S_UPGRADE:
-                    a, d = w.aflags[t], w.dflags[t]
-                    real = (m.flags | w.aflags[s]) & ~w.dflags[s]
-                    if (expunge[t] and (w.pflags | a) & ~d & TRASHED) or (
-                        expunge[s] and real & TRASHED
-                    ):
-                        # It would be expunged anyway.  The entry stays, for the flags
-                        # toward the real message, as if a placeholder were there (so
-                        # the real message counts as new when trashed).
-                        w.status = (w.status & ~(S_PENDING | S_UPGRADE)) | _DUMMY[t]
-                        w.pending = False
-                        result.statuses.append(StatusChange(w.index, w.status & S_PERSISTENT))
-                        continue
-                    flags = (w.pflags | a) & ~d
-                    copies.append((w, Copy(t, w.index, uid, flags, upgrade=(a, d))))
-                    continue
-                new = False
-            else:
-                # The first unknown message that should be known ends the synced
-                # range; on the expire side only above the expired ones.
-                if t != xt or uid > maxxf:
-                    topping = False
-                if uid <= maxuid[s]:
-                    if "old" not in types:
-                        continue
-                    if topping and unimportant(m.flags):
-                        continue  # below the bulk range: expired and pruned earlier
-                elif "new" not in types:
-                    continue
-                w = _Work(base + len(result.new_pairs), [0, 0], 0, True, None)
-                w.uid[s] = uid
-                w.msg[s] = m
-                by_uid[s][uid] = w
-                newmax[s] = max(newmax[s], uid)
-                new = True
-            doomed = (expunge[t] or expunge[s]) and bool(m.flags & TRASHED)
-            if new:
-                result.new_pairs.append(NewPair(w.uid[FAR], w.uid[NEAR], doomed=doomed))
-                if not doomed:
-                    work.append(w)
-            elif doomed:
-                result.kills.append(w.index)
-            if doomed:
-                w.dead = True
+
+def _old_entry_toward(sync: _Sync, w: _Work, t: int, gone_now: list[bool]) -> None:
+    """Step 4, one direction of a live pair: what side ``t``'s copy gets.  Its own
+    message gone: marked gone.  The other one gone: an expired one orphans the pair,
+    else T when Gone goes toward ``t``.  Otherwise the source's flags are propagated
+    (``_propagate_flags``); an upgrade propagates the placeholder's saved flags."""
+    s = 1 - t
+    src = w.msg[s]
+    sflags: int | None = None
+    if w.status & S_UPGRADE:
+        # Toward the real message the placeholder's saved flags count (it is detached
+        # already); toward the copy to make, the real message's.
+        if w.uid[t]:
+            sflags = w.pflags
+        elif src is not None:
+            sflags = src.flags & ALL
+    elif gone_now[t]:
+        w.gone[t] = True
+    elif not w.uid[t]:
+        pass
+    elif gone_now[s] and t != sync.xt and w.status & (S_EXPIRE | S_EXPIRED):
+        # The expire side lost an expired message: that is no deletion to propagate
+        # (it would delete the far copy); the pair is orphaned.
+        w.status |= S_EXPIRE | S_EXPIRED
+        sync.result.expired_orphans.append(ExpiredOrphan(w.index, w.status, sync.xt))
+        w.uid[sync.xt] = 0
+    elif gone_now[s]:
+        m = w.msg[t]
+        if m is not None and (
+            (m.flags & ~TRASHED) != (w.flags & ~TRASHED)
+            or (not m.flags & TRASHED and w.flags & TRASHED)
+        ):
+            sync.result.notices.append(f"conflicting changes in ({w.uid[FAR]},{w.uid[NEAR]})")
+        if "gone" in _toward(sync.ops, t):
+            w.aflags[t] = TRASHED
+            w.delete = True
+    elif src is not None:
+        sflags = src.flags & ALL
+    if sflags is not None and "flags" in _toward(sync.ops, t):
+        _propagate_flags(sync, w, t, sflags)
+
+
+def _propagate_flags(sync: _Sync, w: _Work, t: int, sflags: int) -> None:
+    """Step 4, flags toward side ``t``: ``add = src & ~synced``, ``del = ~src & synced``
+    (both directions against the same synced flags, so changes merge per flag), with
+    what must not travel masked out: an expiry's T, a placeholder's Seen and Flagged."""
+    s = 1 - t
+    if t != sync.xt and w.status & (S_EXPIRE | S_EXPIRED):
+        sflags &= ~TRASHED  # the expiry's T is no user's deletion
+    if w.status & (S_DUMMY_FAR if s == FAR else S_DUMMY_NEAR):
+        # From placeholders: no Seen (un-seeing only), no Flagged.
+        sflags &= ~(SEEN | FLAGGED) | (w.flags & SEEN)
+    elif w.status & (S_DUMMY_FAR if t == FAR else S_DUMMY_NEAR):
+        sflags &= ~FLAGGED  # it would read as a request to upgrade
+    w.aflags[t] = sflags & ~w.flags
+    w.dflags[t] = ~sflags & w.flags & ALL
+
+
+def _unimportant(flags: int, expiry: Expiry) -> bool:
+    """MaxMessages would expire a message with these flags (not flagged; seen, or
+    ExpireUnread)."""
+    return not flags & FLAGGED and bool(flags & SEEN or expiry.expire_unread)
+
+
+def _decide_new_messages(sync: _Sync, t: int) -> None:
+    """Step 5 toward side ``t``: which messages of the other side are copied.  A new
+    one (above the max UID) needs New, an old one Old; messages are looked at in UID
+    order, and the new max UID follows them up to the first unknown one that should
+    be known.  Entries already known may be copied again (``_copy_again``)."""
+    s = 1 - t
+    types = _toward(sync.ops, t)
+    msgs, by_uid, newmax = sync.msgs[s], sync.by_uid[s], sync.newmax
+    maxuid, maxxf, expire_side = sync.maxuid[s], sync.maxxf, t == sync.xt
+    topping = True
+    # The hot loop of a big box: only rare cases leave it for a function.
+    for uid in sorted(msgs):
+        m = msgs[uid]
+        w = by_uid.get(uid)
+        if w is not None:
+            if w.dead:
                 continue
-            flags = m.flags & ALL
-            if (
-                expiry.max_size[t]
-                and m.size > expiry.max_size[t]
-                and not w.status & (S_DUMMY_FAR | S_DUMMY_NEAR)
-            ):
-                w.status |= _DUMMY[t]
-                result.placeholders.append(w.index)
-            dummy = bool(w.status & _DUMMY[t])
-            if dummy:
-                flags &= ~FLAGGED  # a flagged placeholder would ask for its upgrade
-            copies.append((w, Copy(t, w.index, uid, flags, dummy, m.size)))
+            if topping and newmax[s] < uid:
+                newmax[s] = uid
+            if not w.pending and w.uid[t] and not w.status & S_SKIPPED:
+                continue  # paired (clean pairs too)
+            if not _copy_again(sync, w, t, uid, m):
+                continue
+            new = False
+        else:
+            # The first unknown message that should be known ends the synced range;
+            # on the expire side only above the expired ones.
+            if not expire_side or uid > maxxf:
+                topping = False
+            if uid <= maxuid:
+                if "old" not in types:
+                    continue
+                if topping and _unimportant(m.flags, sync.expiry):
+                    continue  # below the bulk range: expired and pruned earlier
+            elif "new" not in types:
+                continue
+            w = _new_entry(sync, s, uid, m)
+            new = True
+        _copy_or_doom(sync, w, t, uid, m, new)
 
-    if expiry.expiring(ops):
-        maxxf = _expire(w_list=work, xt=xt, expiry=expiry, result=result, maxxf=maxxf)
-        if result.refusal is not None:
-            return result
-    for w, c in copies:
+
+def _copy_again(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo) -> bool:
+    """Step 5, a known entry without a copy on side ``t``: is it copied now?  A pre-1.4
+    skipped one becomes a placeholder (Upgrade); an expired one that became important
+    is copied again (Old); a pending copy is made (an upgrade's real message, by
+    ``_copy_upgrade``); an orphan is not copied again."""
+    types = _toward(sync.ops, t)
+    if w.status & S_SKIPPED and not w.pending:
+        # Pre-1.4 "^": skipped as too big; Upgrade makes it a placeholder.
+        if "upgrade" not in types:
+            return False
+        w.status = S_PENDING | _DUMMY[t]
+        w.pending = True
+        sync.result.placeholders.append(w.index)
+        return True
+    if not w.pending:
+        if w.uid[t] or "old" not in types:
+            return False  # paired, or an orphan reported already
+        if t != sync.xt or not w.status & S_EXPIRED:
+            return False  # an orphan: an interrupted deletion, not copied again
+        if _unimportant(m.flags, sync.expiry):
+            return False  # expired, and still not worth keeping
+        # Expired earlier, important now: copy it again.  The status is logged as
+        # mbsync does (its replay sets exactly this).
+        w.status = S_PENDING
+        w.pending = True
+        sync.result.statuses.append(StatusChange(w.index, S_PENDING))
+        return True
+    if w.status & S_UPGRADE:
+        _copy_upgrade(sync, w, t, uid, m)
+        return False
+    return True
+
+
+def _copy_upgrade(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo) -> None:
+    """Step 5, placeholder upgrade: the real message goes to side ``t`` with the
+    placeholder's flags and the changes made meanwhile (journal ``$``), unless either
+    side would expunge it anyway."""
+    s = 1 - t
+    a, d = w.aflags[t], w.dflags[t]
+    real = (m.flags | w.aflags[s]) & ~w.dflags[s]
+    if (sync.expunge[t] and (w.pflags | a) & ~d & TRASHED) or (sync.expunge[s] and real & TRASHED):
+        # It would be expunged anyway.  The entry stays, for the flags toward the real
+        # message, as if a placeholder were there (so the real message counts as new
+        # when trashed).
+        w.status = (w.status & ~(S_PENDING | S_UPGRADE)) | _DUMMY[t]
+        w.pending = False
+        sync.result.statuses.append(StatusChange(w.index, w.status & S_PERSISTENT))
+        return
+    flags = (w.pflags | a) & ~d
+    sync.copies.append((w, Copy(t, w.index, uid, flags, upgrade=(a, d))))
+
+
+def _new_entry(sync: _Sync, s: int, uid: int, m: MessageInfo) -> _Work:
+    """Step 5: message ``uid`` of side ``s`` has no entry yet: a new pending one,
+    named after the state's records and the split-off ones."""
+    index = len(sync.state.records) + len(sync.result.upgrades) + len(sync.result.new_pairs)
+    w = _Work(index, [0, 0], 0, True, None)
+    w.uid[s] = uid
+    w.msg[s] = m
+    sync.by_uid[s][uid] = w
+    sync.newmax[s] = max(sync.newmax[s], uid)
+    return w
+
+
+def _copy_or_doom(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo, new: bool) -> None:
+    """Step 5: copy ``uid`` to side ``t`` for ``w`` (a ``+`` first for a ``new``
+    entry), unless it carries T and a side expunges ("would be expunged anyway"):
+    then the entry dies.  Bigger than side ``t``'s MaxSize: a placeholder."""
+    result = sync.result
+    doomed = (sync.expunge[t] or sync.expunge[1 - t]) and bool(m.flags & TRASHED)
+    if new:
+        result.new_pairs.append(NewPair(w.uid[FAR], w.uid[NEAR], doomed=doomed))
+        if not doomed:
+            sync.work.append(w)
+    elif doomed:
+        result.kills.append(w.index)
+    if doomed:
+        w.dead = True
+        return
+    flags = m.flags & ALL
+    max_size = sync.expiry.max_size[t]
+    if max_size and m.size > max_size and not w.status & (S_DUMMY_FAR | S_DUMMY_NEAR):
+        w.status |= _DUMMY[t]
+        result.placeholders.append(w.index)
+    dummy = bool(w.status & _DUMMY[t])
+    if dummy:
+        flags &= ~FLAGGED  # a flagged placeholder would ask for its upgrade
+    sync.copies.append((w, Copy(t, w.index, uid, flags, dummy, m.size)))
+
+
+def _schedule_copies(sync: _Sync) -> None:
+    """After step 6: the copies of step 5 whose entry is still pending (expiry drops
+    the excess ones before they are born)."""
+    for w, c in sync.copies:
         if w.pending and not w.dead:
-            result.copies[c.target].append(c)
+            sync.result.copies[c.target].append(c)
 
-    # Flags (step 7, first half).
-    cur: list[dict[int, int]] = [
-        {u: m.flags for u, m in msgs[FAR].items()},
-        {u: m.flags for u, m in msgs[NEAR].items()},
+
+def _decide_flag_stores(sync: _Sync) -> None:
+    """Step 7, first half: the flag changes of every pair with a copy on a side
+    (``_flag_store``); ``sync.cur`` follows each side's flags as they will be."""
+    sync.cur = [
+        {u: m.flags for u, m in sync.msgs[FAR].items()},
+        {u: m.flags for u, m in sync.msgs[NEAR].items()},
     ]
-    for w in work:
+    for w in sync.work:
         if w.dead or (w.pending and not w.status & S_UPGRADE):
             continue
         for t in (FAR, NEAR):
-            uid = w.uid[t]
-            if not uid or w.gone[t]:
-                continue
-            a, d = w.aflags[t], w.dflags[t]
-            purge = bool(w.status & S_PURGE)
-            if (w.delete or purge) and not a:
-                continue
-            expiring = (
-                not w.delete
-                and not purge
-                and t == xt
-                and bool(w.status & S_EXPIRE) != bool(w.status & S_EXPIRED)
-            )
-            if expiring:
-                # An expiry is under way: T follows the wanted state, so a canceled
-                # expiry takes its T back.
-                if w.nexpire:
-                    a |= TRASHED
-                else:
-                    d |= TRASHED
-            m = w.msg[t]
-            have = cur[t].get(uid, 0) if m is not None else 0
-            keeps_flags = expiry.trash[t] and not expiry.trash_only_new[t]
-            if expunge[t] and (have | a) & ~d & TRASHED and not keeps_flags:
-                # It is going away: only the deletion matters.
-                w.aflags[t] &= TRASHED
-                a &= TRASHED
-                w.dflags[t] = d = 0
-            if m is not None and loads[t].flags:
-                # Unlisted flags are unknown (mbsync's M_FLAGS): the change is made anyway.
-                a &= ~have
-                d &= have
-            synced: int | None = None
-            if purge:
-                w.status = (w.status & ~S_PURGE) | S_PURGED
-            elif not w.delete:
-                nflags = (w.flags | w.aflags[t]) & ~w.dflags[t]
-                if nflags != w.flags:
-                    synced = nflags
-                    w.flags = nflags
-            status: int | None = None
-            if expiring:
-                st = w.status
-                if w.nexpire == bool(st & S_EXPIRE):
-                    if w.nexpire:
-                        maxxf = max(maxxf, w.uid[1 - xt])
-                    st = (st & ~S_EXPIRED) | (S_EXPIRED if w.nexpire else 0)
-                else:
-                    st = (st & ~S_EXPIRE) | (S_EXPIRE if w.nexpire else 0)
-                w.status = st
-                status = st & S_PERSISTENT
-            if a or d or synced is not None or status is not None or purge:
-                old = have if m is not None else None
-                result.flags.append(SetFlags(t, w.index, uid, a, d, synced, old, status, purge))
-            if a or d:
-                if m is not None:
-                    cur[t][uid] = (have | a) & ~d
-                if a & TRASHED:
-                    w.deleted[t] = True
-                    if w.delete:
-                        result.vanished[t].append(uid)
-                elif d & TRASHED:
-                    w.deleted[t] = False
+            if w.uid[t] and not w.gone[t]:
+                _flag_store(sync, w, t)
 
-    # Expunge (step 8): everything listed that carries T by now; with ExpungeSolo
-    # only what has no partner (anymore), or is expired.  Both sides are decided
-    # before either is expunged.
+
+def _flag_store(sync: _Sync, w: _Work, t: int) -> None:
+    """Step 7, one message: the flags side ``t``'s copy of ``w`` gets (a STORE when
+    they change, journal ``*`` when the synced flags move, ``~`` when an expiry moves
+    on, ``P`` for a purged placeholder).  A message that is going away gets only its
+    T; with its flags listed, only real changes are stored."""
+    uid = w.uid[t]
+    a, d = w.aflags[t], w.dflags[t]
+    purge = bool(w.status & S_PURGE)
+    if (w.delete or purge) and not a:
+        return
+    expiring = (
+        not w.delete
+        and not purge
+        and t == sync.xt
+        and bool(w.status & S_EXPIRE) != bool(w.status & S_EXPIRED)
+    )
+    if expiring:
+        # An expiry is under way: T follows the wanted state, so a canceled expiry
+        # takes its T back.
+        if w.nexpire:
+            a |= TRASHED
+        else:
+            d |= TRASHED
+    m = w.msg[t]
+    cur = sync.cur[t]
+    have = cur.get(uid, 0) if m is not None else 0
+    keeps_flags = sync.expiry.trash[t] and not sync.expiry.trash_only_new[t]
+    if sync.expunge[t] and (have | a) & ~d & TRASHED and not keeps_flags:
+        # It is going away: only the deletion matters.
+        w.aflags[t] &= TRASHED
+        a &= TRASHED
+        w.dflags[t] = d = 0
+    if m is not None and sync.loads[t].flags:
+        # Unlisted flags are unknown (mbsync's M_FLAGS): the change is made anyway.
+        a &= ~have
+        d &= have
+    synced: int | None = None
+    if purge:
+        w.status = (w.status & ~S_PURGE) | S_PURGED
+    elif not w.delete:
+        nflags = (w.flags | w.aflags[t]) & ~w.dflags[t]
+        if nflags != w.flags:
+            synced = nflags
+            w.flags = nflags
+    status = _expiry_moves_on(sync, w) if expiring else None
+    if a or d or synced is not None or status is not None or purge:
+        old = have if m is not None else None
+        sync.result.flags.append(SetFlags(t, w.index, uid, a, d, synced, old, status, purge))
+    if a or d:
+        if m is not None:
+            cur[uid] = (have | a) & ~d
+        if a & TRASHED:
+            w.deleted[t] = True
+            if w.delete:
+                sync.result.vanished[t].append(uid)
+        elif d & TRASHED:
+            w.deleted[t] = False
+
+
+def _expiry_moves_on(sync: _Sync, w: _Work) -> int:
+    """Step 6's transaction, as its T is stored: EXPIRE -> EXPIRED when the expiry is
+    still wanted (MaxExpired then covers the pair), or back when it was canceled.
+    Returns the persistent status to journal (``~``)."""
+    st = w.status
+    if w.nexpire == bool(st & S_EXPIRE):
+        if w.nexpire:
+            sync.maxxf = max(sync.maxxf, w.uid[1 - sync.xt])
+        st = (st & ~S_EXPIRED) | (S_EXPIRED if w.nexpire else 0)
+    else:
+        st = (st & ~S_EXPIRE) | (S_EXPIRE if w.nexpire else 0)
+    w.status = st
+    return st & S_PERSISTENT
+
+
+def _decide_expunges(sync: _Sync) -> None:
+    """Step 8: what each side expunges (everything listed that carries T by now; with
+    ExpungeSolo only what ``_alone`` allows) and what goes to a Trash first
+    (``_to_trash``).  Both sides are decided before either is expunged; an expunged
+    message counts as gone for step 9 (not with ``fake_expunge``)."""
+    result, by_uid = sync.result, sync.by_uid
     for t in (FAR, NEAR):
-        if not expunge[t] and not solo[t]:
+        if not sync.expunge[t] and not sync.solo[t]:
             continue
-        gone_uids = sorted(u for u, f in cur[t].items() if f & TRASHED)
-        if not expunge[t]:
-            gone_uids = [u for u in gone_uids if _alone(by_uid[t].get(u), t, u, expunge, xt)]
+        gone_uids = sorted(u for u, f in sync.cur[t].items() if f & TRASHED)
+        if not sync.expunge[t]:
+            gone_uids = [
+                u for u in gone_uids if _alone(by_uid[t].get(u), t, u, sync.expunge, sync.xt)
+            ]
         result.expunge[t].extend(gone_uids)
     for t in (FAR, NEAR):
-        _to_trash(t, by_uid[t], xt, expiry, trashed, result)
+        _to_trash(t, by_uid[t], sync.xt, sync.expiry, sync.trashed, result)
     for t in (FAR, NEAR):
-        for uid in [] if fake_expunge else result.expunge[t]:
+        for uid in [] if sync.fake_expunge else result.expunge[t]:
             w_gone = by_uid[t].get(uid)
             if w_gone is not None and w_gone.uid[t] == uid:
                 w_gone.gone[t] = True
 
-    # Finish (step 9): new maxuids, prune.
+
+def _finish(sync: _Sync) -> None:
+    """Step 9: the new max UIDs, and the entries pruned after the expunges: both
+    sides gone -> killed; one side gone and the other deleted -> orphaned (that UID
+    0); expired and covered by MaxExpired and the max UID -> killed."""
+    xt, newmax, maxxf, result = sync.xt, sync.newmax, sync.maxxf, sync.result
     result.new_maxuid = (newmax[FAR], newmax[NEAR])
-    for w in work:
+    for w in sync.work:
         if w.dead or w.pending:
             continue
         if (
@@ -700,7 +891,6 @@ def plan(
                 result.prune.append(Prune(w.index, kill=False, side=NEAR))
         elif w.uid[FAR] and w.gone[FAR] and w.deleted[NEAR]:
             result.prune.append(Prune(w.index, kill=False, side=FAR))
-    return result
 
 
 def _visible(listing: Mapping[int, MessageInfo], load: SideLoad) -> dict[int, MessageInfo]:
