@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -337,9 +338,9 @@ def _report(results: dict[str, list[Leg]], count: int) -> None:
         )
     print("\nUID STOREs of one run per leg (box: what it changes; UID sets left out):")
     for name, legs in results.items():
-        stores = legs[0].stores
+        stores = Counter(legs[0].stores)
         if stores:
-            print(f"- {name}: " + "; ".join(sorted(stores)))
+            print(f"- {name}: " + "; ".join(f"{k} x{n}" for k, n in sorted(stores.items())))
 
 
 def main(argv: list[str] | None = None) -> int:
