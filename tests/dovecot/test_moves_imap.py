@@ -71,6 +71,60 @@ def test_server_move_is_a_local_move(tmp_path: Path, imap_user: Any, detect: boo
         assert fetched == 1 and not local
 
 
+def _dup(subject: str, message_id: str | None) -> bytes:
+    header = f"Message-ID: {message_id}\r\n" if message_id else ""
+    text = f"From: a@example.org\r\nSubject: {subject}\r\n{header}\r\nbody of {subject}\r\n"
+    return text.encode()
+
+
+@pytest.mark.parametrize("objectid", [True, False])
+def test_server_move_by_emailid(tmp_path: Path, imap_user: Any, objectid: bool) -> None:
+    """Two messages under one Message-ID and one without any, moved on the server: told
+    apart by the server's EMAILID (RFC 8474), all three are moves (no download); with
+    OBJECTID hidden they are doubtful by Message-ID, so downloaded again and deleted."""
+    c = imap_user.client()
+    if objectid and b"OBJECTID" not in c.capabilities():
+        c.logout()
+        pytest.skip("this Dovecot offers no OBJECTID (2.3.19 has none; 2.4 has)")
+    c.create_folder("Zoo")
+    c.logout()
+    for subject, mid in (("D1", "<dup@example.org>"), ("D2", "<dup@example.org>"),
+                         ("N", None), ("A", "<A@example.org>")):  # fmt: skip
+        imap_user.append("INBOX", _dup(subject, mid))
+    with CuttingRelay(imap_user.port) as relay:
+        acct = Account(imap_user.server, imap_user.name, imap_user.password, relay.port)
+        account = "" if objectid else "DisableExtension OBJECTID"
+        cfg = write_config(tmp_path, acct, "Expunge Both\nDetectMoves yes", account)
+        _sync(cfg)
+        relay.reset()
+        _sync(cfg)  # the ids are noted from the second run on (the first has no pairs)
+        notes = tmp_path / "near" / "INBOX" / ".mbsyncstate.syncmail-emailids"
+        assert notes.exists() == objectid
+        # The near copies made recognisable (same size): a download would undo this.
+        for path in files(tmp_path, "near").values():
+            path.write_bytes(path.read_bytes().replace(b"body of", b"BODY OF"))
+        c = imap_user.client()
+        c.select_folder("INBOX")
+        c.move(c.search(["NOT", "SUBJECT", "A"]), "Zoo")
+        c.logout()
+        relay.reset()
+        _sync(cfg)
+        fetched = relay.body_fetches
+    assert set(files(tmp_path, "near")) == {"A"}
+    zoo = files(tmp_path, "near", "Zoo")
+    assert set(zoo) == {"D1", "D2", "N"}
+    local = {s for s, p in zoo.items() if b"BODY OF " + s.encode() in p.read_bytes()}
+    if objectid:
+        assert fetched == 0
+        assert local == {"D1", "D2", "N"}
+    else:
+        assert fetched >= 1 and local == set()
+    c = imap_user.client()
+    c.select_folder("Zoo")
+    assert len(c.search("ALL")) == 3
+    c.logout()
+
+
 def _local_move(root: Path, subject: str, box: str) -> None:
     """Move a Maildir message as afew's MailMover (rename=True) does: new name, no ,U=."""
     src = files(root, "near")[subject]

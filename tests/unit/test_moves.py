@@ -25,12 +25,14 @@ from tests.unit.engine_support import (
 _TUID = 21
 
 
-def _g(box: str, mid: str | None, size: int = 100, uid: int = 1) -> Gone:
-    return Gone(box, uid, uid + 100, mid, size)
+def _g(box: str, mid: str | None, size: int = 100, uid: int = 1, oid: str | None = None) -> Gone:
+    return Gone(box, uid, uid + 100, mid, size, oid)
 
 
-def _a(box: str, mid: str | None, size: int = 100, uid: int = 7) -> Arrival:
-    return Arrival(box, uid, mid, size)
+def _a(
+    box: str, mid: str | None, size: int = 100, uid: int = 7, oid: str | None = None
+) -> Arrival:
+    return Arrival(box, uid, mid, size, oid)
 
 
 @pytest.mark.parametrize(
@@ -58,13 +60,39 @@ def _a(box: str, mid: str | None, size: int = 100, uid: int = 7) -> Arrival:
             [_a("Archive", "<b>"), _a("Archive", "<c>", uid=8)],
             [("INBOX", "Archive")],
         ),
+        # The server's id (EMAILID) tells duplicates of one Message-ID apart...
+        (
+            [_g("INBOX", "<a>", oid="E1"), _g("INBOX", "<a>", uid=2, oid="E2")],
+            [_a("Archive", "<a>", uid=8, oid="E2"), _a("Archive", "<a>", oid="E1")],
+            [("INBOX", "Archive", 1, 7), ("INBOX", "Archive", 2, 8)],
+        ),
+        # ... and finds a message without a Message-ID.
+        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, oid="E1")], [("INBOX", "Archive")]),
+        # One side's id unknown (noted before the server had it): by Message-ID.
+        ([_g("INBOX", "<a>")], [_a("Archive", "<a>", oid="E1")], [("INBOX", "Archive")]),
+        # Two different ids: the server says another message, whatever the Message-ID.
+        ([_g("INBOX", "<a>", oid="E1")], [_a("Archive", "<a>", oid="E2")], []),
+        # The same id twice is as doubtful as the same Message-ID twice; sizes must agree.
+        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, oid="E1"),
+                                          _a("Work", None, uid=8, oid="E1")], []),  # fmt: skip
+        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, 150, oid="E1")], []),
+        # Matched by id first, the rest still by Message-ID.
+        (
+            [_g("INBOX", "<a>", oid="E1"), _g("INBOX", "<b>", uid=2)],
+            [_a("Archive", "<b>", uid=8), _a("Archive", "<x>", oid="E1")],
+            [("INBOX", "Archive", 1, 7), ("INBOX", "Archive", 2, 8)],
+        ),
     ],
 )
 def test_match_moves(
-    gone: list[Gone], arrivals: list[Arrival], moves: list[tuple[str, str]]
+    gone: list[Gone], arrivals: list[Arrival], moves: list[tuple[str, ...]]
 ) -> None:
     found = match_moves(gone, arrivals, _TUID)
-    assert [(m.gone.box, m.arrival.box) for m in found] == moves
+    if any(len(m) == 4 for m in moves):
+        got = sorted((m.gone.box, m.arrival.box, m.gone.uid, m.arrival.uid) for m in found)
+        assert got == moves
+    else:
+        assert [(m.gone.box, m.arrival.box) for m in found] == moves
 
 
 def _move(path: Path, root: Path, side: str, box: str) -> Path:

@@ -41,6 +41,9 @@ class MessageInfo:
     date: float | None = None
     # IMAP keywords (user flags; ``syncmail.keywords``), None where the store has none.
     keywords: frozenset[str] | None = None
+    # The server's own id of the message (RFC 8474 EMAILID, kept across MOVE and COPY),
+    # only when the listing asked for it and the server has one.
+    object_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ class ListRequest:
     every UID in ``extra_uids`` (older paired messages that must be seen).
     ``tuid_from``: for messages with ``uid >= tuid_from`` the X-TUID header is
     read (finding copies of an interrupted run).  ``message_id_uids``: read the
-    Message-ID of these (UIDVALIDITY recovery).  ``number_new``: a store that numbers
+    Message-ID of these (UIDVALIDITY recovery).  ``want_object_id``: the server's
+    own message id, where it has one (move detection).  ``number_new``: a store that numbers
     new messages itself when listing (Maildir) does so; without it they keep waiting,
     unlisted, as in mbsync, which numbers them only when it loads new messages (their
     numbers would otherwise not be the ones mbsync gives them later).
@@ -63,6 +67,7 @@ class ListRequest:
     want_date: bool = False
     tuid_from: int | None = None
     message_id_uids: frozenset[int] = frozenset()
+    want_object_id: bool = False
     number_new: bool = True
 
 

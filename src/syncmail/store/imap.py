@@ -48,7 +48,7 @@ __all__ = ["IMAPBoxError", "IMAPStore", "check_box_name"]
 # SASL mechanisms carrying an OAuth2 bearer token, preferred first (RFC 7628's own first).
 _OAUTH_MECHS = ("OAUTHBEARER", "XOAUTH2")
 # Capabilities the engine may care about, reported lower-case in ``Store.capabilities``.
-_REPORTED_CAPS = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "IDLE", "LITERAL+")
+_REPORTED_CAPS = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "IDLE", "LITERAL+", "OBJECTID")
 # The largest UID IMAP allows (RFC 3501: nz-number is 32 bit).
 _MAX_UID = 0xFFFFFFFF
 

@@ -158,6 +158,8 @@ class IMAPBox(Box):
             items += " RFC822.SIZE"
         if request.want_date:
             items += " INTERNALDATE"
+        if request.want_object_id and "objectid" in self.store.capabilities:
+            items += " EMAILID"
         out: dict[int, MessageInfo] = {}
         try:
             # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
@@ -483,7 +485,24 @@ def _info(uid: int, item: FetchItem) -> MessageInfo:
         size=int(item.get(b"RFC822.SIZE", 0) or 0),
         date=internaldate_timestamp(item.get(b"INTERNALDATE")),
         keywords=keywords_of(item.get(b"FLAGS", ())),
+        object_id=_object_id(item.get(b"EMAILID")),
     )
+
+
+def _object_id(value: object) -> str | None:
+    """RFC 8474's ``EMAILID (M6d99ac3275bb4e)``: one objectid in parentheses; anything
+    else is no id (move detection then goes by Message-ID)."""
+    if isinstance(value, tuple) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and _OBJECTID.fullmatch(value):
+        return value
+    return None
+
+
+# RFC 8474: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 _FOLD = re.compile(rb"\r?\n[ \t]+")

@@ -27,7 +27,7 @@ class Gone:
 
     ``partner_uid`` is its pair's UID on the other side (a file in that side's box
     ``box``); ``size`` is that file's size with any X-TUID line left out, counted in
-    the scanned side's line endings.
+    the scanned side's line endings; ``object_id`` the server's id it had (EMAILID).
     """
 
     box: str
@@ -35,6 +35,7 @@ class Gone:
     partner_uid: int
     message_id: str | None
     size: int
+    object_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Arrival:
     uid: int
     message_id: str | None
     size: int
+    object_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,35 @@ def sizes_agree(arrival: int, gone: int, tuid_line: int) -> bool:
 
 
 def match_moves(gone: Iterable[Gone], arrivals: Iterable[Arrival], tuid_line: int) -> list[Move]:
-    """The moves: a Message-ID that vanished exactly once and arrived exactly once on
-    the scanned side, in another box, with an agreeing size.  Anything doubtful
-    (no Message-ID, duplicates, two candidates, the same box) is no move: it is copied
-    and deleted as before."""
+    """The moves: first by the server's own id (EMAILID: the same message whatever its
+    Message-ID), then, among the rest, a Message-ID that vanished exactly once and
+    arrived exactly once on the scanned side.  Always in another box, with an agreeing
+    size.  Anything doubtful (no id, duplicates, two candidates, the same box, two
+    different server ids) is no move: it is copied and deleted as before."""
     gone = list(gone)
     arrivals = list(arrivals)
+    moves = _by_object_id(gone, arrivals, tuid_line)
+    moved = {id(m.gone) for m in moves} | {id(m.arrival) for m in moves}
+    gone = [g for g in gone if id(g) not in moved]
+    arrivals = [a for a in arrivals if id(a) not in moved]
+    return moves + _by_message_id(gone, arrivals, tuid_line)
+
+
+def _by_object_id(gone: list[Gone], arrivals: list[Arrival], tuid_line: int) -> list[Move]:
+    gone_count = Counter(g.object_id for g in gone if g.object_id)
+    arrival_count = Counter(a.object_id for a in arrivals if a.object_id)
+    by_id = {a.object_id: a for a in arrivals if a.object_id}
+    moves = []
+    for g in gone:
+        if not g.object_id or gone_count[g.object_id] != 1 or arrival_count[g.object_id] != 1:
+            continue
+        a = by_id[g.object_id]
+        if a.box != g.box and sizes_agree(a.size, g.size, tuid_line):
+            moves.append(Move(g, a))
+    return moves
+
+
+def _by_message_id(gone: list[Gone], arrivals: list[Arrival], tuid_line: int) -> list[Move]:
     gone_count = Counter(g.message_id for g in gone)
     arrival_count = Counter(a.message_id for a in arrivals)
     by_id = {a.message_id: a for a in arrivals}
@@ -80,6 +105,8 @@ def match_moves(gone: Iterable[Gone], arrivals: Iterable[Arrival], tuid_line: in
         a = by_id[g.message_id]
         if a.box == g.box or not sizes_agree(a.size, g.size, tuid_line):
             continue
+        if g.object_id and a.object_id and g.object_id != a.object_id:
+            continue  # the server says: another message (a new copy of the same mail)
         moves.append(Move(g, a))
     return moves
 

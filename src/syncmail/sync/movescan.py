@@ -28,6 +28,7 @@ from syncmail.store.base import (
     MessageInfo,
     Store,
 )
+from syncmail.sync import objectids
 from syncmail.sync.loads import NOTHING
 from syncmail.sync.moves import Arrival, Gone, Move, MoveSet, match_moves
 from syncmail.sync.msgcvt import TUID_LENGTH, convert_line_endings
@@ -116,6 +117,7 @@ def _scan_side(
     t = 1 - s
     gone_uids: dict[str, dict[int, int]] = {}  # box -> UID on s -> partner UID on t
     new_uids: dict[str, dict[int, int]] = {}  # box -> new UID on s -> its size
+    oids: dict[str, dict[int, str]] = {}  # box -> UID on s (gone or new) -> server id
     for _name, far_name, near_name in pairs:
         names = (far_name, near_name)
         paths = pair_state_paths(r.config, channel, *stores, far_name, near_name)
@@ -128,15 +130,35 @@ def _scan_side(
         if box is None:
             continue
         try:
-            gone_uids[names[s]], new_uids[names[s]] = _compare(box, state, s)
+            gone, new, listed = _compare(box, state, s)
+            oids[names[s]] = _object_ids(paths.state, SIDES[s], box, gone, new, listed)
         finally:
             box.close()
+        gone_uids[names[s]], new_uids[names[s]] = gone, new
     if not any(gone_uids.values()):
         return
     if isinstance(stores[t], MaildirStore):
-        _local_moves(channel, stores, s, gone_uids, new_uids, found)
+        _local_moves(channel, stores, s, gone_uids, new_uids, oids, found)
     else:
-        _server_moves(channel, stores, s, gone_uids, new_uids, found)
+        _server_moves(channel, stores, s, gone_uids, new_uids, oids, found)
+
+
+def _object_ids(
+    state_path: str, side: str, box: Box, gone: Mapping[int, int], new: Mapping[int, int],
+    listed: Mapping[int, str],
+) -> dict[int, str]:  # fmt: skip
+    """The server ids of the gone and new UIDs: the new ones listed now, the gone ones
+    as noted when last listed.  The notes are renewed with this listing (and the gone
+    ones, until their pairs are gone: a run that stops early finds them again)."""
+    if not listed and not gone:
+        return {}
+    path = objectids.notes_path(state_path)
+    uidvalidity = box.status.uidvalidity
+    noted = objectids.load(path, side, uidvalidity)
+    kept = {uid: noted[uid] for uid in gone if uid in noted}
+    if {**listed, **kept} != noted:
+        objectids.save(path, side, uidvalidity, {**listed, **kept})
+    return {**kept, **{uid: listed[uid] for uid in new if uid in listed}}
 
 
 def _tuid_line(crlf: bool) -> int:
@@ -146,15 +168,18 @@ def _tuid_line(crlf: bool) -> int:
 def _local_moves(
     channel: ChannelConfig, stores: tuple[Store, Store], s: int,
     gone_uids: Mapping[str, Mapping[int, int]], new_uids: Mapping[str, Mapping[int, int]],
-    found: MoveSet,
+    oids: Mapping[str, Mapping[int, str]], found: MoveSet,
 ) -> None:  # fmt: skip
     """Side ``t`` is a Maildir: a move is served from a hard link of its partner file."""
     t = 1 - s
     arrivals = [
-        a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new, None)
+        a
+        for name, new in new_uids.items()
+        if new
+        for a in _arrivals(stores[s], name, new, None, oids.get(name, {}))
     ]
-    wanted = {a.message_id for a in arrivals if a.message_id}
-    gone_list = list(_partners(stores[t], t, gone_uids, wanted, stores[s].crlf, found))
+    wanted = _wanted(arrivals)
+    gone_list = list(_partners(stores[t], t, gone_uids, wanted, stores[s].crlf, oids, found))
     for move in match_moves(gone_list, arrivals, _tuid_line(stores[s].crlf)):
         g, a = move.gone, move.arrival
         stash = found.sources.pop((t, g.box, g.partner_uid), None)
@@ -171,7 +196,7 @@ def _local_moves(
 def _server_moves(
     channel: ChannelConfig, stores: tuple[Store, Store], s: int,
     gone_uids: Mapping[str, Mapping[int, int]], new_uids: Mapping[str, Mapping[int, int]],
-    found: MoveSet,
+    oids: Mapping[str, Mapping[int, str]], found: MoveSet,
 ) -> None:  # fmt: skip
     """Side ``t`` copies on its own (IMAP): a move is a server-side copy of the partner,
     compared by the server's size against the arrival's (a Maildir file counted in the
@@ -179,13 +204,17 @@ def _server_moves(
     t = 1 - s
     crlf = stores[t].crlf
     arrivals = [
-        a for name, new in new_uids.items() if new for a in _arrivals(stores[s], name, new, crlf)
+        a
+        for name, new in new_uids.items()
+        if new
+        for a in _arrivals(stores[s], name, new, crlf, oids.get(name, {}))
     ]
-    wanted = {a.message_id for a in arrivals if a.message_id}
+    wanted = _wanted(arrivals)
     gone_list: list[Gone] = []
     for box_name, uids in gone_uids.items():
         if uids:
-            gone_list.extend(_server_partners(stores[t], box_name, uids, wanted))
+            box_oids = oids.get(box_name, {})
+            gone_list.extend(_server_partners(stores[t], box_name, uids, wanted, box_oids))
     for move in match_moves(gone_list, arrivals, _tuid_line(crlf)):
         g, a = move.gone, move.arrival
         found.server_sources[(s, a.box, a.uid)] = (g.box, g.partner_uid, a.message_id or "")
@@ -202,9 +231,15 @@ def _log_move(channel: ChannelConfig, s: int, move: Move, how: str) -> None:
     )  # fmt: skip
 
 
+def _wanted(arrivals: Sequence[Arrival]) -> set[str]:
+    """The Message-IDs and server ids a vanished message needs to be a move candidate."""
+    return {i for a in arrivals for i in (a.message_id, a.object_id) if i}
+
+
 def _server_partners(
-    store: Store, box_name: str, uids: Mapping[int, int], wanted: set[str]
-) -> list[Gone]:
+    store: Store, box_name: str, uids: Mapping[int, int], wanted: set[str],
+    oids: Mapping[int, str],
+) -> list[Gone]:  # fmt: skip
     box = _open(store, box_name)
     if box is None:
         return []
@@ -221,8 +256,8 @@ def _server_partners(
     out = []
     for uid, partner in uids.items():
         info = listing.get(partner)
-        if info is not None and info.message_id in wanted:
-            out.append(Gone(box.name, uid, partner, info.message_id, info.size))
+        if info is not None and (info.message_id in wanted or oids.get(uid) in wanted):
+            out.append(Gone(box.name, uid, partner, info.message_id, info.size, oids.get(uid)))
     return out
 
 
@@ -243,10 +278,12 @@ def _open(store: Store, name: str) -> Box | None:
         return None
 
 
-def _compare(box: Box, state: SyncState, s: int) -> tuple[dict[int, int], dict[int, int]]:
-    """Side ``s``'s paired UIDs that vanished (-> partner UID), and its new messages
-    (UID -> size)."""
-    listing = box.list_messages(ListRequest(want_size=True))
+def _compare(
+    box: Box, state: SyncState, s: int
+) -> tuple[dict[int, int], dict[int, int], dict[int, str]]:
+    """Side ``s``'s paired UIDs that vanished (-> partner UID), its new messages
+    (UID -> size), and the server ids of all listed (where the server has them)."""
+    listing = box.list_messages(ListRequest(want_size=True, want_object_id=True))
     paired: dict[int, int] = {}
     unmovable: set[int] = set()
     for rec in state.records:
@@ -264,12 +301,14 @@ def _compare(box: Box, state: SyncState, s: int) -> tuple[dict[int, int], dict[i
         for uid, info in listing.items()
         if uid not in paired and uid not in unmovable and uid > maxuid
     }
-    return gone, new
+    ids = {uid: info.object_id for uid, info in listing.items() if info.object_id}
+    return gone, new, ids
 
 
 def _arrivals(
-    store: Store, name: str, new: Mapping[int, int], to_crlf: bool | None
-) -> list[Arrival]:
+    store: Store, name: str, new: Mapping[int, int], to_crlf: bool | None,
+    oids: Mapping[int, str],
+) -> list[Arrival]:  # fmt: skip
     """The new messages ``new`` (UID -> size) of box ``name``, with their Message-IDs;
     with ``to_crlf`` set (a Maildir box) the size is the file's without X-TUID, in
     those line endings."""
@@ -287,16 +326,20 @@ def _arrivals(
                 sizes[uid] = _normal_size(path, to_crlf) if isinstance(path, str) else -1
     finally:
         box.close()
-    return [Arrival(box.name, uid, ids[uid].message_id, sizes[uid]) for uid in sorted(ids)]
+    return [
+        Arrival(box.name, uid, ids[uid].message_id, sizes[uid], oids.get(uid))
+        for uid in sorted(ids)
+    ]
 
 
 def _partners(
     store: Store, t: int, gone: Mapping[str, Mapping[int, int]], wanted: set[str],
-    crlf: bool, found: MoveSet,
+    crlf: bool, oids: Mapping[str, Mapping[int, str]], found: MoveSet,
 ) -> Iterator[Gone]:  # fmt: skip
     """The vanished messages whose partner file in ``store`` (the Maildir side, ``t``)
-    carries a wanted Message-ID, each partner file hard-linked into the stash
-    (``found.sources``); sizes counted in CRLF endings if ``crlf``."""
+    carries a wanted Message-ID, or whose server id (``oids``) is wanted, each partner
+    file hard-linked into the stash (``found.sources``); sizes counted in CRLF endings
+    if ``crlf``."""
     for box_name, uids in gone.items():
         if not uids:
             continue
@@ -309,9 +352,13 @@ def _partners(
                 ListRequest(min_uid=NOTHING, extra_uids=partner_uids, message_id_uids=partner_uids)
             )
             path_of = getattr(box, "path_of", None)
+            box_oids = oids.get(box_name, {})
             for uid, partner in uids.items():
                 info = listing.get(partner)
-                if info is None or not callable(path_of) or info.message_id not in wanted:
+                oid = box_oids.get(uid)
+                if info is None or not callable(path_of):
+                    continue
+                if info.message_id not in wanted and oid not in wanted:
                     continue
                 path = path_of(partner)
                 stash = _stash(path) if isinstance(path, str) else None
@@ -319,7 +366,7 @@ def _partners(
                     continue
                 found.sources[(t, box.name, partner)] = stash
                 size = _normal_size(stash, crlf)
-                yield Gone(box.name, uid, partner, info.message_id, size)
+                yield Gone(box.name, uid, partner, info.message_id, size, oid)
         finally:
             box.close()
 
