@@ -11,7 +11,7 @@ from dataclasses import field
 from syncmail.record import record
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class NewMessage:
     """A message was delivered into a box by a sync (a copy from the other side)."""
 
@@ -27,7 +27,7 @@ class NewMessage:
     source_uid: int | None = None
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class FlagsChanged:
     """The flags of a message on ``side`` were changed by a sync."""
 
@@ -43,7 +43,7 @@ class FlagsChanged:
     path: str | None = None
 
 
-@record(frozen=True)
+@record(frozen=True, slots=True)
 class MessageRemoved:
     """A message was expunged from (or moved to the trash of) ``side``."""
 

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_LENGTH",
     "KeywordSource",
     "NOT_KEYWORDS",
+    "NO_KEYWORDS",
     "decode_keyword",
     "encode_tag",
     "fold",
@@ -36,6 +37,9 @@ _ESCAPED = _SPECIALS | frozenset("=[<>;&")
 # Names in a FETCH FLAGS list that are no keywords for the engine: $Forwarded is the
 # Passed flag (syncmail.flags), anything starting with a backslash is a system flag.
 NOT_KEYWORDS = frozenset({"$forwarded"})
+
+
+NO_KEYWORDS: frozenset[str] = frozenset()
 
 
 def fold(keyword: str) -> str:
@@ -60,7 +64,8 @@ def keywords_of(names: Iterable[object]) -> frozenset[str]:
         text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
         if is_keyword(text) and fold(text) not in NOT_KEYWORDS:
             out.add(text)
-    return frozenset(out)
+    # Most messages have none: one shared empty set, not 200 bytes per message listed.
+    return frozenset(out) if out else NO_KEYWORDS
 
 
 def encode_tag(tag: str) -> str | None:
