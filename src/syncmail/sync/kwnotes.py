@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
+
+from syncmail.sync.statefiles import write_note
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,6 @@ def save(path: str, uidvalidity: tuple[int, int], pairs: Mapping[Pair, frozenset
         "uidvalidity": list(uidvalidity),
         "pairs": {f"{f} {n}": sorted(k) for (f, n), k in sorted(pairs.items()) if k},
     }
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="ascii") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("Warning: cannot write %s: %s", path, e.strerror)
+    if (error := write_note(path, json.dumps(doc, separators=(",", ":")).encode())) is not None:
+        log.warning("Warning: %s", error)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
+
+from syncmail.sync.statefiles import write_note
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,5 @@ def save(path: str, side: str, uidvalidity: int, ids: Mapping[int, str]) -> None
     """Replace side ``side``'s ids, keeping the other side's."""
     doc = _read(path) or {"version": VERSION}
     doc[side] = {"uidvalidity": uidvalidity, "ids": {str(u): ids[u] for u in sorted(ids)}}
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="ascii") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("Warning: cannot write %s: %s", path, e.strerror)
+    if (error := write_note(path, json.dumps(doc, separators=(",", ":")).encode())) is not None:
+        log.warning("Warning: %s", error)

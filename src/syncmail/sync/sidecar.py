@@ -19,7 +19,7 @@ from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.plan import Plan, plan
 from syncmail.sync.state import SyncState
-from syncmail.sync.statefiles import remove_note
+from syncmail.sync.statefiles import remove_note, write_note
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,8 @@ class Sidecar:
         if notes is None:
             self.discard(self.path)
             return
-        tmp = self.path + ".tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(notes, f)
-            os.replace(tmp, self.path)
-        except OSError as e:
-            log.debug("cannot write %s: %s", self.path, e.strerror)
+        if (error := write_note(self.path, json.dumps(notes).encode())) is not None:
+            log.debug("%s", error)
 
     @staticmethod
     def discard(path: str) -> None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import field
 
 from syncmail.record import record
 from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
+from syncmail.sync.statefiles import remove_note, write_note
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +130,9 @@ def load(path: str) -> Snapshot | None:
 
 def save(path: str, snap: Snapshot) -> None:
     """Write by rename; a failure only costs the next run a full listing."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(encode(snap))
-        os.replace(tmp, path)
-    except OSError as e:
-        log.debug("cannot write %s: %s", path, e.strerror)
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+    if (error := write_note(path, encode(snap))) is not None:
+        log.debug("%s", error)
+        remove_note(path)
 
 
 # --- patching (pure) ----------------------------------------------------------------------

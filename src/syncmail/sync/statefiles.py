@@ -27,6 +27,19 @@ log = logging.getLogger(__name__)
 _NOTE_SUFFIX = re.compile(r"\.syncmail(?:-[a-z]+)?(?:\.tmp)?")
 
 
+def write_note(path: str, data: bytes) -> str | None:
+    """Write one of syncmail's files beside a state by rename (a reader never sees half of
+    it); returns what went wrong, or None."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        return f"cannot write {path}: {e.strerror}"
+    return None
+
+
 def remove_note(path: str) -> None:
     """Remove one of syncmail's files beside a state (notes, snapshots, the move log):
     gone already is fine, and any other failure only costs a full listing next time."""
