@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from syncmail.record import record
 from syncmail.sync.loads import FAR, NEAR, SideLoad
 
 __all__ = [
@@ -33,7 +34,7 @@ def bump_maxuid(maxuid: int, uid: int) -> int:
 # handles itself: a split entry sits right after its parent in the state file.
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Upgrade:
     """A flagged placeholder on ``side`` asks for its real message: journal ``^``.
 
@@ -48,7 +49,7 @@ class Upgrade:
     pflags: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TuidMatch:
     """A pending copy of an interrupted run was found: journal ``<``/``>``."""
 
@@ -57,7 +58,7 @@ class TuidMatch:
     uid: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ExpiredOrphan:
     """An expired message vanished from the expire side: journal ``~ status``, then
     orphan the pair (``side``'s UID becomes 0) instead of propagating a deletion."""
@@ -67,7 +68,7 @@ class ExpiredOrphan:
     side: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NewPair:
     """A new pending pair (``+``); ``doomed`` ones are killed at once (``-``)."""
 
@@ -76,7 +77,7 @@ class NewPair:
     doomed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SetFlags:
     """Change flags of ``uid`` on ``side`` (``add``/``remove`` may both be 0), then
     journal ``*`` with ``synced`` unless it is None."""
@@ -94,7 +95,7 @@ class SetFlags:
     purge: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StatusChange:
     """Journal ``~``: ``record``'s persistent status becomes ``status`` (an expiry
     begins, a new message is expired before it is copied, an expired one is copied
@@ -104,7 +105,7 @@ class StatusChange:
     status: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Copy:
     """Copy ``source_uid`` to side ``target`` for ``record`` (pending)."""
 
@@ -121,7 +122,7 @@ class Copy:
     upgrade: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Prune:
     """After expunging: ``kill`` the record, or orphan it (``side``'s UID becomes 0)."""
 
