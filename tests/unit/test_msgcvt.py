@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncmail.sync.msgcvt import (
     convert_line_endings,
@@ -136,3 +138,22 @@ def test_header_value_absent_or_empty() -> None:
     assert header_value(b"Message-ID:\nTo: t\n\n", b"message-id") is None
     assert header_value(b"Message-ID:   \n\n", b"message-id") is None
     assert header_value(b"", b"message-id") is None
+
+
+def _header_end_by_lines(data: bytes) -> int:
+    """The definition, slowly: the offset of the first line that is empty or a lone CR."""
+    pos = 0
+    while (nl := data.find(b"\n", pos)) >= 0:
+        if data[pos : nl + 1] in (b"\n", b"\r\n"):
+            return pos
+        pos = nl + 1
+    return -1
+
+
+@given(st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n", b"X-TUID: x"]),
+                max_size=40))
+def test_header_end_is_the_first_empty_line(pieces: list[bytes]) -> None:
+    from syncmail.sync.msgcvt import _header_end
+
+    data = b"".join(pieces)
+    assert _header_end(data) == _header_end_by_lines(data)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Iterable, Iterator
 
 TUID_LENGTH = 12
 # How much of a message given in pieces is held to find the end of its header.
 HEAD_LOOKAHEAD = 1 << 20
 _TUID_PREFIX = b"x-tuid: "
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
 
 
 def make_tuid() -> str:
@@ -37,12 +39,10 @@ def _header_end(data: bytes) -> int:
     """
     if data.startswith(b"\n") or data.startswith(b"\r\n"):
         return 0
-    lf = data.find(b"\n\n")
-    # Only look for the CRLF form before the LF one: no scan of a big body.
-    crlf = data.find(b"\n\r\n", 0, lf if lf >= 0 else len(data))
-    if crlf >= 0:
-        return crlf + 1
-    return lf + 1 if lf >= 0 else -1
+    # The first empty line of either form, in one pass that stops there: looking for
+    # one form first would scan the whole body of a message written in the other.
+    found = _EMPTY_LINE.search(data)
+    return found.start() + 1 if found is not None else -1
 
 
 def header_value(data: bytes, name: bytes) -> str | None:
