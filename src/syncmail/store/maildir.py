@@ -151,6 +151,8 @@ class MaildirBox(Box):
         self.name = name
         # Absolute directory of the box (the one holding cur/ new/ tmp/).
         self.path = path
+        # path + "/": file paths are made per message, os.path.join costs more than this.
+        self._dir_prefix = os.path.join(path, "")
         self._store = store
         self._uv = uv
         self._fsync = fsync
@@ -178,7 +180,7 @@ class MaildirBox(Box):
             raise self._error("box is closed")
 
     def _abs(self, rel: str) -> str:
-        return os.path.join(self.path, rel)
+        return self._dir_prefix + rel
 
     def _own(self, *paths: str) -> None:
         """Paths this process is about to rename or unlink (see ``own_writes``)."""
