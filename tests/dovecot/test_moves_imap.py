@@ -88,7 +88,9 @@ _ID_MODES = {
 
 
 @pytest.mark.parametrize("mode", list(_ID_MODES))
-def test_server_move_by_server_id(tmp_path: Path, imap_user: Any, mode: str) -> None:
+def test_server_move_by_server_id(
+    tmp_path: Path, imap_user: Any, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two messages under one Message-ID and one without any, moved on the server: told
     apart by the server's own id (Dovecot's X-GUID, or RFC 8474's EMAILID where the
     server offers OBJECTID), all three are moves: no download, the local files kept,
@@ -125,6 +127,8 @@ def test_server_move_by_server_id(tmp_path: Path, imap_user: Any, mode: str) -> 
         relay.reset()
         _sync(cfg)
         fetched = relay.body_fetches
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert not [w for w in warned if "sent in the clear" not in w], warned
     assert set(files(tmp_path, "near")) == {"A"}
     zoo = files(tmp_path, "near", "Zoo")
     assert set(zoo) == {"D1", "D2", "N"}
