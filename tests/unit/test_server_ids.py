@@ -18,11 +18,15 @@ from syncmail.sync import objectids
     [
         (b"1 (UID 5 FLAGS () EMAILID (M6d99ac3275bb4e))", "e:M6d99ac3275bb4e"),
         # Dovecot's Maildir: the base name, dots, commas and all.
-        (b"1 (UID 5 X-GUID 1796413964.M3393P20156.vm,S=14,W=17 FLAGS ())",
-         "x:1796413964.M3393P20156.vm,S=14,W=17"),  # fmt: skip
+        (
+            b"1 (UID 5 X-GUID 1796413964.M3393P20156.vm,S=14,W=17 FLAGS ())",
+            "x:1796413964.M3393P20156.vm,S=14,W=17",
+        ),
         # mdbox: a GUID in hex; one of digits only reads as a number.
-        (b"1 (UID 5 X-GUID 0b4fd3216be3c3651f0000a8e4f7e3c0)",
-         "x:0b4fd3216be3c3651f0000a8e4f7e3c0"),  # fmt: skip
+        (
+            b"1 (UID 5 X-GUID 0b4fd3216be3c3651f0000a8e4f7e3c0)",
+            "x:0b4fd3216be3c3651f0000a8e4f7e3c0",
+        ),
         (b"1 (UID 5 X-GUID 12345)", "x:12345"),
         (b'1 (UID 5 X-GUID "a quoted guid")', None),  # a space: not an id we trust
         (b'1 (UID 5 X-GUID "")', None),
