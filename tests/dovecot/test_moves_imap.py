@@ -4,6 +4,8 @@ COPY), never an upload."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +79,25 @@ def _dup(subject: str, message_id: str | None) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("objectid", [True, False])
-def test_server_move_by_emailid(tmp_path: Path, imap_user: Any, objectid: bool) -> None:
+# The server id each mode goes by, and the account lines that choose it.
+_ID_MODES = {
+    "x-guid": ("x:", "DisableExtension OBJECTID"),
+    "objectid": ("e:", ""),
+    "none": (None, "DisableExtension OBJECTID X-GUID"),
+}
+
+
+@pytest.mark.parametrize("mode", list(_ID_MODES))
+def test_server_move_by_server_id(
+    tmp_path: Path, imap_user: Any, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two messages under one Message-ID and one without any, moved on the server: told
-    apart by the server's EMAILID (RFC 8474), all three are moves (no download); with
-    OBJECTID hidden they are doubtful by Message-ID, so downloaded again and deleted."""
+    apart by the server's own id (Dovecot's X-GUID, or RFC 8474's EMAILID where the
+    server offers OBJECTID), all three are moves: no download, the local files kept,
+    and mbsync afterwards finds nothing to do.  With both hidden they are doubtful by
+    Message-ID, so downloaded again and deleted."""
     c = imap_user.client()
-    if objectid and b"OBJECTID" not in c.capabilities():
+    if mode == "objectid" and b"OBJECTID" not in c.capabilities():
         c.logout()
         pytest.skip("this Dovecot offers no OBJECTID (2.3.19 has none; 2.4 has)")
     c.create_folder("Zoo")
@@ -91,18 +105,21 @@ def test_server_move_by_emailid(tmp_path: Path, imap_user: Any, objectid: bool) 
     for subject, mid in (("D1", "<dup@example.org>"), ("D2", "<dup@example.org>"),
                          ("N", None), ("A", "<A@example.org>")):  # fmt: skip
         imap_user.append("INBOX", _dup(subject, mid))
+    prefix, account = _ID_MODES[mode]
     with CuttingRelay(imap_user.port) as relay:
         acct = Account(imap_user.server, imap_user.name, imap_user.password, relay.port)
-        account = "" if objectid else "DisableExtension OBJECTID"
         cfg = write_config(tmp_path, acct, "Expunge Both\nDetectMoves yes", account)
         _sync(cfg)
         relay.reset()
         _sync(cfg)  # the ids are noted from the second run on (the first has no pairs)
         notes = tmp_path / "near" / "INBOX" / ".mbsyncstate.syncmail-emailids"
-        assert notes.exists() == objectid
+        assert notes.exists() == (prefix is not None)
+        if prefix is not None:
+            assert f'"{prefix}' in notes.read_text()
         # The near copies made recognisable (same size): a download would undo this.
         for path in files(tmp_path, "near").values():
             path.write_bytes(path.read_bytes().replace(b"body of", b"BODY OF"))
+        inodes = {s: p.stat().st_ino for s, p in files(tmp_path, "near").items()}
         c = imap_user.client()
         c.select_folder("INBOX")
         c.move(c.search(["NOT", "SUBJECT", "A"]), "Zoo")
@@ -110,19 +127,62 @@ def test_server_move_by_emailid(tmp_path: Path, imap_user: Any, objectid: bool) 
         relay.reset()
         _sync(cfg)
         fetched = relay.body_fetches
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert not [w for w in warned if "sent in the clear" not in w], warned
     assert set(files(tmp_path, "near")) == {"A"}
     zoo = files(tmp_path, "near", "Zoo")
     assert set(zoo) == {"D1", "D2", "N"}
     local = {s for s, p in zoo.items() if b"BODY OF " + s.encode() in p.read_bytes()}
-    if objectid:
+    if prefix is not None:
         assert fetched == 0
         assert local == {"D1", "D2", "N"}
     else:
         assert fetched >= 1 and local == set()
+        assert not {s for s, p in zoo.items() if p.stat().st_ino == inodes[s]}
     c = imap_user.client()
     c.select_folder("Zoo")
     assert len(c.search("ALL")) == 3
     c.logout()
+    _mbsync_finds_nothing(tmp_path, imap_user)
+
+
+def _mbsync_finds_nothing(root: Path, imap_user: Any) -> None:
+    """mbsync 1.4 on the same state (its own config: it rejects DetectMoves and the
+    syncmail-only DisableExtension names) changes nothing, here or on the server."""
+    if shutil.which("mbsync") is None:
+        return
+    rc = write_config(root / "mbsync", imap_user, "Expunge Both")
+    text = rc.read_text().replace(f"{root}/mbsync/near", f"{root}/near")
+    rc.write_text(text.replace("TLSType None", "SSLType None"))  # mbsync 1.4's name
+    before = _near_files(root)
+    server = _server_uids(imap_user)
+    proc = subprocess.run(
+        ["mbsync", "-c", str(rc), "-a"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _near_files(root) == before
+    assert _server_uids(imap_user) == server
+
+
+def _near_files(root: Path) -> dict[str, int]:
+    """Message file name -> inode, over every box of the Maildir."""
+    return {
+        str(p.relative_to(root)): p.stat().st_ino
+        for p in (root / "near").rglob("*")
+        if p.parent.name in ("cur", "new") and p.is_file()
+    }
+
+
+def _server_uids(imap_user: Any) -> dict[str, list[int]]:
+    c = imap_user.client()
+    try:
+        out = {}
+        for box in ("INBOX", "Zoo"):
+            c.select_folder(box)
+            out[box] = sorted(c.search("ALL"))
+        return out
+    finally:
+        c.logout()
 
 
 def _local_move(root: Path, subject: str, box: str) -> None:

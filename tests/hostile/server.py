@@ -286,6 +286,10 @@ class _Session:
             self.send(tag + b" BAD nothing selected\r\n")
             return
         uid_set, _, items = args.partition(b" ")
+        if b"X-GUID" in items.upper():
+            # Dovecot's own item: a server that is not Dovecot refuses it, as it should.
+            self.send(tag + b" BAD unknown fetch attribute X-GUID\r\n")
+            return
         wanted = _select(box, uid_set)
         body = _BODY_ITEM.search(items)
         if body is not None and body.group(1) == b"":

@@ -62,24 +62,33 @@ def _a(
         ),
         # The server's id (EMAILID) tells duplicates of one Message-ID apart...
         (
-            [_g("INBOX", "<a>", oid="E1"), _g("INBOX", "<a>", uid=2, oid="E2")],
-            [_a("Archive", "<a>", uid=8, oid="E2"), _a("Archive", "<a>", oid="E1")],
+            [_g("INBOX", "<a>", oid="e:E1"), _g("INBOX", "<a>", uid=2, oid="e:E2")],
+            [_a("Archive", "<a>", uid=8, oid="e:E2"), _a("Archive", "<a>", oid="e:E1")],
             [("INBOX", "Archive", 1, 7), ("INBOX", "Archive", 2, 8)],
         ),
         # ... and finds a message without a Message-ID.
-        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, oid="E1")], [("INBOX", "Archive")]),
+        ([_g("INBOX", None, oid="e:E1")], [_a("Archive", None, oid="e:E1")],
+         [("INBOX", "Archive")]),  # fmt: skip
         # One side's id unknown (noted before the server had it): by Message-ID.
-        ([_g("INBOX", "<a>")], [_a("Archive", "<a>", oid="E1")], [("INBOX", "Archive")]),
+        ([_g("INBOX", "<a>")], [_a("Archive", "<a>", oid="e:E1")], [("INBOX", "Archive")]),
         # Two different ids: the server says another message, whatever the Message-ID.
-        ([_g("INBOX", "<a>", oid="E1")], [_a("Archive", "<a>", oid="E2")], []),
+        ([_g("INBOX", "<a>", oid="e:E1")], [_a("Archive", "<a>", oid="e:E2")], []),
         # The same id twice is as doubtful as the same Message-ID twice; sizes must agree.
-        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, oid="E1"),
-                                          _a("Work", None, uid=8, oid="E1")], []),  # fmt: skip
-        ([_g("INBOX", None, oid="E1")], [_a("Archive", None, 150, oid="E1")], []),
+        ([_g("INBOX", None, oid="e:E1")], [_a("Archive", None, oid="e:E1"),
+                                          _a("Work", None, uid=8, oid="e:E1")], []),  # fmt: skip
+        ([_g("INBOX", None, oid="e:E1")], [_a("Archive", None, 150, oid="e:E1")], []),
+        # Dovecot's X-GUID is matched alike; ids of two kinds (the server changed, or
+        # DisableExtension) say nothing about each other: by Message-ID.
+        ([_g("INBOX", None, oid="x:1.M2.h")], [_a("Archive", None, oid="x:1.M2.h")],
+         [("INBOX", "Archive")]),  # fmt: skip
+        ([_g("INBOX", "<a>", oid="e:E1")], [_a("Archive", "<a>", oid="x:E2")],
+         [("INBOX", "Archive")]),  # fmt: skip
+        ([_g("INBOX", None, oid="e:E1")], [_a("Archive", None, oid="x:E1")], []),
+        ([_g("INBOX", "<a>", oid="x:1")], [_a("Archive", "<a>", oid="x:2")], []),
         # Matched by id first, the rest still by Message-ID.
         (
-            [_g("INBOX", "<a>", oid="E1"), _g("INBOX", "<b>", uid=2)],
-            [_a("Archive", "<b>", uid=8), _a("Archive", "<x>", oid="E1")],
+            [_g("INBOX", "<a>", oid="e:E1"), _g("INBOX", "<b>", uid=2)],
+            [_a("Archive", "<b>", uid=8), _a("Archive", "<x>", oid="e:E1")],
             [("INBOX", "Archive", 1, 7), ("INBOX", "Archive", 2, 8)],
         ),
     ],

@@ -49,7 +49,7 @@ DISABLE_EXTENSIONS = (
     "IMAP4REV1", "LOGINDISABLED", "SASL-IR", "STARTTLS", "UIDPLUS", "LITERAL+", "LITERAL-",
     "MOVE", "NAMESPACE", "UTF8=ACCEPT", "UTF8=ONLY", "COMPRESS=DEFLATE",
     # syncmail only (mbsync does not use them, and rejects these names):
-    "CONDSTORE", "QRESYNC", "OBJECTID",
+    "CONDSTORE", "QRESYNC", "OBJECTID", "X-GUID",
 )  # fmt: skip
 _TLS_TYPES: dict[str, TLSType] = {"none": "none", "starttls": "starttls", "imaps": "imaps"}
 _SUBFOLDERS: dict[str, SubFolders] = {

@@ -41,8 +41,9 @@ class MessageInfo:
     date: float | None = None
     # IMAP keywords (user flags; ``syncmail.keywords``), None where the store has none.
     keywords: frozenset[str] | None = None
-    # The server's own id of the message (RFC 8474 EMAILID, kept across MOVE and COPY),
-    # only when the listing asked for it and the server has one.
+    # The server's own id of the message (RFC 8474 EMAILID, or Dovecot's X-GUID; kept
+    # across MOVE and COPY), only when the listing asked for it and the server has one.
+    # Prefixed with its kind ("e:", "x:"): ids of two kinds are never the same message.
     object_id: str | None = None
 
 

@@ -114,6 +114,9 @@ class IMAPStore(Store):
         self._listed_status: dict[str, BoxStatus] = {}
         # The warning that the server takes no new keywords was given (once per store).
         self.keyword_warned = False
+        # Whether the server answers Dovecot's FETCH X-GUID (advertised nowhere): None
+        # until a listing that wants server ids has asked (``IMAPBox.list_messages``).
+        self.x_guid: bool | None = None
 
     # --- connection ----------------------------------------------------------------------
 
@@ -254,6 +257,8 @@ class IMAPStore(Store):
             self._login(session, acc, caps)
             caps = session.capabilities() - disabled
         self.server_caps = caps
+        if "X-GUID" in disabled:
+            self.x_guid = False
         # imapclient consults its cached list too (LITERAL+ when sending literals, and
         # the commands it guards): it must see the masked one.
         client._cached_capabilities = tuple(c.encode() for c in sorted(caps))

@@ -158,41 +158,62 @@ class IMAPBox(Box):
             items += " RFC822.SIZE"
         if request.want_date:
             items += " INTERNALDATE"
-        if request.want_object_id and "objectid" in self.store.capabilities:
-            items += " EMAILID"
-        out: dict[int, MessageInfo] = {}
+        id_item = self._id_item(request)
         try:
-            # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
-            # and the server would reject it as an invalid set.
-            ranged = request.min_uid <= _MAX_UID
-            seqs: dict[int, int] = {}
-            for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items) if ranged else ():
-                uid = int(item[b"UID"])
-                if uid >= request.min_uid:
-                    self._check_unique(seqs, uid, item)
-                    out[uid] = _info(uid, item)
-            extra = [u for u in request.extra_uids if u < request.min_uid and u > 0]
-            for item in session.fetch_uids(extra, items):
-                uid = int(item[b"UID"])
-                if uid in request.extra_uids:
-                    self._check_unique(seqs, uid, item)
-                    out[uid] = _info(uid, item)
-            if request.tuid_from is not None:
-                tuid_from = max(request.tuid_from, 1)
-                wanted = [u for u in out if u >= tuid_from]
-                for item in session.fetch_uids(wanted, "UID BODY.PEEK[HEADER.FIELDS (X-TUID)]"):
-                    info = out.get(int(item[b"UID"]))
-                    if info is not None:
-                        info.tuid = _header(body_item(item), b"x-tuid")
-            ids = [u for u in request.message_id_uids if u in out]
-            for item in session.fetch_uids(ids, "UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"):
-                info = out.get(int(item[b"UID"]))
-                if info is not None:
-                    info.message_id = _header(body_item(item), b"message-id")
+            out = self._list(session, request, f"{items}{id_item}")
         except CommandFailed as exc:
-            raise self._error(f"listing failed: {exc.text}") from None
+            if id_item != " X-GUID" or self.store.x_guid is not None or exc.command != "UID FETCH":
+                raise self._error(f"listing failed: {exc.text}") from None
+            # The probe's answer (a BAD or NO to the item): no X-GUID on this server.
+            # A refusal for another reason comes back when listing again without it.
+            log.debug("store %s: no X-GUID (%s)", self.store.name, exc.text)
+            self.store.x_guid = False
+            return self.list_messages(request)
+        if id_item == " X-GUID" and self.store.x_guid is None and out:
+            # A server that ignores the item: no use asking again.
+            self.store.x_guid = any(info.object_id for info in out.values())
         if out:
             self.status.uidnext = max(self.status.uidnext, max(out) + 1)
+        return out
+
+    def _id_item(self, request: ListRequest) -> str:
+        """The FETCH item of the server's own message id: RFC 8474 EMAILID where it
+        offers OBJECTID, else Dovecot's X-GUID unless known to be missing."""
+        if not request.want_object_id:
+            return ""
+        if "objectid" in self.store.capabilities:
+            return " EMAILID"
+        return "" if self.store.x_guid is False else " X-GUID"
+
+    def _list(self, session: Session, request: ListRequest, items: str) -> dict[int, MessageInfo]:
+        out: dict[int, MessageInfo] = {}
+        # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
+        # and the server would reject it as an invalid set.
+        ranged = request.min_uid <= _MAX_UID
+        seqs: dict[int, int] = {}
+        for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items) if ranged else ():
+            uid = int(item[b"UID"])
+            if uid >= request.min_uid:
+                self._check_unique(seqs, uid, item)
+                out[uid] = _info(uid, item)
+        extra = [u for u in request.extra_uids if u < request.min_uid and u > 0]
+        for item in session.fetch_uids(extra, items):
+            uid = int(item[b"UID"])
+            if uid in request.extra_uids:
+                self._check_unique(seqs, uid, item)
+                out[uid] = _info(uid, item)
+        if request.tuid_from is not None:
+            tuid_from = max(request.tuid_from, 1)
+            wanted = [u for u in out if u >= tuid_from]
+            for item in session.fetch_uids(wanted, "UID BODY.PEEK[HEADER.FIELDS (X-TUID)]"):
+                info = out.get(int(item[b"UID"]))
+                if info is not None:
+                    info.tuid = _header(body_item(item), b"x-tuid")
+        ids = [u for u in request.message_id_uids if u in out]
+        for item in session.fetch_uids(ids, "UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"):
+            info = out.get(int(item[b"UID"]))
+            if info is not None:
+                info.message_id = _header(body_item(item), b"message-id")
         return out
 
     def _check_unique(self, seqs: dict[int, int], uid: int, item: FetchItem) -> None:
@@ -485,24 +506,38 @@ def _info(uid: int, item: FetchItem) -> MessageInfo:
         size=int(item.get(b"RFC822.SIZE", 0) or 0),
         date=internaldate_timestamp(item.get(b"INTERNALDATE")),
         keywords=keywords_of(item.get(b"FLAGS", ())),
-        object_id=_object_id(item.get(b"EMAILID")),
+        object_id=_object_id(item),
     )
 
 
-def _object_id(value: object) -> str | None:
-    """RFC 8474's ``EMAILID (M6d99ac3275bb4e)``: one objectid in parentheses; anything
-    else is no id (move detection then goes by Message-ID)."""
+def _object_id(item: FetchItem) -> str | None:
+    """The server's own id of the message, its kind as a prefix (ids of two kinds are
+    never compared): ``e:`` RFC 8474's ``EMAILID (M6d99ac3275bb4e)``, ``x:`` Dovecot's
+    ``X-GUID`` (its Maildir base name or mdbox GUID, an astring).  Anything else is no
+    id (move detection then goes by Message-ID)."""
+    value = item.get(b"EMAILID")
     if isinstance(value, tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, str) and _OBJECTID.fullmatch(value):
-        return value
+        text = _atom(value[0])
+        if text is not None and _OBJECTID.fullmatch(text):
+            return "e:" + text
+    text = _atom(item.get(b"X-GUID"))
+    if text is not None and _X_GUID.fullmatch(text):
+        return "x:" + text
     return None
+
+
+def _atom(value: object) -> str | None:
+    if isinstance(value, int):
+        return str(value)  # the parser reads an all-digit atom as a number
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return value if isinstance(value, str) else None
 
 
 # RFC 8474: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
 _OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# X-GUID: printable ASCII, no space (a Maildir base name has dots, commas, "=").
+_X_GUID = re.compile(r"[!-~]{1,255}")
 
 
 _FOLD = re.compile(rb"\r?\n[ \t]+")

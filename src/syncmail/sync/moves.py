@@ -27,7 +27,8 @@ class Gone:
 
     ``partner_uid`` is its pair's UID on the other side (a file in that side's box
     ``box``); ``size`` is that file's size with any X-TUID line left out, counted in
-    the scanned side's line endings; ``object_id`` the server's id it had (EMAILID).
+    the scanned side's line endings; ``object_id`` the server's id it had (EMAILID or
+    X-GUID, its kind as a prefix: ``e:``, ``x:``).
     """
 
     box: str
@@ -64,8 +65,8 @@ def sizes_agree(arrival: int, gone: int, tuid_line: int) -> bool:
 
 
 def match_moves(gone: Iterable[Gone], arrivals: Iterable[Arrival], tuid_line: int) -> list[Move]:
-    """The moves: first by the server's own id (EMAILID: the same message whatever its
-    Message-ID), then, among the rest, a Message-ID that vanished exactly once and
+    """The moves: first by the server's own id (EMAILID or X-GUID: the same message
+    whatever its Message-ID), then, among the rest, a Message-ID that vanished exactly once and
     arrived exactly once on the scanned side.  Always in another box, with an agreeing
     size.  Anything doubtful (no id, duplicates, two candidates, the same box, two
     different server ids) is no move: it is copied and deleted as before."""
@@ -105,10 +106,19 @@ def _by_message_id(gone: list[Gone], arrivals: list[Arrival], tuid_line: int) ->
         a = by_id[g.message_id]
         if a.box == g.box or not sizes_agree(a.size, g.size, tuid_line):
             continue
-        if g.object_id and a.object_id and g.object_id != a.object_id:
+        if _differ(g.object_id, a.object_id):
             continue  # the server says: another message (a new copy of the same mail)
         moves.append(Move(g, a))
     return moves
+
+
+def _differ(gone: str | None, arrival: str | None) -> bool:
+    """Two server ids of one kind (the prefix up to ``:``, EMAILID or X-GUID) that
+    differ.  Ids of two kinds (a server that changed, a ``DisableExtension``) say
+    nothing about each other."""
+    if not gone or not arrival:
+        return False
+    return gone.partition(":")[0] == arrival.partition(":")[0] and gone != arrival
 
 
 @dataclass

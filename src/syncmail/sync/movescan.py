@@ -156,7 +156,9 @@ def _object_ids(
     uidvalidity = box.status.uidvalidity
     noted = objectids.load(path, side, uidvalidity)
     kept = {uid: noted[uid] for uid in gone if uid in noted}
-    if {**listed, **kept} != noted:
+    # A pair never synced has no state yet, nor (a new box) a directory for the notes:
+    # its ids are noted from its next run on, once something is paired.
+    if {**listed, **kept} != noted and os.path.exists(state_path):
         objectids.save(path, side, uidvalidity, {**listed, **kept})
     return {**kept, **{uid: listed[uid] for uid in new if uid in listed}}
 

@@ -1,5 +1,5 @@
-"""The server's own message ids (RFC 8474 EMAILID) move detection last listed, per side:
-``<state>.syncmail-emailids``.
+"""The server's own message ids (RFC 8474 EMAILID, Dovecot's X-GUID; prefixed with
+their kind) move detection last listed, per side: ``<state>.syncmail-emailids``.
 
 A message moved on the server is gone from the box it left, and its id with it: only
 these notes say which id a vanished UID had.  Kept beside the mbsync state, never in
@@ -18,7 +18,8 @@ from syncmail.sync.statefiles import write_note
 log = logging.getLogger(__name__)
 
 SUFFIX = ".syncmail-emailids"
-VERSION = 1
+# 2: ids carry their kind ("e:", "x:"); version 1's bare EMAILIDs are dropped.
+VERSION = 2
 
 
 def notes_path(state_path: str) -> str:
