@@ -135,21 +135,25 @@ def settle(
         )
         for t in (FAR, NEAR)
     ]
-    loads = load_specs(state, ops, expiry=expiry)
+    if any(changed[t] and not isinstance(boxes[t], MaildirBox) for t in (FAR, NEAR)):
+        return  # before any Maildir is listed again for nothing
+    loads = None
     fresh = list(listings)
     for t in (FAR, NEAR):
         box = boxes[t]
         if isinstance(box, MaildirBox):
             # Also when unchanged by us: its first listing may have numbered new files.
             confirmed = box.confirm_listing(listings[t])
-            fresh[t] = box.list_messages(loads[t].request()) if confirmed is None else confirmed
-        elif changed[t]:
-            return
+            if confirmed is None:
+                loads = loads or load_specs(state, ops, expiry=expiry)
+                confirmed = box.list_messages(loads[t].request())
+            fresh[t] = confirmed
     # The quick check usually answers; a full plan only when it cannot tell.
     quick = not channel.max_messages and obviously_in_sync(state, fresh[FAR], fresh[NEAR])
     if quick:
         sidecar.save()
         return
+    loads = loads or load_specs(state, ops, expiry=expiry)
     again = plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry)
     # A box the next run refuses ("Please set ExpireUnread") is not in sync either:
     # mbsync refuses it on every run, so the next run must not skip it.
