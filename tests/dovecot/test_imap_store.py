@@ -281,3 +281,32 @@ def test_without_uidplus_stored_uids_are_unknown(imap_user) -> None:  # type: ig
         assert box.list_messages(ListRequest()) == {}
     finally:
         s.close()
+
+
+def test_body_fetches_are_pipelined_and_an_abandoned_one_is_drained(
+    remote, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Batches are asked for one ahead; a caller that stops after the first batch leaves
+    the next FETCH's answer to be read and dropped by the next command, whose own answer
+    is then exactly its own."""
+    from syncmail.store import imapbox
+
+    monkeypatch.setattr(imapbox, "FETCH_BATCH", 2)
+    box = remote.open_box("INBOX")
+    bodies = [message(n) for n in range(1, 8)]
+    assert [s.uid for s in box.store_messages([OutgoingMessage(b, 0) for b in bodies])] == [
+        1, 2, 3, 4, 5, 6, 7,
+    ]  # fmt: skip
+    session = remote.session
+    fetched = box.fetch_messages([1, 2, 3, 4, 5, 6, 7])
+    first = next(fetched)
+    assert first.data == bodies[0]
+    # Batch 1 (UIDs 1-2) is read, batch 2 (3-4) already asked for, not yet read.
+    assert len(session._ahead) == 1
+    fetched.close()  # abandoned after one message
+    listed = box.list_messages(ListRequest(want_size=True))
+    assert not session._ahead
+    assert sorted(listed) == [1, 2, 3, 4, 5, 6, 7]
+    assert [m.data for m in box.fetch_messages([7, 5])] == [bodies[6], bodies[4]]
+    # All batches in order, each message once.
+    assert [m.data for m in box.fetch_messages(list(range(1, 8)))] == bodies

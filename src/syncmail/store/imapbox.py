@@ -31,6 +31,7 @@ from syncmail.store.imapwire import (
     FetchItem,
     Session,
     body_item,
+    compress_uids,
     internaldate_timestamp,
     parse_appenduid,
     uid_set_chunks,
@@ -233,8 +234,9 @@ class IMAPBox(Box):
     def fetch_messages(
         self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
     ) -> Iterator[FetchedMessage]:
-        """Bodies in batches; one over MessageSizeLimit is refused before it is read
-        (a MessageError naming it, after the ones before it)."""
+        """Bodies in batches, the next one asked for while this one is stored; one over
+        MessageSizeLimit is refused before it is read (a MessageError naming it, after
+        the ones before it)."""
         session = self._use()
         if not uids:
             return
@@ -246,22 +248,21 @@ class IMAPBox(Box):
         except CommandFailed as exc:
             raise self._error(f"fetch failed: {exc.text}") from None
         limit = self.store.message_size_limit
-        batch: list[int] = []
-        budget = 0
-        for uid in uids:
-            if uid not in sizes:
-                continue  # vanished
-            size = sizes[uid]
-            if size > limit:
-                yield from self._fetch_batch(batch, spool_dir, dates)
-                raise MessageError(self.name, uid, self._too_big(size, limit))
-            if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
-                yield from self._fetch_batch(batch, spool_dir, dates)
-                batch, budget = [], 0
-            batch.append(uid)
-            budget += size
-        if batch:
-            yield from self._fetch_batch(batch, spool_dir, dates)
+        batches, refused = _batches(uids, sizes, limit)
+        # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
+        items = "UID FLAGS INTERNALDATE BODY.PEEK[]" if dates else "UID FLAGS BODY.PEEK[]"
+        # A batch is at most FETCH_BATCH UIDs: its set is always one command line.
+        answers = session.fetch_ahead(
+            (compress_uids(batch) for batch in batches), items, limit, spool_dir
+        )
+        for batch in batches:
+            try:
+                got = {int(i[b"UID"]): i for i in next(answers)}
+            except CommandFailed as exc:
+                raise self._error(f"fetch failed: {exc.text}") from None
+            yield from self._batch_messages(batch, got)
+        if refused is not None:
+            raise MessageError(self.name, refused[0], self._too_big(refused[1], limit))
 
     def _too_big(self, size: int, limit: int) -> str:
         return (
@@ -269,22 +270,9 @@ class IMAPBox(Box):
             f"(MessageSizeLimit of IMAPAccount {self.store.account.name}); not fetched"
         )
 
-    def _fetch_batch(
-        self, batch: list[int], spool_dir: str | None, dates: bool
+    def _batch_messages(
+        self, batch: list[int], got: dict[int, FetchItem]
     ) -> Iterator[FetchedMessage]:
-        if not batch:
-            return
-        session = self._use()
-        # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
-        items = "UID FLAGS INTERNALDATE BODY.PEEK[]" if dates else "UID FLAGS BODY.PEEK[]"
-        try:
-            with session.bodies(self.store.message_size_limit, spool_dir):
-                got = {
-                    int(i[b"UID"]): i
-                    for i in session.fetch_uids(batch, items)
-                }
-        except CommandFailed as exc:
-            raise self._error(f"fetch failed: {exc.text}") from None
         for uid in batch:
             item = got.pop(uid, None)
             if item is None:
@@ -475,6 +463,29 @@ class _Change(Protocol[_SetOut]):
     def add(self) -> _SetOut: ...
     @property
     def remove(self) -> _SetOut: ...
+
+
+def _batches(
+    uids: Sequence[int], sizes: dict[int, int], limit: int
+) -> tuple[list[list[int]], tuple[int, int] | None]:
+    """``uids`` still there (in ``sizes``) in FETCH batches of at most FETCH_BATCH
+    messages and FETCH_BYTES, up to the first one over ``limit``: that one's UID and
+    size come back apart (it is refused after the messages before it)."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    budget = 0
+    for uid in uids:
+        if uid not in sizes:
+            continue  # vanished
+        size = sizes[uid]
+        if size > limit:
+            return [*batches, batch] if batch else batches, (uid, size)
+        if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
+            batches.append(batch)
+            batch, budget = [], 0
+        batch.append(uid)
+        budget += size
+    return [*batches, batch] if batch else batches, None
 
 
 def _sorted_names(keywords: frozenset[str]) -> list[str]:

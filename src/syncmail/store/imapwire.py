@@ -9,6 +9,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -401,6 +402,9 @@ class Session:
         client._imap.debug = 0
         client.folder_encode = False  # names are encoded by store.utf7, as we choose
         self.reader: BoundedReader | None = install(client._imap, timeout)
+        # Body FETCHes sent ahead (fetch_ahead) whose answers are still to be read, with
+        # the body limits and spool directory they are read under.
+        self._ahead: deque[tuple[str, int, str | None]] = deque()
 
     def reinstall_reader(self) -> None:
         """After STARTTLS: imaplib made a new socket file; bound that one too."""
@@ -425,7 +429,17 @@ class Session:
 
     @contextmanager
     def guard(self, what: str) -> Iterator[None]:
-        """Translate whatever imapclient/socket/ssl raise during ``what`` into our errors."""
+        """Translate whatever imapclient/socket/ssl raise during ``what`` into our errors.
+
+        Answers still due to FETCHes sent ahead are read first: a command's answer must
+        be its own."""
+        if self._ahead and self.dead is None:
+            self._drain_ahead()
+        with self._guarded(what):
+            yield
+
+    @contextmanager
+    def _guarded(self, what: str) -> Iterator[None]:
         if self.dead is not None:
             raise ConnectionFailed(self.store, f"connection unusable ({self.dead})")
         try:
@@ -471,11 +485,55 @@ class Session:
         with self.guard("UID FETCH"):
             imap.untagged_responses.pop("FETCH", None)
             tag = imap._command("UID", "FETCH", uid_set, f"({items})")
-            typ, data = imap._command_complete("FETCH", tag)
-            if typ != "OK":
-                raise CommandFailed("UID FETCH", _text(data))
-            typ, data = imap._untagged_response(typ, data, "FETCH")
-            return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+            return self._fetch_answer(tag)
+
+    def fetch_ahead(
+        self, uid_sets: Iterable[str], items: str, limit: int, spool_dir: str | None
+    ) -> Iterator[list[FetchItem]]:
+        """``uid_fetch`` of each set, read as bodies of at most ``limit`` bytes (see
+        ``bodies``), with the next set's FETCH sent before this one's answer is read: the
+        server reads the next batch from its disk while the caller stores this one (mbsync
+        pipelines its fetches too).  One FETCH at most is ahead.  A caller that stops
+        early leaves it to the next command, which reads and drops its answer."""
+        imap = self.client._imap
+        if self._ahead:
+            self._drain_ahead()
+        for uid_set in uid_sets:
+            with self._guarded("UID FETCH"):
+                self._ahead.append((imap._command("UID", "FETCH", uid_set, f"({items})"),
+                                    limit, spool_dir))  # fmt: skip
+            if len(self._ahead) > 1:
+                yield self._answer_ahead()
+        while self._ahead:
+            yield self._answer_ahead()
+
+    def _answer_ahead(self) -> list[FetchItem]:
+        tag, limit, spool_dir = self._ahead.popleft()
+        with self.bodies(limit, spool_dir), self._guarded("UID FETCH"):
+            # Nothing of this FETCH's answer is read yet: what is there is older.
+            self.client._imap.untagged_responses.pop("FETCH", None)
+            return self._fetch_answer(tag)
+
+    def _drain_ahead(self) -> None:
+        """Read and drop the answers of FETCHes sent ahead that nobody will read."""
+        while self._ahead:
+            try:
+                items = self._answer_ahead()
+            except CommandFailed:
+                continue
+            for item in items:
+                for value in item.values():
+                    if isinstance(value, SpooledBody):
+                        value.close()
+
+    def _fetch_answer(self, tag: str) -> list[FetchItem]:
+        """The messages of the FETCH ``tag`` (its answer is read now); within a guard."""
+        imap = self.client._imap
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise CommandFailed("UID FETCH", _text(data))
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
 
     def fetch_changed(
         self, items: str, modseq: int, *, vanished: bool
