@@ -39,6 +39,8 @@ FAULTS = {
     "bye_mid_fetch": "send BYE in the middle of the body FETCH and close",
     "select_no": "answer SELECT with NO",
     "select_bad": "answer SELECT with BAD",
+    "parallel_fetch": "run pipelined body FETCHes at once, as Dovecot may: the next one's "
+    "messages come before this one's completion",
 }
 
 
@@ -358,10 +360,34 @@ class _Session:
                 self.send(b"* BYE server shutting down\r\n")
                 raise _Closed
             self.send(head + b"BODY[] {%d}\r\n" % len(msg.body) + msg.body + b")\r\n")
+        if box.fault == "parallel_fetch" and self._next_body_fetch(tag, box):
+            return
         if box.fault == "unasked_uids":
             junk = b"From: x\r\n\r\nnot asked for\r\n"
             self.send(b"* 99 FETCH (UID 999 FLAGS () BODY[] {%d}\r\n" % len(junk) + junk + b")\r\n")
         self.ok(tag)
+
+    def _next_body_fetch(self, tag: bytes, box: Box) -> bool:
+        """If a body FETCH is already pipelined behind ``tag``'s: its messages, then both
+        completions (as a server running both at once may answer)."""
+        self.conn.settimeout(0.5)
+        try:
+            text = self.read_command()
+        except (TimeoutError, _Closed):
+            return False
+        finally:
+            self.conn.settimeout(None)
+        self.server.commands.append(text.decode("latin-1")[:200])
+        m = _COMMAND.match(text)
+        body = _BODY_ITEM.search(text)
+        if not m or m.group(2).upper() != b"FETCH" or body is None or body.group(1):
+            raise _Closed  # the test only pipelines body FETCHes
+        for seq, msg in enumerate(_select(box, m.group(3).partition(b" ")[0]), 1):
+            self.send(b"* %d FETCH (UID %d FLAGS () BODY[] {%d}\r\n" % (
+                seq, msg.uid, len(msg.body)) + msg.body + b")\r\n")
+        self.ok(tag)
+        self.ok(m.group(1))
+        return True
 
     def _stream_junk(self, limit: int) -> None:
         chunk = b"x" * 65536

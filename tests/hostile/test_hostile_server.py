@@ -140,6 +140,24 @@ def test_harmless_oddities_still_sync_every_message_exactly(tmp_path: Path, faul
         assert "the server sent UID 999, which was not asked for; ignored" in run.stderr
 
 
+def test_pipelined_fetches_answered_at_once_keep_every_message(tmp_path: Path) -> None:
+    """Bodies are fetched in batches with the next FETCH sent ahead; a server that runs
+    both at once sends the next batch's messages before this batch is complete: they are
+    kept for their batch, none is dropped as unasked or stored twice."""
+    box = Box("INBOX", messages(450), fault="parallel_fetch")  # 3 batches of at most 200
+    with HostileServer([box]) as server:
+        run = run_syncmail(write_rc(tmp_path, server.port), "-a")
+        fetches = [c for c in server.commands if "BODY.PEEK[]" in c.upper()]
+    assert_clean(run)
+    assert run.returncode == 0, run.stderr
+    assert len(fetches) == 3
+    assert "not asked for" not in run.stderr
+    stored = sorted(p.read_bytes() for p in (tmp_path / "mail/INBOX").glob("*/*"))
+    assert [strip_tuid(b) for b in stored] == sorted(
+        m.body.replace(b"\r\n", b"\n") for m in box.messages
+    )
+
+
 def strip_tuid(data: bytes) -> bytes:
     """``data`` without the one X-TUID line syncmail (like mbsync) adds to a copy."""
     at = data.find(b"X-TUID: ")

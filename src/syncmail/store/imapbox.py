@@ -31,7 +31,6 @@ from syncmail.store.imapwire import (
     FetchItem,
     Session,
     body_item,
-    compress_uids,
     internaldate_timestamp,
     parse_appenduid,
     uid_set_chunks,
@@ -252,12 +251,10 @@ class IMAPBox(Box):
         # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
         items = "UID FLAGS INTERNALDATE BODY.PEEK[]" if dates else "UID FLAGS BODY.PEEK[]"
         # A batch is at most FETCH_BATCH UIDs: its set is always one command line.
-        answers = session.fetch_ahead(
-            (compress_uids(batch) for batch in batches), items, limit, spool_dir
-        )
+        answers = session.fetch_ahead(batches, items, limit, spool_dir)
         for batch in batches:
             try:
-                got = {int(i[b"UID"]): i for i in next(answers)}
+                got = next(answers)
             except CommandFailed as exc:
                 raise self._error(f"fetch failed: {exc.text}") from None
             yield from self._batch_messages(batch, got)

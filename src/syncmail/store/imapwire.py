@@ -365,6 +365,14 @@ def internaldate_timestamp(value: Any) -> float | None:
     return float(value.timestamp())
 
 
+def _close_bodies(items: Iterable[FetchItem]) -> None:
+    """Remove the spool files of bodies nobody will store."""
+    for item in items:
+        for value in item.values():
+            if isinstance(value, SpooledBody):
+                value.close()
+
+
 def body_item(item: FetchItem, section: bytes = b"") -> bytes | SpooledBody | None:
     """The ``BODY[section...]`` value of a parsed FETCH item, whatever the exact key spelling.
 
@@ -488,24 +496,49 @@ class Session:
             return self._fetch_answer(tag)
 
     def fetch_ahead(
-        self, uid_sets: Iterable[str], items: str, limit: int, spool_dir: str | None
-    ) -> Iterator[list[FetchItem]]:
-        """``uid_fetch`` of each set, read as bodies of at most ``limit`` bytes (see
-        ``bodies``), with the next set's FETCH sent before this one's answer is read: the
-        server reads the next batch from its disk while the caller stores this one (mbsync
-        pipelines its fetches too).  One FETCH at most is ahead.  A caller that stops
-        early leaves it to the next command, which reads and drops its answer."""
+        self, batches: Sequence[list[int]], items: str, limit: int, spool_dir: str | None
+    ) -> Iterator[dict[int, FetchItem]]:
+        """``UID FETCH`` of each batch of UIDs, read as bodies of at most ``limit`` bytes
+        (see ``bodies``), with the next batch's FETCH sent before this one's answer is
+        read: the server reads the next batch from its disk while the caller stores this
+        one (mbsync pipelines its fetches too).  One FETCH at most is ahead.
+
+        Yields per batch its messages by UID, with any message no batch asked for (the
+        caller says so).  A server may run pipelined FETCHes at once (Dovecot does), so a
+        message of the next batch can come with this one's answer: it waits for its turn.
+        A caller that stops early leaves the answer still due to the next command, which
+        reads and drops it.
+        """
         imap = self.client._imap
         if self._ahead:
             self._drain_ahead()
-        for uid_set in uid_sets:
-            with self._guarded("UID FETCH"):
-                self._ahead.append((imap._command("UID", "FETCH", uid_set, f"({items})"),
-                                    limit, spool_dir))  # fmt: skip
-            if len(self._ahead) > 1:
-                yield self._answer_ahead()
-        while self._ahead:
-            yield self._answer_ahead()
+        asked = {uid for batch in batches for uid in batch}
+        early: dict[int, FetchItem] = {}
+        try:
+            for k, batch in enumerate(batches):
+                with self._guarded("UID FETCH"):
+                    tag = imap._command("UID", "FETCH", compress_uids(batch), f"({items})")
+                self._ahead.append((tag, limit, spool_dir))
+                if k > 0:
+                    yield self._batch_answer(batches[k - 1], asked, early)
+            if batches:
+                yield self._batch_answer(batches[-1], asked, early)
+        finally:
+            _close_bodies(early.values())
+
+    def _batch_answer(
+        self, batch: list[int], asked: set[int], early: dict[int, FetchItem]
+    ) -> dict[int, FetchItem]:
+        for item in self._answer_ahead():
+            uid = item[b"UID"]
+            # A later flag update of a message does not replace its body.
+            if uid not in early or body_item(item) is not None:
+                _close_bodies([early[uid]] if uid in early else [])
+                early[uid] = item
+        answer = {uid: early.pop(uid) for uid in batch if uid in early}
+        for uid in [u for u in early if u not in asked]:
+            answer[uid] = early.pop(uid)
+        return answer
 
     def _answer_ahead(self) -> list[FetchItem]:
         tag, limit, spool_dir = self._ahead.popleft()
@@ -518,13 +551,9 @@ class Session:
         """Read and drop the answers of FETCHes sent ahead that nobody will read."""
         while self._ahead:
             try:
-                items = self._answer_ahead()
+                _close_bodies(self._answer_ahead())
             except CommandFailed:
                 continue
-            for item in items:
-                for value in item.values():
-                    if isinstance(value, SpooledBody):
-                        value.close()
 
     def _fetch_answer(self, tag: str) -> list[FetchItem]:
         """The messages of the FETCH ``tag`` (its answer is read now); within a guard."""
