@@ -43,9 +43,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IMAPBox"]
 
-# Messages per FETCH batch of bodies, and the bytes budget (mbsync's BufferLimit default).
+# Messages per FETCH batch of bodies, and the bytes budget: with one batch fetched ahead,
+# two are in flight, together mbsync's BufferLimit default (10 MiB).
 FETCH_BATCH = 200
-FETCH_BYTES = 10 * 1024 * 1024
+FETCH_BYTES = 5 * 1024 * 1024
 # Messages per MULTIAPPEND command, and its bytes budget.
 STORE_BATCH = 200
 STORE_BYTES = 10 * 1024 * 1024
