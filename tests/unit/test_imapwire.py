@@ -316,3 +316,25 @@ def test_invalid_utf7_namespace_prefix_is_a_store_error() -> None:
     session = Session(_NamespaceClient(b"Mail/&ZeVnLIqe-/"), "s")  # type: ignore[arg-type]
     store._namespace(session, frozenset({"NAMESPACE"}))
     assert (store.prefix, store.delimiter) == ("Mail/\u65e5\u672c\u8a9e/", "/")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"1 (UID 4 FLAGS (\\Seen) RFC822.SIZE 120 X-GUID 0c6d0e1a5c58fb5e2a0b0000ad2a0c6a)",
+        b"2 (UID 5 X-GUID 1733353200.M1P2.host FLAGS ())",
+        b"3 (UID 6 FLAGS () X-GUID 12345)",
+        b'4 (UID 7 FLAGS () X-GUID "a quoted guid")',
+        b"5 (UID 8 X-GUID NIL)",
+    ],
+)
+def test_x_guid_lines_read_alike_on_both_paths(line: bytes) -> None:
+    """A DetectMoves listing on Dovecot carries X-GUID: the fast path reads an atom one as
+    the generic parser does (a quoted one goes to the generic parser)."""
+    from imapclient.response_parser import parse_fetch_response
+
+    from syncmail.store.imapwire import _SIMPLE_FETCH
+
+    assert bool(_SIMPLE_FETCH.fullmatch(line)) == (b'"' not in line)
+    [generic] = parse_fetch_response([line], uid_is_key=False).values()
+    assert parse_fetch([line]) == [generic]

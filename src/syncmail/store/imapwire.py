@@ -188,9 +188,14 @@ def parse_copyuid(text: bytes | str) -> tuple[int, list[int], list[int]] | None:
 # --- FETCH parsing -------------------------------------------------------------------------
 
 # A literal-free FETCH line made only of atoms, numbers and flag lists: the common case
-# (UID FLAGS RFC822.SIZE MODSEQ) is parsed here, far faster than the generic parser.
-_SIMPLE_FETCH = re.compile(rb"(\d+) \(((?:[A-Z0-9.]+ (?:\([^()\"{]*\)|\d+) ?)*)\)", re.IGNORECASE)
-_SIMPLE_ITEM = re.compile(rb"([A-Z0-9.]+) (\(([^()]*)\)|\d+)", re.IGNORECASE)
+# (UID FLAGS RFC822.SIZE MODSEQ, and Dovecot's X-GUID atom for DetectMoves) is parsed
+# here, far faster than the generic parser.
+_X_GUID_ATOM = rb"X-GUID [^\s()\"{}%*\\\]]+"
+_SIMPLE_FETCH = re.compile(
+    rb"(\d+) \(((?:(?:[A-Z0-9.]+ (?:\([^()\"{]*\)|\d+)|" + _X_GUID_ATOM + rb") ?)*)\)",
+    re.IGNORECASE,
+)
+_SIMPLE_ITEM = re.compile(rb"([A-Z0-9.]+|X-GUID) (\(([^()]*)\)|[^\s()]+)", re.IGNORECASE)
 
 
 def parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
@@ -252,10 +257,13 @@ def _simple_items(seq: bytes, items: bytes) -> FetchItem:
     item: FetchItem = {b"SEQ": int(seq)}
     for im in _SIMPLE_ITEM.finditer(items):
         key = im.group(1).upper()
+        value = im.group(2)
         if im.group(3) is not None:
             item[key] = tuple(im.group(3).split())
-        else:
-            item[key] = int(im.group(2))
+        elif value.isdigit():
+            item[key] = int(value)
+        else:  # an atom (X-GUID), as the generic parser gives it
+            item[key] = None if value.upper() == b"NIL" else value
     return item
 
 
