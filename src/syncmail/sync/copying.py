@@ -22,6 +22,7 @@ from syncmail.store.base import (
     Store,
     StoredMessage,
 )
+from syncmail.sync.boxsync import NO_UIDPLUS_ENV
 from syncmail.sync.journal import Journal
 from syncmail.sync.msgcvt import convert_chunks, convert_message, header_value, make_placeholder
 from syncmail.sync.plan import FAR, SIDES, Copy, bump_maxuid
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Tests only (mbsync's -Tu): ignore the UIDs stores report for new copies, so that
-# they are found by X-TUID as on a server without UIDPLUS.
-NO_UIDPLUS_ENV = "SYNCMAIL_TEST_NO_UIDPLUS"
 # Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
 _STORE_BATCH = 500
 

@@ -32,7 +32,7 @@ from syncmail.sync.boxsync import (
     RunContext,
     sync_box,
 )
-from syncmail.sync.plan import FAR, NEAR
+from syncmail.sync.loads import FAR, NEAR
 from syncmail.sync.retry import RETRY_DELAYS, retrying
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,17 @@ import json
 import logging
 import os
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from syncmail.config.model import ChannelConfig, Config, Operations
 from syncmail.store.base import Box, BoxStatus, MessageInfo, Store
 from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
-from syncmail.sync.plan import Plan, plan
 from syncmail.sync.state import SyncState
 from syncmail.sync.statefiles import remove_note, write_note
+
+if TYPE_CHECKING:
+    from syncmail.sync.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,8 @@ def settle(
         sidecar.save()
         return
     loads = loads or load_specs(state, ops, expiry=expiry)
+    from syncmail.sync.plan import plan  # only here: the fast path needs no planner
+
     again = plan(fresh[FAR], fresh[NEAR], state, ops, loads=loads, expiry=expiry)
     # A box the next run refuses ("Please set ExpireUnread") is not in sync either:
     # mbsync refuses it on every run, so the next run must not skip it.
