@@ -1,4 +1,5 @@
-"""One box pair of a channel: open (Create/Remove), list, plan, apply journalled, commit.
+"""One box pair of a channel: opened here (Create/Remove, or nothing to do at all), then
+listed, planned, applied journalled and committed by ``syncmail.sync.openpair``.
 
 Order of work (mbsync's): TUID matches, killed pairs, new pairs (``_`` placeholders,
 ``~`` expiry starts); flag changes (one store call per side, then ``*`` and ``~``);
