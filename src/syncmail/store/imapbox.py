@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from syncmail import flags
 from syncmail.errors import MessageError
@@ -364,7 +364,7 @@ class IMAPBox(Box):
         return False
 
     def set_keywords(self, changes: Sequence[KeywordEdit]) -> None:
-        stores = _grouped_stores(changes, _sorted_names)
+        stores = _grouped_stores(changes, sorted)
         try:
             self._use().uid_stores(stores)
         except CommandFailed as exc:
@@ -450,19 +450,6 @@ class IMAPBox(Box):
 # --- helpers ----------------------------------------------------------------------------
 
 
-_Set = TypeVar("_Set", int, frozenset[str])
-_SetOut = TypeVar("_SetOut", int, frozenset[str], covariant=True)
-
-
-class _Change(Protocol[_SetOut]):
-    @property
-    def uid(self) -> int: ...
-    @property
-    def add(self) -> _SetOut: ...
-    @property
-    def remove(self) -> _SetOut: ...
-
-
 def _batches(
     uids: Sequence[int], sizes: dict[int, int], limit: int
 ) -> tuple[list[list[int]], tuple[int, int] | None]:
@@ -486,16 +473,13 @@ def _batches(
     return [*batches, batch] if batch else batches, None
 
 
-def _sorted_names(keywords: frozenset[str]) -> list[str]:
-    return sorted(keywords)
-
-
 def _grouped_stores(
-    changes: Iterable[_Change[_Set]], names: Callable[[_Set], list[str]]
+    changes: Iterable[FlagChange | KeywordEdit], names: Callable[[Any], list[str]]
 ) -> list[tuple[list[int], str, list[str]]]:
-    """The ``UID STORE``s for ``changes``: one per distinct set of names added, one per
-    distinct set removed, each for all the UIDs sharing it."""
-    groups: dict[tuple[_Set, _Set], list[int]] = {}
+    """The ``UID STORE``s for ``changes`` (flag bits or keyword sets, which ``names``
+    spells): one per distinct set added, one per distinct set removed, each for all the
+    UIDs sharing it."""
+    groups: dict[tuple[Any, Any], list[int]] = {}
     for change in changes:
         if change.add or change.remove:
             groups.setdefault((change.add, change.remove), []).append(change.uid)

@@ -539,10 +539,12 @@ class Session:
     ) -> dict[int, FetchItem]:
         for item in self._answer_ahead():
             uid = item[b"UID"]
-            # A later flag update of a message does not replace its body.
-            if uid not in early or body_item(item) is not None:
-                _close_bodies([early[uid]] if uid in early else [])
-                early[uid] = item
+            known = early.get(uid)
+            if known is not None:
+                if body_item(item) is None:
+                    continue  # a later flag update of the message: its body stays
+                _close_bodies([known])
+            early[uid] = item
         answer = {uid: early.pop(uid) for uid in batch if uid in early}
         for uid in [u for u in early if u not in asked]:
             answer[uid] = early.pop(uid)
