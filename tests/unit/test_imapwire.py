@@ -19,6 +19,7 @@ from syncmail.store.imapwire import (
     expand_uid_set,
     internaldate,
     internaldate_timestamp,
+    iter_fetch,
     parse_appenduid,
     parse_copyuid,
     parse_fetch,
@@ -111,6 +112,26 @@ def test_parse_fetch_reads_simple_bodies_itself_and_others_generically() -> None
     assert by_seq[3][b"UID"] == 9 and body_item(by_seq[3]) == b"xyz"
     assert by_seq[4][b"UID"] == 7 and body_item(by_seq[4]) == b"xy"
     assert isinstance(by_seq[4][b"INTERNALDATE"], datetime)
+
+
+def test_iter_fetch_gives_parse_fetchs_items_one_at_a_time() -> None:
+    data = [
+        b"1 (UID 4 FLAGS (\\Seen) RFC822.SIZE 120)",
+        (b"2 (UID 9 BODY[HEADER.FIELDS (X-TUID)] {20}", b"X-TUID: abcdef123456"),
+        b' INTERNALDATE "17-Jul-1996 02:44:25 -0700")',
+        b"3 (UID 5 FLAGS () RFC822.SIZE 7)",
+    ]
+    lazy = iter_fetch(data)
+    assert next(lazy)[b"UID"] == 4  # before the rest is parsed
+    assert [i[b"SEQ"] for i in lazy] == [3, 2]  # simple ones first, as parse_fetch
+    assert list(iter_fetch(data)) == parse_fetch(data)
+
+
+def test_iter_fetch_refuses_a_bad_item_when_it_gets_there() -> None:
+    lazy = iter_fetch([b"1 (UID 4 FLAGS ())", b"2 (UID 0 FLAGS ())"])
+    assert next(lazy)[b"UID"] == 4
+    with pytest.raises(ValueError, match="UID"):
+        next(lazy)
 
 
 def test_a_literal_shorter_than_announced_is_not_taken_as_simple() -> None:

@@ -192,7 +192,8 @@ class IMAPBox(Box):
         # and the server would reject it as an invalid set.
         ranged = request.min_uid <= _MAX_UID
         seqs: dict[int, int] = {}
-        for item in session.uid_fetch(f"{max(request.min_uid, 1)}:*", items) if ranged else ():
+        listing = session.uid_fetch_listing(f"{max(request.min_uid, 1)}:*", items)
+        for item in listing if ranged else ():
             uid = int(item[b"UID"])
             if uid >= request.min_uid:
                 self._check_unique(seqs, uid, item)

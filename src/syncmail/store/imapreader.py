@@ -28,8 +28,10 @@ MAX_LINE = 1_000_000
 MIN_PROGRESS = 1024
 # A literal where no message body is expected (flags, header fields, mailbox names).
 METADATA_LIMIT = 4 * 1024 * 1024
-# Literals larger than this go to disk as they arrive.
-SPOOL_THRESHOLD = 4 * 1024 * 1024
+# Literals larger than this go to disk as they arrive.  A body held in memory is copied
+# a few times on its way to the target (read, converted, written), so this bounds the
+# peak a single large message adds; the few messages above it cost a temporary file.
+SPOOL_THRESHOLD = 1024 * 1024
 # The default largest message accepted (IMAPAccount MessageSizeLimit).
 DEFAULT_MESSAGE_LIMIT = 1024 * 1024 * 1024
 _CHUNK = 256 * 1024
@@ -182,7 +184,9 @@ class BoundedReader:
     def _read_exact(self, size: int) -> bytes:
         while len(self._buf) < size:
             self._more(size, len(self._buf), "literal")
-        out = bytes(self._buf[:size])
+        # One copy: slicing the bytearray itself would make a second.
+        with memoryview(self._buf) as view:
+            out = bytes(view[:size])
         del self._buf[:size]
         return out
 

@@ -285,9 +285,21 @@ def _body_item(element: Any, after: Any) -> FetchItem | None:
 
 
 def _parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
-    from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
+    return list(_iter_parse_fetch(data))
 
-    fast: list[FetchItem] = []
+
+def iter_fetch(data: Sequence[Any]) -> Iterator[FetchItem]:
+    """``parse_fetch`` one message at a time, for a listing: a box of 100,000 messages
+    never has all its per-message dicts alive at once.  A malformed item raises
+    ValueError when it is reached (the items before it were already yielded)."""
+    for item in _iter_parse_fetch(data):
+        _check_item(item)
+        yield item
+
+
+def _iter_parse_fetch(data: Sequence[Any]) -> Iterator[FetchItem]:
+    """The items of the simple shapes as they come, then the others (imapclient's parser
+    reads those all at once)."""
     rest: list[Any] = []
     skip = False
     for i, element in enumerate(data):
@@ -297,18 +309,23 @@ def _parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
         if isinstance(element, bytes):
             m = _SIMPLE_FETCH.fullmatch(element)
             if m:
-                fast.append(_simple_items(m.group(1), m.group(2)))
+                yield _simple_items(m.group(1), m.group(2))
                 continue
         elif isinstance(element, tuple):
             got = _body_item(element, data[i + 1] if i + 1 < len(data) else None)
             if got is not None:
-                fast.append(got)
+                yield got
                 skip = True  # its closing ")"
                 continue
         if element is not None:
             rest.append(element)
-    if not rest:
-        return fast
+    if rest:
+        yield from _parse_generic(rest)
+
+
+def _parse_generic(rest: list[Any]) -> list[FetchItem]:
+    from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
+
     rest, spooled = _hide_spooled(rest)
     try:
         parsed = parse_fetch_response(rest, normalise_times=False, uid_is_key=False)
@@ -330,7 +347,7 @@ def _parse_fetch(data: Sequence[Any]) -> list[FetchItem]:
         slow.append(item)
     for body in spooled.values():
         body.close()
-    return fast + slow
+    return slow
 
 
 _LITERAL_SIZE = re.compile(rb"\{\d+\}$")
@@ -502,6 +519,28 @@ class Session:
             imap.untagged_responses.pop("FETCH", None)
             tag = imap._command("UID", "FETCH", uid_set, f"({items})")
             return self._fetch_answer(tag)
+
+    def uid_fetch_listing(self, uid_set: str, items: str) -> Iterator[FetchItem]:
+        """``uid_fetch`` of a listing (no bodies), its answer read at once and parsed
+        as the caller goes: only one message's dict is alive at a time."""
+        imap = self.client._imap
+        with self.guard("UID FETCH"):
+            imap.untagged_responses.pop("FETCH", None)
+            tag = imap._command("UID", "FETCH", uid_set, f"({items})")
+            typ, data = imap._command_complete("FETCH", tag)
+            if typ != "OK":
+                raise CommandFailed("UID FETCH", _text(data))
+            typ, data = imap._untagged_response(typ, data, "FETCH")
+        items_ = iter_fetch(data)
+        while True:
+            # Parsing is guarded as reading was (an unparsable answer is the command's
+            # failure); the caller's own work between two items is not.
+            with self._guarded("UID FETCH"):
+                item = next(items_, None)
+            if item is None:
+                return
+            if isinstance(item.get(b"UID"), int):
+                yield item
 
     def fetch_ahead(
         self, batches: Sequence[list[int]], items: str, limit: int, spool_dir: str | None

@@ -64,6 +64,36 @@ def _path_of(box: Box, uid: int) -> str | None:
     return result if isinstance(result, str) else None
 
 
+class NewMessages:
+    """The ``NewMessage`` events of one ``copy_new`` call, made as they are delivered.
+
+    Per copy only what the store and the source gave is kept (UID, file, Message-ID):
+    a pull of 100,000 messages would otherwise hold 100,000 events, and their paths,
+    until its box is done.  The path is the file's when the event is made (after the
+    box's state was saved), so a flag change later in the run is already in it.
+    """
+
+    __slots__ = ("box", "channel", "label", "landed", "side", "store")
+
+    def __init__(self, channel: str, label: str, side: int, store: str, box: Box) -> None:
+        self.channel, self.label, self.side, self.store, self.box = channel, label, side, store, box
+        self.landed: list[tuple[Copy, int | None, str | None, str | None]] = []
+
+    def events(self) -> Iterator[NewMessage]:
+        for c, uid, rel, message_id in self.landed:
+            yield NewMessage(
+                self.channel,
+                self.label,
+                SIDES[self.side],
+                self.store,
+                uid,
+                to_letters(c.flags),
+                message_id=message_id,
+                path=_new_path(self.box, StoredMessage(uid, rel)),
+                source_uid=c.source_uid,
+            )
+
+
 def copies_to_make(copies: list[Copy]) -> CopyProgress:
     """The progress bar's totals: the copies, and their bytes when every size was listed
     (a listed size is never 0: a message has at least a header)."""
@@ -125,21 +155,12 @@ def copy_new(
         r.progress.copies.done += 1
         r.progress.copies.bytes_done += sizes.pop(c.record, c.size)
         r.changed[t] = True
-        event = NewMessage(
-            channel.name,
-            label,
-            SIDES[t],
-            stores[t].name,
-            stored.uid,
-            to_letters(c.flags),
-            message_id=message_ids.get(c.record),
-            path=_new_path(boxes[t], stored),
-            source_uid=c.source_uid,
-        )
-        events.append(("syncmail_new_message", event))
+        news.landed.append((c, stored.uid, stored.path, message_ids.pop(c.record, None)))
         # Per message: the callback limits its redraws itself.
         r.report()
 
+    news = NewMessages(channel.name, label, t, stores[t].name, boxes[t])
+    events.append(("syncmail_new_message", news))
     stash = moves.stash if moves is not None else None
     if moves is not None and moves.server and not hide_uids:
         copies = _copy_on_server(r, boxes, recs, journal, copies, t, moves, landed, message_ids)

@@ -34,7 +34,7 @@ from syncmail.sync.boxsync import (
     FAKE_EXPUNGE_ENV,
     RunContext,
 )
-from syncmail.sync.copying import _assign, _path_of, copies_to_make, copy_new
+from syncmail.sync.copying import NewMessages, _assign, _path_of, copies_to_make, copy_new
 from syncmail.sync.journal import Journal
 from syncmail.sync.kwsync import sync_keywords
 from syncmail.sync.loads import _expiry
@@ -428,7 +428,11 @@ def _apply(
         from syncmail.plugins import deliver
 
         for hook, event in events:
-            deliver(r.pm, hook, event=event)
+            if isinstance(event, NewMessages):
+                for one in event.events():
+                    deliver(r.pm, hook, event=one)
+            else:
+                deliver(r.pm, hook, event=event)
     return BoxResult(
         channel.name,
         label,

@@ -85,7 +85,7 @@ __all__ = [
 _DUMMY = (S_DUMMY_FAR, S_DUMMY_NEAR)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Work:
     """One record as the decision goes along (mbsync's sync_rec_t runtime fields)."""
 
