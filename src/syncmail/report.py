@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import os
 import re
@@ -254,23 +255,35 @@ _MASK = "<hidden>"
 # that a sentence naming mechanisms ("server offers LOGIN OAUTHBEARER ...") stays intact.
 _TAG = r"(?:^|(?<=['\"])|(?<=> )|(?<=C: ))[A-Za-z]{0,8}\d+\s+"
 _QUOTED_OR_ATOM = r"(?:\"(?:[^\"\\]|\\.)*\"|\S+)"
-# Protocol and HTTP text that carries a secret even when nobody registered it.
-_SECRET_PATTERNS = (
-    re.compile(rf"({_TAG}LOGIN\s+{_QUOTED_OR_ATOM}\s+)({_QUOTED_OR_ATOM})", re.M),
-    re.compile(rf"({_TAG}AUTHENTICATE\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=]+)", re.M),
-    re.compile(r"((?:password|passwd|pass)\s*[=:]\s*)(\S+)", re.I),
-    re.compile(r"(\bBearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.I),
-    # OAuth2 token endpoint parameters and JSON fields (RFC 6749), quoted or form-encoded.
-    re.compile(
-        r"(\b(?:access_token|refresh_token|id_token|client_secret|code_verifier|device_code)"
-        r"[\"']?\s*[=:]\s*[\"']?)([^\s\"'&,}]+)",
-        re.I,
-    ),
-    re.compile(r"([?&]code=)([^\s&]+)"),
-)
-# A base64 SASL response that decodes to an XOAUTH2/OAUTHBEARER message (a continuation
-# line has no command to recognise it by).
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+@functools.cache
+def _secret_patterns() -> tuple[re.Pattern[str], ...]:
+    """Protocol and HTTP text that carries a secret even when nobody registered it.
+
+    Compiled at the first log line, not at import: a quiet run that logs nothing never
+    needs them, and they are the costliest regexes syncmail has.
+    """
+    return (
+        re.compile(rf"({_TAG}LOGIN\s+{_QUOTED_OR_ATOM}\s+)({_QUOTED_OR_ATOM})", re.M),
+        re.compile(rf"({_TAG}AUTHENTICATE\s+[A-Za-z0-9_-]+\s+)([A-Za-z0-9+/=]+)", re.M),
+        re.compile(r"((?:password|passwd|pass)\s*[=:]\s*)(\S+)", re.I),
+        re.compile(r"(\bBearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.I),
+        # OAuth2 token endpoint parameters and JSON fields (RFC 6749), quoted or form-encoded.
+        re.compile(
+            r"(\b(?:access_token|refresh_token|id_token|client_secret|code_verifier|device_code)"
+            r"[\"']?\s*[=:]\s*[\"']?)([^\s\"'&,}]+)",
+            re.I,
+        ),
+        re.compile(r"([?&]code=)([^\s&]+)"),
+    )
+
+
+@functools.cache
+def _base64_run() -> re.Pattern[str]:
+    # A base64 SASL response that decodes to an XOAUTH2/OAUTHBEARER message (a continuation
+    # line has no command to recognise it by).
+    return re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 
 
 def _sasl_bearer(match: re.Match[str]) -> str:
@@ -305,9 +318,9 @@ class SecretMask(logging.Filter):
     def mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, _MASK)
-        for pattern in _SECRET_PATTERNS:
+        for pattern in _secret_patterns():
             text = pattern.sub(lambda m: m.group(1) + _MASK, text)
-        return _BASE64_RUN.sub(_sasl_bearer, text)
+        return _base64_run().sub(_sasl_bearer, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

@@ -83,3 +83,66 @@ def test_still_a_dataclass() -> None:
     assert dataclasses.replace(Point(1, 2), y=5) == Point(1, 5)
     assert dataclasses.asdict(Box([3])) == {"items": [3]}
     assert Box().items is not Box().items
+
+
+@record(frozen=True, slots=True)
+class FrozenSlotted:
+    a: int
+    b: list[int] = field(default_factory=list)
+
+
+@record
+class Counted:
+    a: int
+    doubled: int = 0
+
+    def __post_init__(self) -> None:
+        self.doubled = 2 * self.a
+
+
+def test_init_takes_positional_and_keyword_arguments_as_dataclass() -> None:
+    assert Point(1, note="n", y=2) == Point(x=1, y=2) and Point(1, 2, "n").note == "n"
+    assert Point3(1, z=4).z == 4 and Point3(1).y == 0
+    for bad in (lambda: Point(), lambda: Point(1, x=2), lambda: Point(1, w=2),
+                lambda: Point(1, 2, "n", 3)):
+        with pytest.raises(TypeError):
+            bad()
+    assert Counted(3).doubled == 6
+    assert Point.__match_args__ == ("x", "y", "note")
+
+
+def test_frozen_and_slots_as_dataclass() -> None:
+    import copy
+    import pickle
+
+    value = FrozenSlotted(1, [2])
+    assert not hasattr(value, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.a = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del value.a  # type: ignore[misc]
+    assert copy.deepcopy(value) == value and pickle.loads(pickle.dumps(value)) == value
+    assert FrozenSlotted.__qualname__ == "FrozenSlotted"
+    with pytest.raises(AttributeError):
+        Slotted(1).other = 2  # type: ignore[attr-defined]
+
+
+def test_definition_errors_as_dataclass() -> None:
+    with pytest.raises(TypeError, match="non-default argument 'b'"):
+
+        @record
+        class Late:
+            a: int = 0
+            b: int
+
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @record
+        class Shared:
+            a: list[int] = []  # noqa: RUF012
+
+
+def test_defining_a_record_compiles_nothing() -> None:
+    # The point of @record: its methods are shared code, not one exec per class.
+    for method in ("__init__", "__setattr__", "__eq__", "__repr__"):
+        assert getattr(Point, method).__code__ is getattr(FrozenSlotted, method).__code__

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from syncmail.config.model import Config, Target
 from syncmail.errors import SyncmailError
 
-_BOX_SEPARATORS = re.compile(r"[,\n]")
-
 
 class SelectionError(SyncmailError):
     """The command line names channels or boxes that cannot be synced; ``messages`` lists all."""
@@ -30,7 +28,8 @@ def split_channel_arg(arg: str) -> tuple[str, tuple[str, ...] | None]:
     name, colon, rest = arg.partition(":")
     if not colon:
         return name, None
-    boxes = tuple(box or "INBOX" for box in _BOX_SEPARATORS.split(rest))
+    # re.split, not a module-level pattern: compiled only when a box list is given.
+    boxes = tuple(box or "INBOX" for box in re.split(r"[,\n]", rest))
     return name, boxes
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from syncmail.record import record
+
 
 @dataclass(slots=True)
 class MessageInfo:
@@ -47,7 +49,7 @@ class MessageInfo:
     object_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ListRequest:
     """What ``Box.list_messages`` must report.
 
@@ -156,7 +158,7 @@ class KeywordEdit:
     remove: frozenset[str]
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class BoxChanges:
     """What changed in a box since an earlier change marker (CONDSTORE/QRESYNC).
 
@@ -174,7 +176,7 @@ class BoxChanges:
     keywords: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class BoxStatus:
     uidvalidity: int
     # The UID the next stored message will get at least (Maildir: highest assigned + 1).

@@ -640,16 +640,14 @@ def _str(value: Any) -> str:
     return str(value)
 
 
-_RESPONSE_CODE = re.compile(r"^\[([A-Z-]+)")
-
-
 def _means_missing(text: str) -> bool:
     """Whether a failed SELECT's text says the box does not exist (RFC 5530 NONEXISTENT,
     or a plain NO without a code, as older servers answer); any other code (SERVERBUG,
     UNAVAILABLE, NOPERM...) or a BAD is a failure, not a box to create."""
     if "command error: BAD" in text:
         return False
-    m = _RESPONSE_CODE.match(text.strip())
+    # re.match, not a module-level pattern: compiled only when a SELECT fails.
+    m = re.match(r"\[([A-Z-]+)", text.strip())
     return m is None or m.group(1).upper() == "NONEXISTENT"
 
 

@@ -9,9 +9,10 @@ everything (the Store contract expunges by UID, so the engine must know them all
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from syncmail.config.model import ChannelConfig, Config, Operations, SyncOps, SyncType
+from syncmail.record import record
 from syncmail.store.base import ListRequest
 from syncmail.sync.state import (
     S_DUMMY_FAR,
@@ -31,7 +32,7 @@ _INF = 1 << 62
 NOTHING = 1 << 32
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SideLoad:
     """What one side must list (mbsync's OPEN_* options and UID window)."""
 
@@ -63,7 +64,7 @@ class SideLoad:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Expiry:
     """MaxMessages, ExpireUnread (None: unset) and ExpireSide of a channel."""
 

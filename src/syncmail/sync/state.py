@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from syncmail.errors import StateError
 from syncmail.flags import to_letters
+from syncmail.record import record
 
 # Status bits, with mbsync's values (they appear in the journal's "~" lines).
 S_EXPIRE = 2  # expiry of this pair is being propagated
@@ -43,7 +44,7 @@ class SyncRecord:
     upgrade_del: int = 0
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class SyncState:
     """Everything in one state file.  ``uidvalidity`` 0 means "not known yet"."""
 
