@@ -15,7 +15,6 @@ server sends:
 from __future__ import annotations
 
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -191,6 +190,9 @@ class BoundedReader:
         return out
 
     def _spool(self, size: int) -> SpooledBody:
+        # Imported here: tempfile pulls in shutil, bz2 and lzma (2 ms of every IMAP run).
+        import tempfile
+
         file = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115 - owned by the body
         try:
             left = size
