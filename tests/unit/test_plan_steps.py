@@ -237,7 +237,7 @@ def test_decide_old_entries(
     _decide_old_entries(sync)
     w = sync.work[0]
     assert sync.result.kills == kills
-    assert (w.aflags, w.dflags, w.delete) == (aflags, dflags, delete)
+    assert (list(w.aflags), list(w.dflags), w.delete) == (aflags, dflags, delete)
     assert sync.result.notices == notices
 
 
@@ -248,7 +248,7 @@ def test_an_expired_message_gone_from_the_expire_side_orphans_the_pair() -> None
     _decide_old_entries(sync)
     w = sync.work[0]
     assert [(o.record, o.side) for o in sync.result.expired_orphans] == [(0, NEAR)]
-    assert (w.uid, w.aflags, w.delete) == ([1, 0], [0, 0], False)
+    assert (w.uid, list(w.aflags), w.delete) == ([1, 0], [0, 0], False)
 
 
 PROPAGATE = [

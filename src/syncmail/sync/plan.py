@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeAlias, TypeVar
 
 from syncmail.config.model import Operations
 from syncmail.flags import ALL, FLAGGED, SEEN, TRASHED
@@ -85,6 +86,11 @@ __all__ = [
 _DUMMY = (S_DUMMY_FAR, S_DUMMY_NEAR)
 
 
+_V = TypeVar("_V")
+# A value per side: a list once set, a shared immutable pair before (see ``_put``).
+_Pair: TypeAlias = list[_V] | tuple[_V, _V]
+
+
 @dataclass(slots=True)
 class _Work:
     """One record as the decision goes along (mbsync's sync_rec_t runtime fields)."""
@@ -95,15 +101,26 @@ class _Work:
     pending: bool
     tuid: str | None
     msg: list[MessageInfo | None] = field(default_factory=lambda: [None, None])
-    gone: list[bool] = field(default_factory=lambda: [False, False])
-    deleted: list[bool] = field(default_factory=lambda: [False, False])
-    aflags: list[int] = field(default_factory=lambda: [0, 0])
-    dflags: list[int] = field(default_factory=lambda: [0, 0])
+    # Per-side pairs that most entries never change: they share one immutable pair
+    # until ``_put`` sets a side (a big box has a ``_Work`` per message).
+    gone: _Pair[bool] = (False, False)
+    deleted: _Pair[bool] = (False, False)
+    aflags: _Pair[int] = (0, 0)
+    dflags: _Pair[int] = (0, 0)
     delete: bool = False
     dead: bool = False
     status: int = 0
     nexpire: bool = False  # mbsync's S_NEXPIRE: expiry wants this pair expired
     pflags: int = 0  # an upgrade's placeholder flags (journal "^")
+
+
+def _put(w: _Work, pair: str, t: int, value: int) -> None:
+    """Side ``t`` of ``w``'s per-side ``pair`` (gone, deleted, aflags, dflags) := value."""
+    values = getattr(w, pair)
+    if type(values) is tuple:
+        values = list(values)
+        setattr(w, pair, values)
+    values[t] = value
 
 
 # Stands for every clean pair in ``plan``: paired on both sides, nothing to do.
@@ -282,11 +299,12 @@ def _entries_to_decide(sync: _Sync) -> list[list[int]]:
         rec = sync.state.records[w.index]
         if rec.status & S_PURGE:
             # Split off by an interrupted upgrade: its placeholder still needs T.
-            w.aflags[NEAR if not rec.far_uid else FAR] = TRASHED
+            _put(w, "aflags", NEAR if not rec.far_uid else FAR, TRASHED)
         elif rec.status & S_UPGRADE:
             t = FAR if not rec.far_uid else NEAR
             w.pflags = rec.pending_flags
-            w.aflags[t], w.dflags[t] = rec.upgrade_add, rec.upgrade_del
+            _put(w, "aflags", t, rec.upgrade_add)
+            _put(w, "dflags", t, rec.upgrade_del)
     return clean_uids
 
 
@@ -315,7 +333,8 @@ def _match_tuids(sync: _Sync) -> None:
                 w.pending = False
                 if w.status & S_UPGRADE:
                     w.flags = (w.flags | w.aflags[t]) & ~w.dflags[t]
-                    w.aflags[t] = w.dflags[t] = 0
+                    _put(w, "aflags", t, 0)
+                    _put(w, "dflags", t, 0)
                     w.status &= ~(S_PENDING | S_UPGRADE)
                 else:
                     w.flags = sync.state.records[w.index].pending_flags
@@ -351,7 +370,7 @@ def _decide_old_entries(sync: _Sync) -> None:
             m = w.msg[t]
             if m is not None and m.flags & TRASHED and loads[t].flags:
                 # Without its flags listed a side's T is not seen (mbsync's S_DEL).
-                w.deleted[t] = True
+                _put(w, "deleted", t, True)
         # Upgrades before the flags, so that these see the upgraded state on both
         # sides (as a replay would).
         if w.status & (S_DUMMY_FAR | S_DUMMY_NEAR):
@@ -382,7 +401,7 @@ def _upgrade_if_flagged(sync: _Sync, w: _Work, t: int, splits: list[_Work]) -> N
     split.uid[t], w.uid[t] = w.uid[t], 0
     split.msg[t], w.msg[t] = m, None
     split.deleted = list(w.deleted)
-    split.aflags[t] = TRASHED
+    _put(split, "aflags", t, TRASHED)
     sync.by_uid[t][split.uid[t]] = split
     splits.append(split)
     w.status = (w.status & ~(S_DUMMY_FAR | S_DUMMY_NEAR)) | S_PENDING | S_UPGRADE
@@ -406,7 +425,7 @@ def _old_entry_toward(sync: _Sync, w: _Work, t: int, gone_now: list[bool]) -> No
         elif src is not None:
             sflags = src.flags & ALL
     elif gone_now[t]:
-        w.gone[t] = True
+        _put(w, "gone", t, True)
     elif not w.uid[t]:
         pass
     elif gone_now[s] and t != sync.xt and w.status & (S_EXPIRE | S_EXPIRED):
@@ -423,7 +442,7 @@ def _old_entry_toward(sync: _Sync, w: _Work, t: int, gone_now: list[bool]) -> No
         ):
             sync.result.notices.append(f"conflicting changes in ({w.uid[FAR]},{w.uid[NEAR]})")
         if "gone" in _toward(sync.ops, t):
-            w.aflags[t] = TRASHED
+            _put(w, "aflags", t, TRASHED)
             w.delete = True
     elif src is not None:
         sflags = src.flags & ALL
@@ -443,8 +462,8 @@ def _propagate_flags(sync: _Sync, w: _Work, t: int, sflags: int) -> None:
         sflags &= ~(SEEN | FLAGGED) | (w.flags & SEEN)
     elif w.status & (S_DUMMY_FAR if t == FAR else S_DUMMY_NEAR):
         sflags &= ~FLAGGED  # it would read as a request to upgrade
-    w.aflags[t] = sflags & ~w.flags
-    w.dflags[t] = ~sflags & w.flags & ALL
+    _put(w, "aflags", t, sflags & ~w.flags)
+    _put(w, "dflags", t, ~sflags & w.flags & ALL)
 
 
 def _unimportant(flags: int, expiry: Expiry) -> bool:
@@ -636,9 +655,10 @@ def _flag_store(sync: _Sync, w: _Work, t: int) -> None:
     keeps_flags = sync.expiry.trash[t] and not sync.expiry.trash_only_new[t]
     if sync.expunge[t] and (have | a) & ~d & TRASHED and not keeps_flags:
         # It is going away: only the deletion matters.
-        w.aflags[t] &= TRASHED
+        _put(w, "aflags", t, w.aflags[t] & TRASHED)
         a &= TRASHED
-        w.dflags[t] = d = 0
+        _put(w, "dflags", t, 0)
+        d = 0
     if m is not None and sync.loads[t].flags:
         # Unlisted flags are unknown (mbsync's M_FLAGS): the change is made anyway.
         a &= ~have
@@ -659,11 +679,11 @@ def _flag_store(sync: _Sync, w: _Work, t: int) -> None:
         if m is not None:
             cur[uid] = (have | a) & ~d
         if a & TRASHED:
-            w.deleted[t] = True
+            _put(w, "deleted", t, True)
             if w.delete:
                 sync.result.vanished[t].append(uid)
         elif d & TRASHED:
-            w.deleted[t] = False
+            _put(w, "deleted", t, False)
 
 
 def _expiry_moves_on(sync: _Sync, w: _Work) -> int:
@@ -702,7 +722,7 @@ def _decide_expunges(sync: _Sync) -> None:
         for uid in [] if sync.fake_expunge else result.expunge[t]:
             w_gone = by_uid[t].get(uid)
             if w_gone is not None and w_gone.uid[t] == uid:
-                w_gone.gone[t] = True
+                _put(w_gone, "gone", t, True)
 
 
 def _finish(sync: _Sync) -> None:
