@@ -21,7 +21,7 @@ INFO = ":2,"
 OperationKind = Literal["new", "flags", "removed"]
 
 
-@record(frozen=True)
+@record(frozen=True, hot=True)
 class Operation:
     """One buffered change to mirror into notmuch; ``path`` is the file's current (or last) name."""
 

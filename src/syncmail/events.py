@@ -11,7 +11,7 @@ from dataclasses import field
 from syncmail.record import record
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, hot=True)
 class NewMessage:
     """A message was delivered into a box by a sync (a copy from the other side)."""
 

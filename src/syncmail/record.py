@@ -43,19 +43,35 @@ def record(cls: _C, /) -> _C: ...
 
 
 @overload
-def record(*, frozen: bool = False, slots: bool = False) -> Callable[[_C], _C]: ...
+def record(
+    *, frozen: bool = False, slots: bool = False, hot: bool = False
+) -> Callable[[_C], _C]: ...
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field,))
 def record(
-    cls: _C | None = None, /, *, frozen: bool = False, slots: bool = False
+    cls: _C | None = None, /, *, frozen: bool = False, slots: bool = False, hot: bool = False
 ) -> _C | Callable[[_C], _C]:
-    """Like ``@dataclass`` (and ``@dataclass(frozen=True)``, ``slots=True``)."""
+    """Like ``@dataclass`` (and ``@dataclass(frozen=True)``, ``slots=True``).
+
+    ``hot``: made once per message of a big pull (a plan's copies, the new-message
+    events): the class gets dataclass's own compiled ``__init__``, three times as fast
+    per object as the shared one, for the cost of compiling it when it is defined.
+    """
 
     def wrap(c: _C) -> _C:
+        if hot:
+            return _make_hot(c, frozen, slots)  # type: ignore[return-value]
         return _make_record(c, frozen, slots)  # type: ignore[return-value]
 
     return wrap if cls is None else wrap(cls)
+
+
+def _make_hot(cls: type, frozen: bool, slots: bool) -> type:
+    own = set(vars(cls))
+    made: type = dataclasses.dataclass(cls, frozen=frozen, slots=slots, repr=False, eq=False)
+    _add_methods(made, list(dataclasses.fields(made)), frozen, own)
+    return made
 
 
 def _make_record(cls: type, frozen: bool, slots: bool) -> type:

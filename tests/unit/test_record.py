@@ -146,3 +146,21 @@ def test_defining_a_record_compiles_nothing() -> None:
     # The point of @record: its methods are shared code, not one exec per class.
     for method in ("__init__", "__setattr__", "__eq__", "__repr__"):
         assert getattr(Point, method).__code__ is getattr(FrozenSlotted, method).__code__
+
+
+@record(frozen=True, slots=True, hot=True)
+class HotPoint:
+    x: int
+    y: int = 0
+    note: str = field(default="", compare=False, repr=False)
+
+
+def test_a_hot_record_behaves_as_a_record_with_dataclasss_init() -> None:
+    p = HotPoint(1, y=2, note="n")
+    assert p == HotPoint(1, 2) and p != HotPoint(1, 3) and hash(p) == hash(HotPoint(1, 2))
+    assert repr(p) == "HotPoint(x=1, y=2)"
+    assert HotPoint.__init__.__qualname__.endswith("HotPoint.__init__")  # compiled for it
+    assert not hasattr(p, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 5  # type: ignore[misc]
+    assert dataclasses.replace(p, x=7) == HotPoint(7, 2)

@@ -93,7 +93,7 @@ class _Rescan(Exception):
     """A file vanished or was renamed under our feet: list the box again."""
 
 
-@record(slots=True)
+@record(slots=True, hot=True)
 class _Pending:
     """A message written to tmp/, waiting for its batch to be synced and renamed."""
 

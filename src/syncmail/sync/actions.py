@@ -68,7 +68,7 @@ class ExpiredOrphan:
     side: int
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, hot=True)
 class NewPair:
     """A new pending pair (``+``); ``doomed`` ones are killed at once (``-``)."""
 
@@ -77,7 +77,7 @@ class NewPair:
     doomed: bool = False
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, hot=True)
 class SetFlags:
     """Change flags of ``uid`` on ``side`` (``add``/``remove`` may both be 0), then
     journal ``*`` with ``synced`` unless it is None."""
@@ -105,7 +105,7 @@ class StatusChange:
     status: int
 
 
-@record(frozen=True, slots=True)
+@record(frozen=True, slots=True, hot=True)
 class Copy:
     """Copy ``source_uid`` to side ``target`` for ``record`` (pending)."""
 
