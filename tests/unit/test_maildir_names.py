@@ -37,6 +37,13 @@ def test_parse_uids_bulk_matches_single_and_survives_newlines() -> None:
     assert mn.parse_uids([]) == []
 
 
+def test_parse_uids_with_another_delimiter() -> None:
+    names = ["a,U=12;2,S", "b,U=12:2,S", "c,U=9;", "d,U=;2,", "e,U=\u00b2;2,"]
+    expected = [mn.parse_uid(n) for n in names]
+    assert expected == [12, 12, 9, 0, 0]
+    assert mn.parse_uids(names, ";") == mn.parse_uids(names, ":") == expected
+
+
 @pytest.mark.parametrize(
     ("name", "prefix", "flags"),
     [

@@ -162,7 +162,7 @@ class UidValidityFile:
     # --- the UidMap interface (maildir_uidmap.UidMap) -----------------------------------
 
     def uids(self, rels: list[str]) -> list[int]:
-        return mn.parse_uids(rels)
+        return mn.parse_uids(rels, self.delimiter)
 
     def uid_of(self, rel: str) -> int:
         return mn.parse_uid(rel)

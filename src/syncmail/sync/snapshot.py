@@ -12,10 +12,12 @@ state, so a run of mbsync in between does not void them: its changes are changes
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import field
+from typing import cast
 
 from syncmail.record import record
 from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
@@ -92,13 +94,9 @@ def decode(data: bytes) -> Snapshot | None:
         ):
             return None
         keywords = {int(u): frozenset(v) for u, v in kw_doc.items()}
-        uids = []
-        uid = 0
-        for d in deltas:
-            if d <= 0:
-                return None
-            uid += d
-            uids.append(uid)
+        if deltas and min(deltas) <= 0:
+            return None
+        uids = list(itertools.accumulate(deltas))
         known_uids = set(uids)
         return Snapshot(
             key,
@@ -113,7 +111,10 @@ def decode(data: bytes) -> Snapshot | None:
 
 
 def _ints(values: Sequence[object]) -> bool:
-    return all(type(v) is int and v >= 0 for v in values)
+    # Whole listings pass through here: the checks run in C, not per value in Python.
+    if not values:
+        return True
+    return set(map(type, values)) == {int} and min(cast("Sequence[int]", values)) >= 0
 
 
 def load(path: str) -> Snapshot | None:
@@ -247,10 +248,18 @@ def list_box(
         save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes, keywords))
     min_uid, extra = request.min_uid, request.extra_uids
     none: frozenset[str] = frozenset()
+    # Positional (uid, flags, size, tuid, message_id, path, date, keywords): a quarter
+    # quicker than keywords, for every message of the box.
+    if sizes is None and min_uid <= 1 and not extra:
+        return {
+            u: MessageInfo(u, f, 0, None, None, None, None, keywords.get(u, none))
+            for u, f in listing.items()
+        }
     return {
         u: MessageInfo(
-            u, f, sizes.get(u, 0) if sizes is not None else 0, keywords=keywords.get(u, none)
+            u, f, sizes.get(u, 0) if sizes is not None else 0, None, None, None, None,
+            keywords.get(u, none),
         )
         for u, f in listing.items()
         if u >= min_uid or u in extra
-    }
+    }  # fmt: skip

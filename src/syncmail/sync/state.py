@@ -139,23 +139,23 @@ def parse_state(
     for raw in lines:
         lineno += 1
         if len(raw) >= _MAX_LINE:
-            what = "sync state header entry" if in_header else "sync state entry"
-            raise fail(lineno, f"incomplete {what}")
-        if in_header:
-            if not raw:
-                in_header = False
-                continue
-            if lineno == 1 and raw[:1].isdigit():
-                max_expired_near = _parse_pre11_header(raw, state, fail)
-                if max_expired_near and expire_side != "near":
-                    raise fail(lineno, "state file does not match ExpireSide setting")
-                in_header = False
-                continue
-            legacy = _parse_header_line(raw, lineno, state, expire_side, fail)
-            if legacy is not None:
-                max_expired_near = legacy
-            continue
-        state.records.append(_parse_entry(raw, lineno, fail))
+            raise fail(lineno, "incomplete sync state header entry")
+        if not raw:
+            in_header = False
+            break
+        if lineno == 1 and raw[:1].isdigit():
+            max_expired_near = _parse_pre11_header(raw, state, fail)
+            if max_expired_near and expire_side != "near":
+                raise fail(lineno, "state file does not match ExpireSide setting")
+            in_header = False
+            break
+        legacy = _parse_header_line(raw, lineno, state, expire_side, fail)
+        if legacy is not None:
+            max_expired_near = legacy
+    if not in_header:
+        entries = lines[lineno:]
+        state.records = _parse_entries(entries, lineno, fail)
+        lineno += len(entries)
     if trailer:
         lineno += 1
         if in_header:
@@ -220,6 +220,36 @@ _PLAIN_ENTRY = re.compile(rb"(\d{1,9}) (\d{1,9}) ([DFPRST]*)")
 # Flag letters of every flag set (for writing), and back (canonical spellings only).
 _LETTERS_OF = [to_letters(f) for f in range(64)]
 _BITS_OF = {letters.encode(): f for f, letters in enumerate(_LETTERS_OF)}
+
+
+_PLAIN_ENTRIES = re.compile(rb"^(\d{1,9}) (\d{1,9}) ([DFPRST]{0,6})$", re.M)
+
+
+def _parse_entries(entries: list[bytes], lineno: int, fail: _Fail) -> list[SyncRecord]:
+    """The entry lines ``entries``, the first of which is line ``lineno + 1``.
+
+    A state of plain entries (nearly every one) is read with one regex pass over all of
+    them: a match never spans lines, so as many matches as lines means every line is
+    plain (and short).  Anything else goes line by line.
+    """
+    matches = _PLAIN_ENTRIES.findall(b"\n".join(entries))
+    if len(matches) == len(entries):
+        bits_of = _BITS_OF.get
+        return [
+            SyncRecord(
+                int(far_b),
+                int(near_b),
+                bits if (bits := bits_of(letters)) is not None else _parse_flag_letters(letters),
+            )
+            for far_b, near_b, letters in matches
+        ]
+    records: list[SyncRecord] = []
+    for raw in entries:
+        lineno += 1
+        if len(raw) >= _MAX_LINE:
+            raise fail(lineno, "incomplete sync state entry")
+        records.append(_parse_entry(raw, lineno, fail))
+    return records
 
 
 def _parse_entry(raw: bytes, lineno: int, fail: _Fail) -> SyncRecord:
