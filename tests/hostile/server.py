@@ -39,6 +39,8 @@ FAULTS = {
     "bye_mid_fetch": "send BYE in the middle of the body FETCH and close",
     "select_no": "answer SELECT with NO",
     "select_bad": "answer SELECT with BAD",
+    "mixed_responses": "answer a body FETCH with other responses between the messages "
+    "(EXISTS, a flag update without UID) and a message with two literals",
     "parallel_fetch": "run pipelined body FETCHes at once, as Dovecot may: the next one's "
     "messages come before this one's completion",
 }
@@ -359,6 +361,11 @@ class _Session:
             if box.fault == "bye_mid_fetch" and seq == 2:
                 self.send(b"* BYE server shutting down\r\n")
                 raise _Closed
+            if box.fault == "mixed_responses" and seq == 2:
+                # An empty header literal before the body: two literals in one response.
+                head += b"BODY[HEADER.FIELDS (X-NOTE)] {0}\r\n "
+                self.send(b"* %d EXISTS\r\n" % len(box.messages))
+                self.send(b"* 1 FETCH (FLAGS (\\Seen))\r\n")
             self.send(head + b"BODY[] {%d}\r\n" % len(msg.body) + msg.body + b")\r\n")
         if box.fault == "parallel_fetch" and self._next_body_fetch(tag, box):
             return

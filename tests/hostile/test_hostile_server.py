@@ -125,7 +125,9 @@ def test_a_fault_fails_its_box_and_the_next_healthy_run_syncs(
         assert count(root, "Bad") == (2 if case.fault == "huge_size" else 3)
 
 
-@pytest.mark.parametrize("fault", ["out_of_order", "size_lies", "unasked_uids"])
+@pytest.mark.parametrize(
+    "fault", ["out_of_order", "size_lies", "unasked_uids", "mixed_responses"]
+)
 def test_harmless_oddities_still_sync_every_message_exactly(tmp_path: Path, fault: str) -> None:
     box = Box("INBOX", messages(4), fault=fault)
     with HostileServer([box]) as server:

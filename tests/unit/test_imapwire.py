@@ -87,7 +87,7 @@ def test_parse_fetch_fast_and_generic_paths() -> None:
     assert by_seq[1][b"RFC822.SIZE"] == 120
     assert by_seq[2] == {b"SEQ": 2, b"FLAGS": (), b"UID": 7}
     assert b"UID" not in by_seq[3]
-    assert body_item(by_seq[4]) == b"X-TUID: abcdef123456"
+    assert body_item(by_seq[4], b"HEADER.FIELDS") == b"X-TUID: abcdef123456"
     stamp = internaldate_timestamp(by_seq[4][b"INTERNALDATE"])
     assert stamp == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC).timestamp()
 
@@ -132,6 +132,17 @@ def test_iter_fetch_refuses_a_bad_item_when_it_gets_there() -> None:
     assert next(lazy)[b"UID"] == 4
     with pytest.raises(ValueError, match="UID"):
         next(lazy)
+
+
+def test_the_whole_body_is_body_and_not_another_section_sent_first() -> None:
+    data = [
+        (b"2 (UID 2 BODY[HEADER.FIELDS (X-NOTE)] {0}", b""),
+        (b" BODY[] {9}", b"Subject:x"),
+        b")",
+    ]
+    [item] = parse_fetch(data)
+    assert body_item(item) == b"Subject:x"
+    assert body_item(item, b"HEADER.FIELDS") == b""
 
 
 def test_a_literal_shorter_than_announced_is_not_taken_as_simple() -> None:

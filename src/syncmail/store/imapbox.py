@@ -210,12 +210,12 @@ class IMAPBox(Box):
             for item in session.fetch_uids(wanted, "UID BODY.PEEK[HEADER.FIELDS (X-TUID)]"):
                 info = out.get(int(item[b"UID"]))
                 if info is not None:
-                    info.tuid = _header(body_item(item), b"x-tuid")
+                    info.tuid = _header(body_item(item, b"HEADER.FIELDS"), b"x-tuid")
         ids = [u for u in request.message_id_uids if u in out]
         for item in session.fetch_uids(ids, "UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"):
             info = out.get(int(item[b"UID"]))
             if info is not None:
-                info.message_id = _header(body_item(item), b"message-id")
+                info.message_id = _header(body_item(item, b"HEADER.FIELDS"), b"message-id")
         return out
 
     def _check_unique(self, seqs: dict[int, int], uid: int, item: FetchItem) -> None:

@@ -242,6 +242,10 @@ class BoundedReader:
             raise ProtocolViolation("a line of more than 1 MB while waiting idle")
         return lines
 
+    def unread(self, line: bytes) -> None:
+        """Put ``line`` back in front of what is still to be read."""
+        self._buf[:0] = line
+
     def has_lines(self) -> bool:
         """A complete line is buffered (a poll of the socket would not show it)."""
         return b"\n" in self._buf

@@ -351,6 +351,8 @@ def _parse_generic(rest: list[Any]) -> list[FetchItem]:
 
 
 _LITERAL_SIZE = re.compile(rb"\{\d+\}$")
+# An untagged FETCH response line as imaplib matches it (its type in capitals).
+_FETCH_RESPONSE = re.compile(rb"\* (\d+) FETCH (.*)\r\n", re.DOTALL)
 
 
 def _hide_spooled(data: list[Any]) -> tuple[list[Any], dict[bytes, SpooledBody]]:
@@ -402,8 +404,10 @@ def body_item(item: FetchItem, section: bytes = b"") -> bytes | SpooledBody | No
     """The ``BODY[section...]`` value of a parsed FETCH item, whatever the exact key spelling.
 
     A large body comes as a ``SpooledBody`` (on disk), only where bodies were asked for.
+    The whole message (``section`` empty) is ``BODY[]`` itself, never another section
+    the server sent along.
     """
-    want = b"BODY[" + section
+    want = b"BODY[" + (section or b"]")
     for key, value in item.items():
         if isinstance(key, bytes) and key.startswith(want):
             if value is None:
@@ -607,11 +611,49 @@ class Session:
     def _fetch_answer(self, tag: str) -> list[FetchItem]:
         """The messages of the FETCH ``tag`` (its answer is read now); within a guard."""
         imap = self.client._imap
+        if self.reader is not None:
+            self._read_fetch_responses()
         typ, data = imap._command_complete("FETCH", tag)
         if typ != "OK":
             raise CommandFailed("UID FETCH", _text(data))
         typ, data = imap._untagged_response(typ, data, "FETCH")
         return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+
+    def _read_fetch_responses(self) -> None:
+        """Read the ``* n FETCH`` responses that come next, as imaplib would, into its
+        untagged responses; the first other line (the command's completion, anything
+        unusual) is put back for imaplib.
+
+        imaplib spends a dozen regex matches and a log entry on every line; a pull
+        reads three lines a message.  Here a FETCH line costs one match, and the
+        literals and their trailers are read exactly as imaplib reads them.
+        """
+        imap = self.client._imap
+        reader = self.reader
+        assert reader is not None
+        fetches = imap.untagged_responses.setdefault("FETCH", [])
+        literal = imap.Literal
+        while True:
+            line = self._response_line()
+            m = _FETCH_RESPONSE.fullmatch(line)
+            if m is None:
+                reader.unread(line)
+                return
+            dat = m.group(1) + b" " + m.group(2) if m.group(2) else m.group(1)
+            while (lm := literal.match(dat)) is not None:
+                fetches.append((dat, imap.read(int(lm.group("size")))))
+                dat = self._response_line()[:-2]
+            fetches.append(dat)
+
+    def _response_line(self) -> bytes:
+        """The next line, with its CRLF, refused as imaplib refuses it."""
+        imap = self.client._imap
+        line: bytes = imap.readline()
+        if not line:
+            raise imap.abort("socket error: EOF")
+        if not line.endswith(b"\r\n"):
+            raise imap.abort(f"socket error: unterminated line: {line!r:.100}")
+        return line
 
     def fetch_changed(
         self, items: str, modseq: int, *, vanished: bool
