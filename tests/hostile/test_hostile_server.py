@@ -160,6 +160,18 @@ def test_pipelined_fetches_answered_at_once_keep_every_message(tmp_path: Path) -
     )
 
 
+def test_a_pull_asks_each_size_once(tmp_path: Path) -> None:
+    """The sizes that batch the body FETCHes (and check MessageSizeLimit) are the
+    listing's: no second RFC822.SIZE round for the messages being copied."""
+    box = Box("INBOX", messages(30))
+    with HostileServer([box]) as server:
+        run = run_syncmail(write_rc(tmp_path, server.port), "-a")
+        sized = [c for c in server.commands if "RFC822.SIZE" in c.upper()]
+    assert run.returncode == 0, run.stderr
+    assert count(tmp_path / "mail", "INBOX") == 30
+    assert len(sized) == 1 and "1:*" in sized[0], sized
+
+
 def strip_tuid(data: bytes) -> bytes:
     """``data`` without the one X-TUID line syncmail (like mbsync) adds to a copy."""
     at = data.find(b"X-TUID: ")

@@ -400,9 +400,14 @@ def test_message_error_costs_only_that_message(
     inner = MaildirBox.fetch_messages
 
     def broken(
-        self: MaildirBox, uids: list[int], spool_dir: str | None = None, *, dates: bool = True
+        self: MaildirBox,
+        uids: list[int],
+        spool_dir: str | None = None,
+        *,
+        dates: bool = True,
+        sizes: dict[int, int] | None = None,
     ) -> object:
-        for fm in inner(self, uids, spool_dir, dates=dates):
+        for fm in inner(self, uids, spool_dir, dates=dates, sizes=sizes):
             if b"Subject: B" in fm.data:
                 raise MessageError(self.name, fm.uid, "unreadable")
             yield fm

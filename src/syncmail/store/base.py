@@ -19,7 +19,7 @@ raw ``OSError`` or imapclient exception.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -206,10 +206,17 @@ class Box(ABC):
 
     @abstractmethod
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
+        self,
+        uids: Sequence[int],
+        spool_dir: str | None = None,
+        *,
+        dates: bool = True,
+        sizes: Mapping[int, int] | None = None,
     ) -> Iterator[FetchedMessage]:
         """Bodies of ``uids`` in the given order, skipping ones that vanished; their
-        arrival dates (``FetchedMessage.date``) only with ``dates``.
+        arrival dates (``FetchedMessage.date``) only with ``dates``.  ``sizes``: each
+        UID's size as listed, when the caller has it (a store that needs the sizes
+        before fetching then does not ask for them again).
 
         Memory stays bounded: at most a batch of bodies is held at a time, and a body too
         large to hold comes as a ``SpooledBody``, written as it arrives to an unlinked

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from syncmail import flags
@@ -233,21 +233,22 @@ class IMAPBox(Box):
     # --- bodies ---
 
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
+        self,
+        uids: Sequence[int],
+        spool_dir: str | None = None,
+        *,
+        dates: bool = True,
+        sizes: Mapping[int, int] | None = None,
     ) -> Iterator[FetchedMessage]:
         """Bodies in batches, the next one asked for while this one is stored; one over
         MessageSizeLimit is refused before it is read (a MessageError naming it, after
-        the ones before it)."""
+        the ones before it).  The sizes, for the batches and the limit, are the listed
+        ones when given, else asked for."""
         session = self._use()
         if not uids:
             return
-        try:
-            sizes = {
-                int(i[b"UID"]): int(i.get(b"RFC822.SIZE", 0) or 0)
-                for i in session.fetch_uids(uids, "UID RFC822.SIZE")
-            }
-        except CommandFailed as exc:
-            raise self._error(f"fetch failed: {exc.text}") from None
+        if sizes is None or not all(sizes.get(uid, 0) > 0 for uid in uids):
+            sizes = self._sizes(session, uids)
         limit = self.store.message_size_limit
         batches, refused = _batches(uids, sizes, limit)
         # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
@@ -262,6 +263,16 @@ class IMAPBox(Box):
             yield from self._batch_messages(batch, got)
         if refused is not None:
             raise MessageError(self.name, refused[0], self._too_big(refused[1], limit))
+
+    def _sizes(self, session: Session, uids: Sequence[int]) -> dict[int, int]:
+        """``RFC822.SIZE`` of ``uids``, those still there."""
+        try:
+            return {
+                int(i[b"UID"]): int(i.get(b"RFC822.SIZE", 0) or 0)
+                for i in session.fetch_uids(uids, "UID RFC822.SIZE")
+            }
+        except CommandFailed as exc:
+            raise self._error(f"fetch failed: {exc.text}") from None
 
     def _too_big(self, size: int, limit: int) -> str:
         return (
@@ -452,7 +463,7 @@ class IMAPBox(Box):
 
 
 def _batches(
-    uids: Sequence[int], sizes: dict[int, int], limit: int
+    uids: Sequence[int], sizes: Mapping[int, int], limit: int
 ) -> tuple[list[list[int]], tuple[int, int] | None]:
     """``uids`` still there (in ``sizes``) in FETCH batches of at most FETCH_BATCH
     messages and FETCH_BYTES, up to the first one over ``limit``: that one's UID and

@@ -108,10 +108,11 @@ def _write_tmp(
 ) -> tuple[str, str]:
     """Write ``msg`` to ``box_dir``/tmp under a fresh name (O_EXCL, 0600), without a UID;
     returns the base and the file name.  ``OSError`` names the file."""
+    tmp_dir = os.path.join(box_dir, "tmp", "")
     for _ in range(1000):
         base = store.new_base()
         tmp_name = mn.make_name(base, None, flags, store.info_delimiter)
-        path = os.path.join(box_dir, "tmp", tmp_name)
+        path = tmp_dir + tmp_name
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
@@ -482,7 +483,12 @@ class MaildirBox(Box):
         return os.path.join(self.path, "tmp")
 
     def fetch_messages(
-        self, uids: Sequence[int], spool_dir: str | None = None, *, dates: bool = True
+        self,
+        uids: Sequence[int],
+        spool_dir: str | None = None,
+        *,
+        dates: bool = True,
+        sizes: Mapping[int, int] | None = None,
     ) -> Iterator[FetchedMessage]:
         self._check_open()
         budget = [_RESCANS_PER_CALL]
@@ -543,9 +549,8 @@ class MaildirBox(Box):
     def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
         """Make a batch durable: data synced, UIDs allocated, renamed, directories synced."""
         if self._fsync:
-            self._store.sync_files(
-                self, [os.path.join(self.path, "tmp", p.tmp_name) for p in batch]
-            )
+            tmp_dir = self._dir_prefix + "tmp/"
+            self._store.sync_files(self, [tmp_dir + p.tmp_name for p in batch])
         first, finals = self._uv.assign([p.tmp_name for p in batch])
         self.status.uidnext = self._uv.nuid + 1
         results: list[StoredMessage] = []
@@ -555,7 +560,7 @@ class MaildirBox(Box):
             # mbsync puts Seen messages in cur/, others in new/.
             sub = "cur" if pending.flags & mflags.SEEN else "new"
             rel = f"{sub}/{finals[k]}"
-            src = os.path.join(self.path, "tmp", pending.tmp_name)
+            src = self._abs("tmp/" + pending.tmp_name)
             try:
                 self._own(self._abs(rel))
                 os.rename(src, self._abs(rel))

@@ -337,7 +337,8 @@ def _outgoing(
 
         bodies = fetch_sources(source, uids, target.spool_dir(), dates, stash, crlf[0])
     else:
-        bodies = source.fetch_messages(uids, target.spool_dir(), dates=dates)
+        listed = {c.source_uid: c.size for c in batch}
+        bodies = source.fetch_messages(uids, target.spool_dir(), dates=dates, sizes=listed)
     for fm in bodies:
         c = by_uid.get(fm.uid)
         if c is None:
