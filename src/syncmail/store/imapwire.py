@@ -531,7 +531,7 @@ class Session:
         with self.guard("UID FETCH"):
             imap.untagged_responses.pop("FETCH", None)
             tag = imap._command("UID", "FETCH", uid_set, f"({items})")
-            typ, data = imap._command_complete("FETCH", tag)
+            typ, data = self._complete_fetch(tag)
             if typ != "OK":
                 raise CommandFailed("UID FETCH", _text(data))
             typ, data = imap._untagged_response(typ, data, "FETCH")
@@ -611,13 +611,19 @@ class Session:
     def _fetch_answer(self, tag: str) -> list[FetchItem]:
         """The messages of the FETCH ``tag`` (its answer is read now); within a guard."""
         imap = self.client._imap
-        if self.reader is not None:
-            self._read_fetch_responses()
-        typ, data = imap._command_complete("FETCH", tag)
+        typ, data = self._complete_fetch(tag)
         if typ != "OK":
             raise CommandFailed("UID FETCH", _text(data))
         typ, data = imap._untagged_response(typ, data, "FETCH")
         return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
+
+    def _complete_fetch(self, tag: str) -> tuple[str, list[Any]]:
+        """imaplib's ``_command_complete`` of the FETCH ``tag``, its FETCH responses read
+        by ``_read_fetch_responses`` (when the connection has our reader)."""
+        if self.reader is not None:
+            self._read_fetch_responses()
+        typ, data = self.client._imap._command_complete("FETCH", tag)
+        return typ, data
 
     def _read_fetch_responses(self) -> None:
         """Read the ``* n FETCH`` responses that come next, as imaplib would, into its
@@ -669,7 +675,7 @@ class Session:
         with self.guard("UID FETCH"):
             imap.untagged_responses.pop("FETCH", None)
             tag = imap._command("UID", "FETCH", "1:*", f"({items})", modifier)
-            typ, data = imap._command_complete("FETCH", tag)
+            typ, data = self._complete_fetch(tag)
             if typ != "OK":
                 raise CommandFailed("UID FETCH", _text(data))
             typ, data = imap._untagged_response(typ, data, "FETCH")
