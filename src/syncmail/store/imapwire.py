@@ -350,6 +350,11 @@ def _parse_generic(rest: list[Any]) -> list[FetchItem]:
     return slow
 
 
+def _with_uid(items: Iterable[FetchItem]) -> list[FetchItem]:
+    """The items that carry a UID (unsolicited flag updates do not)."""
+    return [item for item in items if isinstance(item.get(b"UID"), int)]
+
+
 _LITERAL_SIZE = re.compile(rb"\{\d+\}$")
 # An untagged FETCH response line as imaplib matches it (its type in capitals).
 _FETCH_RESPONSE = re.compile(rb"\* (\d+) FETCH (.*)\r\n", re.DOTALL)
@@ -518,23 +523,14 @@ class Session:
 
         Only responses carrying a UID are returned (unsolicited flag updates are dropped).
         """
-        imap = self.client._imap
         with self.guard("UID FETCH"):
-            imap.untagged_responses.pop("FETCH", None)
-            tag = imap._command("UID", "FETCH", uid_set, f"({items})")
-            return self._fetch_answer(tag)
+            return self._fetch_answer(self._send_fetch(uid_set, f"({items})"))
 
     def uid_fetch_listing(self, uid_set: str, items: str) -> Iterator[FetchItem]:
         """``uid_fetch`` of a listing (no bodies), its answer read at once and parsed
         as the caller goes: only one message's dict is alive at a time."""
-        imap = self.client._imap
         with self.guard("UID FETCH"):
-            imap.untagged_responses.pop("FETCH", None)
-            tag = imap._command("UID", "FETCH", uid_set, f"({items})")
-            typ, data = self._complete_fetch(tag)
-            if typ != "OK":
-                raise CommandFailed("UID FETCH", _text(data))
-            typ, data = imap._untagged_response(typ, data, "FETCH")
+            data = self._fetch_data(self._send_fetch(uid_set, f"({items})"))
         items_ = iter_fetch(data)
         while True:
             # Parsing is guarded as reading was (an unparsable answer is the command's
@@ -608,22 +604,30 @@ class Session:
             except CommandFailed:
                 continue
 
+    def _send_fetch(self, *args: str) -> str:
+        """Send ``UID FETCH args``; returns its tag.  FETCH data left from before is
+        dropped: what comes now is this command's."""
+        imap = self.client._imap
+        imap.untagged_responses.pop("FETCH", None)
+        tag: str = imap._command("UID", "FETCH", *args)
+        return tag
+
     def _fetch_answer(self, tag: str) -> list[FetchItem]:
         """The messages of the FETCH ``tag`` (its answer is read now); within a guard."""
+        return _with_uid(parse_fetch(self._fetch_data(tag)))
+
+    def _fetch_data(self, tag: str) -> list[Any]:
+        """The FETCH data of the answer to ``tag``, read now (its ``* n FETCH`` lines by
+        ``_read_fetch_responses`` when the connection has our reader, the rest by
+        imaplib); CommandFailed unless it is OK.  Within a guard."""
         imap = self.client._imap
-        typ, data = self._complete_fetch(tag)
+        if self.reader is not None:
+            self._read_fetch_responses()
+        typ, data = imap._command_complete("FETCH", tag)
         if typ != "OK":
             raise CommandFailed("UID FETCH", _text(data))
         typ, data = imap._untagged_response(typ, data, "FETCH")
-        return [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
-
-    def _complete_fetch(self, tag: str) -> tuple[str, list[Any]]:
-        """imaplib's ``_command_complete`` of the FETCH ``tag``, its FETCH responses read
-        by ``_read_fetch_responses`` (when the connection has our reader)."""
-        if self.reader is not None:
-            self._read_fetch_responses()
-        typ, data = self.client._imap._command_complete("FETCH", tag)
-        return typ, data
+        return list(data)
 
     def _read_fetch_responses(self) -> None:
         """Read the ``* n FETCH`` responses that come next, as imaplib would, into its
@@ -673,19 +677,13 @@ class Session:
         imap = self.client._imap
         modifier = f"(CHANGEDSINCE {modseq}{' VANISHED' if vanished else ''})"
         with self.guard("UID FETCH"):
-            imap.untagged_responses.pop("FETCH", None)
-            tag = imap._command("UID", "FETCH", "1:*", f"({items})", modifier)
-            typ, data = self._complete_fetch(tag)
-            if typ != "OK":
-                raise CommandFailed("UID FETCH", _text(data))
-            typ, data = imap._untagged_response(typ, data, "FETCH")
+            data = self._fetch_data(self._send_fetch("1:*", f"({items})", modifier))
             gone = imap.untagged_responses.pop("VANISHED", [])
             try:
                 ranges = parse_vanished(gone)
             except ValueError as exc:
                 raise CommandFailed("UID FETCH", f"bad VANISHED response: {exc}") from None
-            items_ = [item for item in parse_fetch(data) if isinstance(item.get(b"UID"), int)]
-            return items_, ranges
+            return _with_uid(parse_fetch(data)), ranges
 
     def uid_search_all(self) -> set[int]:
         """Every UID of the selected box (``UID SEARCH ALL``)."""
