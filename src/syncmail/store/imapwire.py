@@ -627,7 +627,8 @@ class Session:
         if typ != "OK":
             raise CommandFailed("UID FETCH", _text(data))
         typ, data = imap._untagged_response(typ, data, "FETCH")
-        return list(data)
+        fetched: list[Any] = data
+        return fetched
 
     def _read_fetch_responses(self) -> None:
         """Read the ``* n FETCH`` responses that come next, as imaplib would, into its
