@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from operator import attrgetter
 
 from syncmail.config.model import ChannelConfig, Config, Operations, SyncOps, SyncType
 from syncmail.record import record
@@ -21,6 +22,7 @@ from syncmail.sync.state import (
     S_PURGE,
     S_SKIPPED,
     S_UPGRADE,
+    SyncRecord,
     SyncState,
 )
 
@@ -124,13 +126,8 @@ def _solo(ops: Operations, t: int) -> bool:
 
 def _dummies(state: SyncState) -> tuple[bool, bool]:
     """Whether the far / near side holds placeholders (or pre-1.4 skipped entries)."""
-    marks = S_DUMMY_FAR | S_DUMMY_NEAR | S_SKIPPED
-    if not any(rec.status & marks for rec in state.records):
-        return False, False  # the usual case, with one cheap pass
     found = [False, False]
-    for rec in state.records:
-        if rec.dead:
-            continue
+    for rec in _marked(state.records):
         if rec.status & S_DUMMY_FAR:
             found[FAR] = True
         elif rec.status & S_DUMMY_NEAR:
@@ -138,6 +135,23 @@ def _dummies(state: SyncState) -> tuple[bool, bool]:
         elif rec.status & S_SKIPPED:
             found[FAR if not rec.far_uid else NEAR] = True
     return found[FAR], found[NEAR]
+
+
+_status_of = attrgetter("status")
+_dead_of = attrgetter("dead")
+
+
+def _marked(records: list[SyncRecord]) -> list[SyncRecord]:
+    """The live records with a status mark: few, found by a filter that runs in C (a
+    big box's state is nearly all plain pairs, and this is asked several times a run)."""
+    return [rec for rec in filter(_status_of, records) if not rec.dead]
+
+
+def _live(records: list[SyncRecord]) -> list[SyncRecord]:
+    """The records not killed (all of them, without a copy, in the usual case)."""
+    if any(map(_dead_of, records)):
+        return [rec for rec in records if not rec.dead]
+    return records
 
 
 def upgrade_masked(state: SyncState, ops: Operations) -> Operations:
@@ -174,13 +188,13 @@ def load_specs(
     any_purges = [False, False]
     any_tuids = [False, False]
     any_dummies = list(_dummies(state))
-    seen = [0, 0]
-    for rec in state.records:
-        if rec.dead:
-            continue
+    live = _live(state.records)
+    seen = [
+        max(map(attrgetter("far_uid"), live), default=0),
+        max(map(attrgetter("near_uid"), live), default=0),
+    ]
+    for rec in _marked(state.records):
         uids = (rec.far_uid, rec.near_uid)
-        seen[FAR] = max(seen[FAR], rec.far_uid)
-        seen[NEAR] = max(seen[NEAR], rec.near_uid)
         if rec.status & S_PURGE:
             # A placeholder whose upgrade began: it still needs its T flag.
             any_purges[NEAR if not rec.far_uid else FAR] = True
