@@ -195,3 +195,13 @@ def test_a_deletion_is_set_even_where_the_flags_are_not_listed() -> None:
     assert not p.loads[NEAR].flags
     assert [(op.side, op.add) for op in p.flags] == [(NEAR, TRASHED)]
     assert [(pr.record, pr.kill, pr.side) for pr in p.prune] == [(0, False, FAR)]
+
+
+def test_maxuid_topping_takes_clean_pairs_below_the_first_unknown_only() -> None:
+    # Clean pairs are not looked at one by one; they still raise the max UID in UID
+    # order: A (below the unknown B) does, C (far UID 3, above it) does not; B's new
+    # entry raises it to 2.  Near lists A and C only, all clean: topped up to C.
+    world = build((0, 0), [("A", "*", "*", "*"), ("B", "*", "", ""), ("C", "*", "*", "*")])
+    p = plan(listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, ops())
+    assert p.new_maxuid == (2, 2)
+    assert [(c.target, c.source_uid) for c in p.copies[NEAR]] == [(NEAR, 2)]

@@ -229,7 +229,11 @@ class _Sync:
     by_uid: list[dict[int, _Work]] = field(default_factory=lambda: [{}, {}])
     # Copies decided in step 5, made unless expiry drops their entry (step 6).
     copies: list[tuple[_Work, Copy]] = field(default_factory=list)
-    # Per side, UID -> flags as they will be after step 7's stores.
+    # Per side, the UIDs of the clean pairs (``_CLEAN`` in ``by_uid`` unless a
+    # duplicate UID's entry took the place).
+    clean: list[list[int]] = field(default_factory=lambda: [[], []])
+    # Per side, UID -> flags as they will be after step 7's stores, for the messages
+    # whose flags these change (the others keep their listed flags).
     cur: list[dict[int, int]] = field(default_factory=lambda: [{}, {}])
 
 
@@ -282,16 +286,23 @@ def _entries_to_decide(sync: _Sync) -> list[list[int]]:
     way), most pairs of a big box; they are left out only when expiry does not count
     pairs."""
     clean_uids: list[list[int]] = [[], []]
+    clean_far, clean_near = clean_uids
     work = sync.work
     shortcut = not sync.expiry.expiring(sync.ops)
-    listed_far, listed_near = sync.msgs
+    far_get, near_get = sync.msgs[FAR].get, sync.msgs[NEAR].get
     for i, r in enumerate(sync.state.records):
         if r.dead:
             continue
-        if shortcut and not r.status and r.tuid is None:
-            if _agree(r.flags, listed_far.get(r.far_uid), listed_near.get(r.near_uid)):
-                clean_uids[FAR].append(r.far_uid)
-                clean_uids[NEAR].append(r.near_uid)
+        if shortcut and not r.status and r.tuid is None and not r.flags & TRASHED:
+            # ``_agree``, inline: this runs for every pair of a big box.
+            far, near = far_get(r.far_uid), near_get(r.near_uid)
+            if (
+                far is not None
+                and near is not None
+                and far.flags & ALL == r.flags == near.flags & ALL
+            ):
+                clean_far.append(r.far_uid)
+                clean_near.append(r.near_uid)
                 continue
         pending = bool(r.status & S_PENDING)
         work.append(_Work(i, [r.far_uid, r.near_uid], r.flags, pending, r.tuid, status=r.status))
@@ -344,6 +355,7 @@ def _match_tuids(sync: _Sync) -> None:
 def _index_by_uid(sync: _Sync, clean_uids: list[list[int]]) -> None:
     """Step 3: messages are matched to their entries by UID (mbsync's hash)."""
     sync.by_uid = [dict.fromkeys(clean_uids[FAR], _CLEAN), dict.fromkeys(clean_uids[NEAR], _CLEAN)]
+    sync.clean = clean_uids
     for w in sync.work:
         for t in (FAR, NEAR):
             if w.uid[t]:
@@ -482,8 +494,14 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
     msgs, by_uid, newmax = sync.msgs[s], sync.by_uid[s], sync.newmax
     maxuid, maxxf, expire_side = sync.maxuid[s], sync.maxxf, t == sync.xt
     topping = True
+    ends_range = None  # the first unknown message that ends the synced range
+    # Clean pairs need no decision, so the loop takes only the messages without an
+    # entry and those of entries under decision; the clean ones raise the new max UID
+    # afterwards.  (Kept small: a big box is nearly all clean pairs.)
+    todo = msgs.keys() - by_uid.keys()
+    todo.update(w.uid[s] for w in sync.work if w.uid[s] in msgs)
     # The hot loop of a big box: only rare cases leave it for a function.
-    for uid in sorted(msgs):
+    for uid in sorted(todo):
         m = msgs[uid]
         w = by_uid.get(uid)
         if w is not None:
@@ -499,8 +517,9 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
         else:
             # The first unknown message that should be known ends the synced range;
             # on the expire side only above the expired ones.
-            if not expire_side or uid > maxxf:
+            if topping and (not expire_side or uid > maxxf):
                 topping = False
+                ends_range = uid
             if uid <= maxuid:
                 if "old" not in types:
                     continue
@@ -511,6 +530,26 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
             w = _new_entry(sync, s, uid, m)
             new = True
         _copy_or_doom(sync, w, t, uid, m, new)
+    _raise_past_clean(sync, s, ends_range)
+
+
+def _raise_past_clean(sync: _Sync, s: int, ends_range: int | None) -> None:
+    """Step 5's new max UID of side ``s`` over the clean pairs: as if they had been
+    looked at in UID order with the rest, the ones below ``ends_range`` raise it."""
+    clean, by_uid = sync.clean[s], sync.by_uid[s]
+    if not clean:
+        return
+    top = max(clean)
+    if (ends_range is not None and top > ends_range) or by_uid.get(top) is not _CLEAN:
+        top = max(
+            (
+                uid
+                for uid in clean
+                if (ends_range is None or uid < ends_range) and by_uid.get(uid) is _CLEAN
+            ),
+            default=0,
+        )
+    sync.newmax[s] = max(sync.newmax[s], top)
 
 
 def _copy_again(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo) -> bool:
@@ -613,11 +652,9 @@ def _schedule_copies(sync: _Sync) -> None:
 
 def _decide_flag_stores(sync: _Sync) -> None:
     """Step 7, first half: the flag changes of every pair with a copy on a side
-    (``_flag_store``); ``sync.cur`` follows each side's flags as they will be."""
-    sync.cur = [
-        {u: m.flags for u, m in sync.msgs[FAR].items()},
-        {u: m.flags for u, m in sync.msgs[NEAR].items()},
-    ]
+    (``_flag_store``); ``sync.cur`` follows each side's flags as they will be, where
+    they differ from the listed ones."""
+    sync.cur = [{}, {}]
     for w in sync.work:
         if w.dead or (w.pending and not w.status & S_UPGRADE):
             continue
@@ -651,7 +688,7 @@ def _flag_store(sync: _Sync, w: _Work, t: int) -> None:
             d |= TRASHED
     m = w.msg[t]
     cur = sync.cur[t]
-    have = cur.get(uid, 0) if m is not None else 0
+    have = _flags_now(sync, t, uid) if m is not None else 0
     keeps_flags = sync.expiry.trash[t] and not sync.expiry.trash_only_new[t]
     if sync.expunge[t] and (have | a) & ~d & TRASHED and not keeps_flags:
         # It is going away: only the deletion matters.
@@ -686,6 +723,15 @@ def _flag_store(sync: _Sync, w: _Work, t: int) -> None:
             _put(w, "deleted", t, False)
 
 
+def _flags_now(sync: _Sync, t: int, uid: int) -> int:
+    """Side ``t``'s message ``uid``'s flags as step 7 left them so far (0: not listed)."""
+    flags = sync.cur[t].get(uid)
+    if flags is None:
+        m = sync.msgs[t].get(uid)
+        flags = 0 if m is None else m.flags
+    return flags
+
+
 def _expiry_moves_on(sync: _Sync, w: _Work) -> int:
     """Step 6's transaction, as its T is stored: EXPIRE -> EXPIRED when the expiry is
     still wanted (MaxExpired then covers the pair), or back when it was canceled.
@@ -710,7 +756,11 @@ def _decide_expunges(sync: _Sync) -> None:
     for t in (FAR, NEAR):
         if not sync.expunge[t] and not sync.solo[t]:
             continue
-        gone_uids = sorted(u for u, f in sync.cur[t].items() if f & TRASHED)
+        cur = sync.cur[t]
+        gone_uids = sorted(
+            [u for u, m in sync.msgs[t].items() if m.flags & TRASHED and u not in cur]
+            + [u for u, f in cur.items() if f & TRASHED]
+        )
         if not sync.expunge[t]:
             gone_uids = [
                 u for u in gone_uids if _alone(by_uid[t].get(u), t, u, sync.expunge, sync.xt)
