@@ -70,6 +70,23 @@ def test_format_exact_bytes() -> None:
     )
 
 
+def test_plain_states_are_written_as_the_general_path_writes_them() -> None:
+    # A state of plain pairs only takes a shorter path; a dead record or a mark sends
+    # the same records down the general one, and the bytes of the pairs must agree.
+    plain = [SyncRecord(3, 4, SEEN | FLAGGED), SyncRecord(5, 0), SyncRecord(0, 6, REPLIED)]
+    expected = b"3 4 FS\n5 0 \n0 6 R\n"
+    for max_expired in (0, 9):
+        st = SyncState(1, 2, 30, 40, max_expired, records=list(plain))
+        fast = format_state(st)
+        st.records.append(SyncRecord(7, 8, dead=True))
+        assert format_state(st) == fast
+        assert fast.endswith(b"\n\n" + expected)
+        assert (b"MaxExpiredFarUid 9\n" in fast) == bool(max_expired)
+    # Flags beyond the six letters (never in a file mbsync wrote) also go the long way.
+    odd = SyncState(1, 2, 3, 4, records=[SyncRecord(1, 1, SEEN | 64)])
+    assert format_state(odd).endswith(b"\n\n1 1 S\n")
+
+
 def test_max_expired_key_follows_expire_side() -> None:
     st = SyncState(1, 2, 3, 4, 5)
     near = format_state(st)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from syncmail.errors import StateError
 from syncmail.flags import to_letters
@@ -293,6 +294,10 @@ def _parse_entry(raw: bytes, lineno: int, fail: _Fail) -> SyncRecord:
     return rec
 
 
+_STATUS_OF = attrgetter("status")
+_DEAD_OF = attrgetter("dead")
+
+
 def format_state(state: SyncState, *, expire_side: str = "near") -> bytes:
     """The bytes mbsync 1.5 writes for ``state`` (dead records are left out)."""
     out = [
@@ -305,7 +310,17 @@ def format_state(state: SyncState, *, expire_side: str = "near") -> bytes:
         key = "MaxExpiredFarUid" if expire_side == "near" else "MaxExpiredNearUid"
         out.append(f"{key} {state.max_expired}\n")
     out.append("\n")
-    for rec in state.records:
+    records = state.records
+    if not any(map(_STATUS_OF, records)) and not any(map(_DEAD_OF, records)):
+        # Plain pairs only (the usual state): a line each, without the marks' tests.
+        letters_of = _LETTERS_OF
+        try:
+            lines = [f"{r.far_uid} {r.near_uid} {letters_of[r.flags]}\n" for r in records]
+        except IndexError:  # flags beyond the six letters: the general path below
+            pass
+        else:
+            return "".join(out + lines).encode("ascii")
+    for rec in records:
         if rec.dead:
             continue
         st = rec.status
