@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from itertools import filterfalse
 from typing import TypeAlias, TypeVar
 
 from syncmail.config.model import Operations
@@ -498,7 +499,8 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
     # Clean pairs need no decision, so the loop takes only the messages without an
     # entry and those of entries under decision; the clean ones raise the new max UID
     # afterwards.  (Kept small: a big box is nearly all clean pairs.)
-    todo = msgs.keys() - by_uid.keys()
+    # (filterfalse, not a keys difference: that copies every listed UID into a set.)
+    todo = set(filterfalse(by_uid.__contains__, msgs))
     todo.update(w.uid[s] for w in sync.work if w.uid[s] in msgs)
     # The hot loop of a big box: only rare cases leave it for a function.
     for uid in sorted(todo):
