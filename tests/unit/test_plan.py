@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from syncmail.flags import FLAGGED, SEEN, TRASHED
 from syncmail.store.base import MessageInfo
+from syncmail.sync.loads import Expiry
 from syncmail.sync.plan import FAR, NEAR, NOTHING, load_specs, plan
 from syncmail.sync.state import (
     S_DUMMY_NEAR,
@@ -205,3 +206,25 @@ def test_maxuid_topping_takes_clean_pairs_below_the_first_unknown_only() -> None
     p = plan(listing(world.sides[FAR]), listing(world.sides[NEAR]), world.state, ops())
     assert p.new_maxuid == (2, 2)
     assert [(c.target, c.source_uid) for c in p.copies[NEAR]] == [(NEAR, 2)]
+
+
+def test_pull_numbers_plain_copies_among_doomed_and_placeholder_ones() -> None:
+    # Plain new messages take a shorter path than a deleted one (doomed: Expunge) or a
+    # big one (a placeholder): the new pairs and the copies must still come in UID
+    # order, each copy naming its own new pair.
+    far = {
+        1: MessageInfo(1, SEEN, 10),
+        2: MessageInfo(2, TRASHED, 10),
+        3: MessageInfo(3, FLAGGED, 500),
+        4: MessageInfo(4, 0, 10),
+    }
+    p = plan(far, {}, SyncState(), ops(expunge="far near"), expiry=Expiry(max_size=(0, 100)))
+    assert [(n.far_uid, n.near_uid, n.doomed) for n in p.new_pairs] == [
+        (1, 0, False),
+        (2, 0, True),
+        (3, 0, False),
+        (4, 0, False),
+    ]
+    copies = [(c.record, c.source_uid, c.flags, c.placeholder) for c in p.copies[NEAR]]
+    assert copies == [(0, 1, SEEN, False), (2, 3, 0, True), (3, 4, 0, False)]
+    assert p.new_maxuid == (4, 0)

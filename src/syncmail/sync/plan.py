@@ -228,8 +228,9 @@ class _Sync:
     work: list[_Work] = field(default_factory=list)
     # Per side, UID -> its entry (``_CLEAN`` for a clean pair not in ``work``).
     by_uid: list[dict[int, _Work]] = field(default_factory=lambda: [{}, {}])
-    # Copies decided in step 5, made unless expiry drops their entry (step 6).
-    copies: list[tuple[_Work, Copy]] = field(default_factory=list)
+    # Copies decided in step 5, made unless expiry drops their entry (step 6); the
+    # entry is None for a plain new copy (``_plain_new_copy``).
+    copies: list[tuple[_Work | None, Copy]] = field(default_factory=list)
     # Per side, the UIDs of the clean pairs (``_CLEAN`` in ``by_uid`` unless a
     # duplicate UID's entry took the place).
     clean: list[list[int]] = field(default_factory=lambda: [[], []])
@@ -496,6 +497,9 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
     maxuid, maxxf, expire_side = sync.maxuid[s], sync.maxxf, t == sync.xt
     topping = True
     ends_range = None  # the first unknown message that ends the synced range
+    # Without expiry, a new message that is neither deleted nor too big needs no entry
+    # under decision: nothing after step 5 looks at it (an initial pull is all these).
+    light, max_size = not sync.expiry.expiring(sync.ops), sync.expiry.max_size[t]
     # Clean pairs need no decision, so the loop takes only the messages without an
     # entry and those of entries under decision; the clean ones raise the new max UID
     # afterwards.  (Kept small: a big box is nearly all clean pairs.)
@@ -529,6 +533,9 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
                     continue  # below the bulk range: expired and pruned earlier
             elif "new" not in types:
                 continue
+            if light and not m.flags & TRASHED and not (max_size and m.size > max_size):
+                _plain_new_copy(sync, s, uid, m)
+                continue
             w = _new_entry(sync, s, uid, m)
             new = True
         _copy_or_doom(sync, w, t, uid, m, new)
@@ -552,6 +559,17 @@ def _raise_past_clean(sync: _Sync, s: int, ends_range: int | None) -> None:
             default=0,
         )
     sync.newmax[s] = max(sync.newmax[s], top)
+
+
+def _plain_new_copy(sync: _Sync, s: int, uid: int, m: MessageInfo) -> None:
+    """Step 5 for a new message of side ``s`` that is simply copied: its new pair and
+    its copy, as ``_new_entry`` and ``_copy_or_doom`` would decide them, without the
+    ``_Work`` they keep for the later steps (a big initial pull makes one per message)."""
+    result = sync.result
+    index = len(sync.state.records) + len(result.upgrades) + len(result.new_pairs)
+    result.new_pairs.append(NewPair(uid if s == FAR else 0, uid if s == NEAR else 0))
+    sync.copies.append((None, Copy(1 - s, index, uid, m.flags & ALL, False, m.size)))
+    sync.newmax[s] = max(sync.newmax[s], uid)
 
 
 def _copy_again(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo) -> bool:
@@ -648,7 +666,7 @@ def _schedule_copies(sync: _Sync) -> None:
     """After step 6: the copies of step 5 whose entry is still pending (expiry drops
     the excess ones before they are born)."""
     for w, c in sync.copies:
-        if w.pending and not w.dead:
+        if w is None or (w.pending and not w.dead):
             sync.result.copies[c.target].append(c)
 
 
