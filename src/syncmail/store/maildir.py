@@ -549,8 +549,7 @@ class MaildirBox(Box):
     def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
         """Make a batch durable: data synced, UIDs allocated, renamed, directories synced."""
         if self._fsync:
-            tmp_dir = self._dir_prefix + "tmp/"
-            self._store.sync_files(self, [tmp_dir + p.tmp_name for p in batch])
+            self._store.sync_files(self, [self._abs("tmp/" + p.tmp_name) for p in batch])
         first, finals = self._uv.assign([p.tmp_name for p in batch])
         self.status.uidnext = self._uv.nuid + 1
         results: list[StoredMessage] = []

@@ -22,8 +22,9 @@ from syncmail.sync.state import (
     S_PURGE,
     S_SKIPPED,
     S_UPGRADE,
-    SyncRecord,
     SyncState,
+    live_records,
+    marked_records,
 )
 
 FAR = 0
@@ -127,7 +128,7 @@ def _solo(ops: Operations, t: int) -> bool:
 def _dummies(state: SyncState) -> tuple[bool, bool]:
     """Whether the far / near side holds placeholders (or pre-1.4 skipped entries)."""
     found = [False, False]
-    for rec in _marked(state.records):
+    for rec in marked_records(state.records):
         if rec.status & S_DUMMY_FAR:
             found[FAR] = True
         elif rec.status & S_DUMMY_NEAR:
@@ -135,23 +136,6 @@ def _dummies(state: SyncState) -> tuple[bool, bool]:
         elif rec.status & S_SKIPPED:
             found[FAR if not rec.far_uid else NEAR] = True
     return found[FAR], found[NEAR]
-
-
-_status_of = attrgetter("status")
-_dead_of = attrgetter("dead")
-
-
-def _marked(records: list[SyncRecord]) -> list[SyncRecord]:
-    """The live records with a status mark: few, found by a filter that runs in C (a
-    big box's state is nearly all plain pairs, and this is asked several times a run)."""
-    return [rec for rec in filter(_status_of, records) if not rec.dead]
-
-
-def _live(records: list[SyncRecord]) -> list[SyncRecord]:
-    """The records not killed (all of them, without a copy, in the usual case)."""
-    if any(map(_dead_of, records)):
-        return [rec for rec in records if not rec.dead]
-    return records
 
 
 def upgrade_masked(state: SyncState, ops: Operations) -> Operations:
@@ -188,12 +172,12 @@ def load_specs(
     any_purges = [False, False]
     any_tuids = [False, False]
     any_dummies = list(_dummies(state))
-    live = _live(state.records)
+    live = live_records(state.records)
     seen = [
         max(map(attrgetter("far_uid"), live), default=0),
         max(map(attrgetter("near_uid"), live), default=0),
     ]
-    for rec in _marked(state.records):
+    for rec in marked_records(state.records):
         uids = (rec.far_uid, rec.near_uid)
         if rec.status & S_PURGE:
             # A placeholder whose upgrade began: it still needs its T flag.

@@ -565,9 +565,8 @@ def _plain_new_copy(sync: _Sync, s: int, uid: int, m: MessageInfo) -> None:
     """Step 5 for a new message of side ``s`` that is simply copied: its new pair and
     its copy, as ``_new_entry`` and ``_copy_or_doom`` would decide them, without the
     ``_Work`` they keep for the later steps (a big initial pull makes one per message)."""
-    result = sync.result
-    index = len(sync.state.records) + len(result.upgrades) + len(result.new_pairs)
-    result.new_pairs.append(NewPair(uid if s == FAR else 0, uid if s == NEAR else 0))
+    index = _next_index(sync)
+    sync.result.new_pairs.append(NewPair(uid if s == FAR else 0, uid if s == NEAR else 0))
     sync.copies.append((None, Copy(1 - s, index, uid, m.flags & ALL, False, m.size)))
     sync.newmax[s] = max(sync.newmax[s], uid)
 
@@ -624,11 +623,16 @@ def _copy_upgrade(sync: _Sync, w: _Work, t: int, uid: int, m: MessageInfo) -> No
     sync.copies.append((w, Copy(t, w.index, uid, flags, upgrade=(a, d))))
 
 
+def _next_index(sync: _Sync) -> int:
+    """The record index the next new pair gets: after the state's records and the
+    entries split off by upgrades and the new pairs before it."""
+    return len(sync.state.records) + len(sync.result.upgrades) + len(sync.result.new_pairs)
+
+
 def _new_entry(sync: _Sync, s: int, uid: int, m: MessageInfo) -> _Work:
     """Step 5: message ``uid`` of side ``s`` has no entry yet: a new pending one,
     named after the state's records and the split-off ones."""
-    index = len(sync.state.records) + len(sync.result.upgrades) + len(sync.result.new_pairs)
-    w = _Work(index, [0, 0], 0, True, None)
+    w = _Work(_next_index(sync), [0, 0], 0, True, None)
     w.uid[s] = uid
     w.msg[s] = m
     sync.by_uid[s][uid] = w
