@@ -178,6 +178,14 @@ class Plan:
                 counts[op.side] += 1
         return counts[FAR], counts[NEAR]
 
+    def sides_changed(self) -> tuple[bool, bool]:
+        """Per side: whether applying the plan changes messages there (copies to it,
+        expunges, stored flags)."""
+        return (
+            bool(self.copies[FAR] or self.expunge[FAR] or self.flag_updates[FAR]),
+            bool(self.copies[NEAR] or self.expunge[NEAR] or self.flag_updates[NEAR]),
+        )
+
     @property
     def empty(self) -> bool:
         return not (

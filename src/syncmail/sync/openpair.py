@@ -135,13 +135,19 @@ def sync_open_pair(
         return _dry_result(r, channel, label, p)
     errors_before = len(r.errors)
     fresh_from = (boxes[FAR].status.uidnext, boxes[NEAR].status.uidnext)
+    # What the end of the run asks of the plan, taken now: the plan goes once applied.
+    # It holds a copy and a new pair per new message, and settle lists the Maildir
+    # again beside the listings this run has; an initial pull would hold both at once.
+    empty, sides_changed = p.empty, p.sides_changed()
+    trashed_into_itself = _trashed_into_itself(r, stores, boxes, p)
     result = _apply(r, channel, stores, boxes, sf, state, journal, p, label)
+    del p
     if len(r.errors) == errors_before:
         _sync_keywords(r, channel, ops, stores, boxes, state, listings, fresh_from, sf, label)
     if len(r.errors) == errors_before:
-        if p.empty:
+        if empty:
             sidecar.save()
-        elif not sf.committed or _trashed_into_itself(r, stores, boxes, p):
+        elif not sf.committed or trashed_into_itself:
             # Only pre-commit changes (a kill, an orphaning): the state on disk is not
             # the one this run ended with, so the next run must decide them again.
             # Messages trashed into their own box (the Trash synced as a box) are new
@@ -149,8 +155,8 @@ def sync_open_pair(
             Sidecar.discard(sidecar.path)
         else:
             settle(
-                channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), p, sidecar,
-                expiry,
+                channel, ops, stores, boxes, state, (listings[FAR], listings[NEAR]), sides_changed,
+                sidecar, expiry,
             )  # fmt: skip
     return result
 
@@ -316,6 +322,9 @@ def _apply(
     held: list[tuple[str, Any]] = []
     side_progress = (r.progress.far, r.progress.near)
     _journal_decisions(journal, state, recs, p)
+    # Journalled, the new pairs are records now; their plan entries (one per message
+    # of an initial pull) would only take room while the messages are copied.
+    p.new_pairs.clear()
 
     # Flags, one store call per side, then the journal.
     flag_counts = [0, 0]

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from syncmail.config.model import ChannelConfig, Config, Operations
 from syncmail.store.base import Box, BoxStatus, MessageInfo, Store
@@ -20,9 +19,6 @@ from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.state import SyncState
 from syncmail.sync.statefiles import remove_note, write_note
-
-if TYPE_CHECKING:
-    from syncmail.sync.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +113,13 @@ def settle(
     boxes: tuple[Box, Box],
     state: SyncState,
     listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
-    p: Plan,
+    changed: tuple[bool, bool],
     sidecar: Sidecar,
     expiry: Expiry,
 ) -> None:
     """After a run that changed things, notes for the fast path of the next run.
 
+    ``changed``: per side, whether the run changed messages there (``Plan.sides_changed``).
     Maildir sides are listed again (a directory scan); an IMAP side this run changed
     gets no notes (its marker moved, by us or not, we cannot tell).  The notes are
     written only if a plan on what is there now finds nothing to do: what the fresh
@@ -130,14 +127,6 @@ def settle(
     """
     from syncmail.store.maildir import MaildirBox
 
-    changed = [
-        bool(
-            p.copies[t]
-            or p.expunge[t]
-            or any(op.side == t and (op.add or op.remove) for op in p.flags)
-        )
-        for t in (FAR, NEAR)
-    ]
     if any(changed[t] and not isinstance(boxes[t], MaildirBox) for t in (FAR, NEAR)):
         return  # before any Maildir is listed again for nothing
     loads = None
