@@ -73,14 +73,28 @@ class NewMessages:
     box's state was saved), so a flag change later in the run is already in it.
     """
 
-    __slots__ = ("box", "channel", "label", "landed", "side", "store")
+    __slots__ = (
+        "box", "channel", "copies", "label", "message_ids", "rels", "side", "store", "uids",
+    )  # fmt: skip
 
     def __init__(self, channel: str, label: str, side: int, store: str, box: Box) -> None:
         self.channel, self.label, self.side, self.store, self.box = channel, label, side, store, box
-        self.landed: list[tuple[Copy, int | None, str | None, str | None]] = []
+        # One list per field rather than a tuple per copy: 1.7 MiB less for 31k copies.
+        self.copies: list[Copy] = []
+        self.uids: list[int | None] = []
+        self.rels: list[str | None] = []
+        self.message_ids: list[str | None] = []
+
+    def add(self, c: Copy, stored: StoredMessage, message_id: str | None) -> None:
+        self.copies.append(c)
+        self.uids.append(stored.uid)
+        self.rels.append(stored.path)
+        self.message_ids.append(message_id)
 
     def events(self) -> Iterator[NewMessage]:
-        for c, uid, rel, message_id in self.landed:
+        for c, uid, rel, message_id in zip(
+            self.copies, self.uids, self.rels, self.message_ids, strict=True
+        ):
             yield NewMessage(
                 self.channel,
                 self.label,
@@ -155,7 +169,7 @@ def copy_new(
         r.progress.copies.done += 1
         r.progress.copies.bytes_done += sizes.pop(c.record, c.size)
         r.changed[t] = True
-        news.landed.append((c, stored.uid, stored.path, message_ids.pop(c.record, None)))
+        news.add(c, stored, message_ids.pop(c.record, None))
         # Per message: the callback limits its redraws itself.
         r.report()
 
