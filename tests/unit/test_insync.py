@@ -50,3 +50,23 @@ def test_anything_unusual_is_not() -> None:
     cases.append((state, far, near))
     for state, far, near in cases:
         assert not obviously_in_sync(state, far, near)
+
+
+def test_pairs_out_of_uid_order_are_checked_for_duplicates() -> None:
+    # Pushed messages interleave near UIDs: distinct UIDs in any order are in sync.
+    state, far, near = in_sync_pair(3, [SEEN, SEEN, SEEN])
+    state.records[0].near_uid, state.records[2].near_uid = 103, 101
+    state.records.reverse()
+    assert obviously_in_sync(state, far, near)
+    # Out of order and one near message paired twice: the listings hold one unpaired.
+    state, far, near = in_sync_pair(3, [SEEN, SEEN, SEEN])
+    state.records[0].near_uid = 103
+    del near[101]
+    near[104] = MessageInfo(104, SEEN)
+    assert not obviously_in_sync(state, far, near)
+    # The same in ascending far order but a near UID repeated further on.
+    state, far, near = in_sync_pair(3, [SEEN, SEEN, SEEN])
+    state.records[2].near_uid = 102
+    del near[103]
+    near[99] = MessageInfo(99, SEEN)
+    assert not obviously_in_sync(state, far, near)
