@@ -19,6 +19,7 @@ from syncmail.sync.state import (
     SyncState,
     format_state,
     parse_state,
+    state_chunks,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -85,6 +86,22 @@ def test_plain_states_are_written_as_the_general_path_writes_them() -> None:
     # Flags beyond the six letters (never in a file mbsync wrote) also go the long way.
     odd = SyncState(1, 2, 3, 4, records=[SyncRecord(1, 1, SEEN | 64)])
     assert format_state(odd).endswith(b"\n\n1 1 S\n")
+
+
+def test_a_big_state_is_written_in_pieces_that_join_to_its_bytes() -> None:
+    # Several pieces of entries; flags beyond the six letters deep in a later piece send
+    # that piece the general way, and a dead record all of them.
+    records = [SyncRecord(u, u + 1, SEEN if u % 3 else 0) for u in range(1, 10001)]
+    expected = b"".join(b"%d %d %s\n" % (u, u + 1, b"S" if u % 3 else b"") for u in range(1, 10001))
+    st = SyncState(1, 2, 10000, 10001, records=records)
+    pieces = list(state_chunks(st))
+    assert len(pieces) > 3
+    assert b"".join(pieces) == format_state(st)
+    assert format_state(st).endswith(b"\n\n" + expected)
+    records[9000].flags |= 64
+    assert format_state(st).endswith(b"\n\n" + expected)
+    records.insert(5, SyncRecord(99999, 99999, dead=True))
+    assert format_state(st).endswith(b"\n\n" + expected)
 
 
 def test_max_expired_key_follows_expire_side() -> None:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -313,33 +313,51 @@ def live_records(records: list[SyncRecord]) -> list[SyncRecord]:
 
 def format_state(state: SyncState, *, expire_side: str = "near") -> bytes:
     """The bytes mbsync 1.5 writes for ``state`` (dead records are left out)."""
-    out = [
+    return b"".join(state_chunks(state, expire_side=expire_side))
+
+
+# Entries per piece of ``state_chunks``: a state file is written a piece at a time, as
+# the whole text of a big box's state (3 MiB while made, for 31k pairs) would come on
+# top of the peak memory of a pull.
+_CHUNK = 4096
+
+
+def state_chunks(state: SyncState, *, expire_side: str = "near") -> Iterator[bytes]:
+    """``format_state`` in pieces: the header, then the entries some thousands at a time."""
+    head = (
         f"FarUidValidity {state.far_uidvalidity}\n"
         f"NearUidValidity {state.near_uidvalidity}\n"
         f"MaxPulledUid {state.max_pulled}\n"
         f"MaxPushedUid {state.max_pushed}\n"
-    ]
+    )
     if state.max_expired:
         key = "MaxExpiredFarUid" if expire_side == "near" else "MaxExpiredNearUid"
-        out.append(f"{key} {state.max_expired}\n")
-    out.append("\n")
+        head += f"{key} {state.max_expired}\n"
+    yield (head + "\n").encode("ascii")
     records = state.records
-    if not any(map(_STATUS_OF, records)) and not any(map(_DEAD_OF, records)):
-        # Plain pairs only (the usual state): a line each, without the marks' tests.
-        letters_of = _LETTERS_OF
-        try:
-            lines = [f"{r.far_uid} {r.near_uid} {letters_of[r.flags]}\n" for r in records]
-        except IndexError:  # flags beyond the six letters: the general path below
-            pass
-        else:
-            return "".join(out + lines).encode("ascii")
-    for rec in records:
-        if rec.dead:
-            continue
-        st = rec.status
-        dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
-        mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
-        flags = rec.flags
-        letters = _LETTERS_OF[flags] if 0 <= flags < 64 else to_letters(flags)
-        out.append(f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{letters}\n")
-    return "".join(out).encode("ascii")
+    # Plain pairs only (the usual state): a line each, without the marks' tests.
+    plain = not any(map(_STATUS_OF, records)) and not any(map(_DEAD_OF, records))
+    letters_of = _LETTERS_OF
+    for start in range(0, len(records), _CHUNK):
+        piece = records[start : start + _CHUNK]
+        if plain:
+            try:
+                lines = [f"{r.far_uid} {r.near_uid} {letters_of[r.flags]}\n" for r in piece]
+            except IndexError:  # flags beyond the six letters: the general way
+                pass
+            else:
+                yield "".join(lines).encode("ascii")
+                continue
+        yield "".join(map(_entry_line, piece)).encode("ascii")
+
+
+def _entry_line(rec: SyncRecord) -> str:
+    """One entry's line, with its marks; empty for a dead record."""
+    if rec.dead:
+        return ""
+    st = rec.status
+    dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
+    mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
+    flags = rec.flags
+    letters = _LETTERS_OF[flags] if 0 <= flags < 64 else to_letters(flags)
+    return f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{letters}\n"

@@ -17,7 +17,7 @@ from syncmail.config.model import ChannelConfig, Config
 from syncmail.errors import BoxError, LockedError, StateError, SyncmailError
 from syncmail.record import record
 from syncmail.sync.journal import VERSION, Journal, replay
-from syncmail.sync.state import SyncState, format_state, parse_state
+from syncmail.sync.state import SyncState, parse_state, state_chunks
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ class StateFiles:
             if self._new_fp is None:
                 self._new_fp = open(self.paths.new, "wb")
             fp = self._new_fp
-            fp.write(format_state(state, expire_side=self.expire_side))
+            fp.writelines(state_chunks(state, expire_side=self.expire_side))
             fp.flush()
             if self.fsync:
                 os.fdatasync(fp.fileno())
