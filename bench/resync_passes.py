@@ -148,6 +148,11 @@ def main() -> None:
             a.repeat,
         )
         timed("write the state", lambda: format_state(state), a.repeat)
+        # After expunges (scenario c's 0.1% deleted): a few dead records among the pairs.
+        dead = parse_state(data, "state")
+        for rec in dead.records[:: 1000]:
+            rec.dead = True
+        timed("write the state, 0.1% pairs gone", lambda: format_state(dead), a.repeat)
         box.close()
     finally:
         shutil.rmtree(root)

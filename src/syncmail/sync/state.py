@@ -335,12 +335,11 @@ def state_chunks(state: SyncState, *, expire_side: str = "near") -> Iterator[byt
         head += f"{key} {state.max_expired}\n"
     yield (head + "\n").encode("ascii")
     records = state.records
-    # Plain pairs only (the usual state): a line each, without the marks' tests.
-    plain = not any(map(_STATUS_OF, records)) and not any(map(_DEAD_OF, records))
     letters_of = _LETTERS_OF
     for start in range(0, len(records), _CHUNK):
         piece = records[start : start + _CHUNK]
-        if plain:
+        # Plain pairs only (nearly every piece): a line each, without the marks' tests.
+        if not any(map(_STATUS_OF, piece)) and not any(map(_DEAD_OF, piece)):
             try:
                 lines = [f"{r.far_uid} {r.near_uid} {letters_of[r.flags]}\n" for r in piece]
             except IndexError:  # flags beyond the six letters: the general way
@@ -348,16 +347,19 @@ def state_chunks(state: SyncState, *, expire_side: str = "near") -> Iterator[byt
             else:
                 yield "".join(lines).encode("ascii")
                 continue
-        yield "".join(map(_entry_line, piece)).encode("ascii")
+        yield _general_lines(piece).encode("ascii")
 
 
-def _entry_line(rec: SyncRecord) -> str:
-    """One entry's line, with its marks; empty for a dead record."""
-    if rec.dead:
-        return ""
-    st = rec.status
-    dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
-    mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
-    flags = rec.flags
-    letters = _LETTERS_OF[flags] if 0 <= flags < 64 else to_letters(flags)
-    return f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{letters}\n"
+def _general_lines(records: list[SyncRecord]) -> str:
+    """The lines of ``records`` with their marks; dead records are left out."""
+    out = []
+    for rec in records:
+        if rec.dead:
+            continue
+        st = rec.status
+        dummy = "<" if st & S_DUMMY_FAR else ">" if st & S_DUMMY_NEAR else ""
+        mark = "^" if st & S_SKIPPED else "~" if st & S_EXPIRED else ""
+        flags = rec.flags
+        letters = _LETTERS_OF[flags] if 0 <= flags < 64 else to_letters(flags)
+        out.append(f"{rec.far_uid} {rec.near_uid} {dummy}{mark}{letters}\n")
+    return "".join(out)
