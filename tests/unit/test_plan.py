@@ -228,3 +228,26 @@ def test_pull_numbers_plain_copies_among_doomed_and_placeholder_ones() -> None:
     copies = [(c.record, c.source_uid, c.flags, c.placeholder) for c in p.copies[NEAR]]
     assert copies == [(0, 1, SEEN, False), (2, 3, 0, True), (3, 4, 0, False)]
     assert p.new_maxuid == (4, 0)
+
+
+def test_sides_changed_are_the_sides_whose_messages_a_plan_touches() -> None:
+    # What settle is told after the plan is gone: stored flags, copies and expunges
+    # change a side; a "*" entry alone (both sides changed alike) changes none.
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0)])
+    same = plan({1: MessageInfo(1, SEEN)}, {1: MessageInfo(1, SEEN)}, state, ops())
+    assert [op.synced for op in same.flags] == [SEEN]
+    assert same.sides_changed() == (False, False)
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0)])
+    far_flagged = plan({1: MessageInfo(1, SEEN)}, {1: MessageInfo(1, 0)}, state, ops())
+    assert far_flagged.sides_changed() == (False, True)
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, 0)])
+    pushed = plan(
+        {1: MessageInfo(1, 0)}, {1: MessageInfo(1, 0), 2: MessageInfo(2, 0)}, state, ops()
+    )
+    assert pushed.sides_changed() == (True, False)
+    state = SyncState(1, 1, 1, 1, records=[SyncRecord(1, 1, TRASHED)])
+    expunged = plan(
+        {1: MessageInfo(1, TRASHED)}, {1: MessageInfo(1, TRASHED)}, state, ops(expunge="far near")
+    )
+    assert expunged.expunge == ([1], [1])
+    assert expunged.sides_changed() == (True, True)
