@@ -181,9 +181,10 @@ class Plan:
     def sides_changed(self) -> tuple[bool, bool]:
         """Per side: whether applying the plan changes messages there (copies to it,
         expunges, stored flags)."""
+        stores = self.flag_updates
         return (
-            bool(self.copies[FAR] or self.expunge[FAR] or self.flag_updates[FAR]),
-            bool(self.copies[NEAR] or self.expunge[NEAR] or self.flag_updates[NEAR]),
+            bool(self.copies[FAR] or self.expunge[FAR] or stores[FAR]),
+            bool(self.copies[NEAR] or self.expunge[NEAR] or stores[NEAR]),
         )
 
     @property
