@@ -575,6 +575,21 @@ def test_confirm_listing_sees_own_changes_and_notices_others(
     box.close()
 
 
+def test_confirm_listing_keeps_what_was_described(store: MaildirStore) -> None:
+    box = store.open_box("INBOX")
+    list(box.store_messages([msg(b"a\n"), msg(b"bb\n", F.SEEN)]))
+    before = box.list_messages(ListRequest(want_size=True))
+    box.set_flags([FlagChange(2, F.FLAGGED, 0)])
+    confirmed = box.confirm_listing(before)
+    assert confirmed is not None
+    # Unchanged: as listed, size and all; renamed by us: what its new name says.
+    assert confirmed[1] is before[1] and confirmed[1].size == 2
+    assert confirmed[2].flags == F.SEEN | F.FLAGGED and confirmed[2].size == 0
+    assert confirmed.flags == {1: 0, 2: F.SEEN | F.FLAGGED}
+    assert confirmed[2].path == box.list_messages(ListRequest())[2].path
+    box.close()
+
+
 def test_maildirbox_is_a_box(store: MaildirStore) -> None:
     box = store.open_box("INBOX")
     assert isinstance(box, MaildirBox)

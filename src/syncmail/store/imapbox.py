@@ -18,6 +18,7 @@ from syncmail.store.base import (
     FetchedMessage,
     FlagChange,
     KeywordEdit,
+    Listing,
     ListRequest,
     MessageInfo,
     OutgoingMessage,
@@ -152,7 +153,7 @@ class IMAPBox(Box):
             self.status.uidnext = max(self.status.uidnext, max(changes.flags) + 1)
         return changes
 
-    def list_messages(self, request: ListRequest) -> dict[int, MessageInfo]:
+    def list_messages(self, request: ListRequest) -> Listing:
         session = self._use()
         items = "UID FLAGS"
         if request.want_size:
@@ -175,7 +176,7 @@ class IMAPBox(Box):
             self.store.x_guid = any(info.object_id for info in out.values())
         if out:
             self.status.uidnext = max(self.status.uidnext, max(out) + 1)
-        return out
+        return Listing.of(out)
 
     def _id_item(self, request: ListRequest) -> str:
         """The FETCH item of the server's own message id: RFC 8474 EMAILID where it

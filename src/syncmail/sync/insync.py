@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from operator import attrgetter
 
 from syncmail.flags import TRASHED
-from syncmail.store.base import MessageInfo
+from syncmail.store.base import MessageInfo, as_listing
 from syncmail.sync.state import SyncState, live_records
 
 
@@ -27,6 +27,7 @@ def obviously_in_sync(
     # Each pair's UIDs must be distinct per side.  A state read from disk or grown by
     # pulls has them in ascending order, and that is checked on the way; only if not
     # are they counted in sets (2 MiB for 31k pairs, at the peak of a pull's memory).
+    far_get, near_get = as_listing(far).flags.get, as_listing(near).flags.get
     ascending = True
     last_far = last_near = 0
     count = 0
@@ -37,10 +38,8 @@ def obviously_in_sync(
         if rec.status or rec.tuid is not None or flags & TRASHED:
             return False
         far_uid, near_uid = rec.far_uid, rec.near_uid
-        f = far.get(far_uid)
-        n = near.get(near_uid)
-        if f is None or n is None or f.flags != flags or n.flags != flags:
-            return False
+        if far_get(far_uid) != flags or near_get(near_uid) != flags:
+            return False  # (None when not listed: a record's flags are never None)
         if far_uid <= last_far or near_uid <= last_near:
             ascending = False
         last_far, last_near = far_uid, near_uid

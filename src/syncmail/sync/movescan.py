@@ -24,8 +24,8 @@ from syncmail.store.base import (
     Box,
     BoxMissing,
     FetchedMessage,
+    Listing,
     ListRequest,
-    MessageInfo,
     Store,
 )
 from syncmail.sync import objectids
@@ -509,7 +509,7 @@ def discard_intents(path: str) -> None:
 
 def adopt_server_copies(
     boxes: Sequence[Box],
-    listings: list[dict[int, MessageInfo]],
+    listings: list[Listing],
     state: SyncState,
     saved_uidnext: Mapping[str, int],
     intents: Mapping[str, Mapping[str, str]],

@@ -24,8 +24,8 @@ from syncmail.flags import to_letters
 from syncmail.store.base import (
     Box,
     FlagChange,
+    Listing,
     ListRequest,
-    MessageInfo,
     OutgoingMessage,
     Store,
 )
@@ -83,7 +83,7 @@ def sync_open_pair(
     )
     expiry = _expiry(r.config, channel)
     loads = load_specs(state, ops, saved_uidnext=sf.saved_uidnext, expiry=expiry)
-    listings = []
+    listings: list[Listing] = []
     for t in (FAR, NEAR):
         if loads[t].listed:
             listings.append(
@@ -96,7 +96,7 @@ def sync_open_pair(
                 )
             )
         else:
-            listings.append({})
+            listings.append(Listing())
     intents = intents_path(sf.paths.state)
     if not sf.replayed:
         remove_note(intents)  # left by a run that ended after its commit
@@ -179,7 +179,7 @@ def _sync_keywords(
     stores: tuple[Store, Store],
     boxes: tuple[Box, Box],
     state: SyncState,
-    listings: list[dict[int, MessageInfo]],
+    listings: list[Listing],
     fresh_from: tuple[int, int],
     sf: StateFiles,
     label: str,

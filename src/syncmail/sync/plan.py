@@ -22,7 +22,7 @@ from typing import TypeAlias, TypeVar
 
 from syncmail.config.model import Operations
 from syncmail.flags import ALL, FLAGGED, SEEN, TRASHED
-from syncmail.store.base import MessageInfo
+from syncmail.store.base import Listing, MessageInfo, as_listing
 from syncmail.sync.actions import (
     Copy,
     ExpiredOrphan,
@@ -216,7 +216,7 @@ class _Sync:
     xt: int  # the expire side
     expunge: list[bool]
     solo: list[bool]  # ExpungeSolo
-    msgs: list[dict[int, MessageInfo]]  # what each side lists, within its load window
+    msgs: list[Listing]  # what each side lists, within its load window
     result: Plan
     maxuid: list[int]  # the state's MaxPulled / MaxPushed
     newmax: list[int]  # the new ones, raised as messages are found
@@ -291,18 +291,14 @@ def _entries_to_decide(sync: _Sync) -> list[list[int]]:
     clean_far, clean_near = clean_uids
     work = sync.work
     shortcut = not sync.expiry.expiring(sync.ops)
-    far_get, near_get = sync.msgs[FAR].get, sync.msgs[NEAR].get
+    far_get, near_get = sync.msgs[FAR].flags.get, sync.msgs[NEAR].flags.get
     for i, r in enumerate(sync.state.records):
         if r.dead:
             continue
         if shortcut and not r.status and r.tuid is None and not r.flags & TRASHED:
             # ``_agree``, inline: this runs for every pair of a big box.
             far, near = far_get(r.far_uid), near_get(r.near_uid)
-            if (
-                far is not None
-                and near is not None
-                and far.flags & ALL == r.flags == near.flags & ALL
-            ):
+            if far is not None and near is not None and far & ALL == r.flags == near & ALL:
                 clean_far.append(r.far_uid)
                 clean_near.append(r.near_uid)
                 continue
@@ -751,8 +747,7 @@ def _flags_now(sync: _Sync, t: int, uid: int) -> int:
     """Side ``t``'s message ``uid``'s flags as step 7 left them so far (0: not listed)."""
     flags = sync.cur[t].get(uid)
     if flags is None:
-        m = sync.msgs[t].get(uid)
-        flags = 0 if m is None else m.flags
+        flags = sync.msgs[t].flags.get(uid, 0)
     return flags
 
 
@@ -782,7 +777,7 @@ def _decide_expunges(sync: _Sync) -> None:
             continue
         cur = sync.cur[t]
         gone_uids = sorted(
-            [u for u, m in sync.msgs[t].items() if m.flags & TRASHED and u not in cur]
+            [u for u, f in sync.msgs[t].flags.items() if f & TRASHED and u not in cur]
             + [u for u, f in cur.items() if f & TRASHED]
         )
         if not sync.expunge[t]:
@@ -824,14 +819,16 @@ def _finish(sync: _Sync) -> None:
             result.prune.append(Prune(w.index, kill=False, side=FAR))
 
 
-def _visible(listing: Mapping[int, MessageInfo], load: SideLoad) -> dict[int, MessageInfo]:
-    """The messages of ``listing`` that ``load`` asked for (all of them, usually)."""
+def _visible(listing: Mapping[int, MessageInfo], load: SideLoad) -> Listing:
+    """The messages of ``listing`` that ``load`` asked for (all of them, usually: then
+    the listing itself, which the plan only reads)."""
+    listing = as_listing(listing)
     if not listing:
-        return {}
+        return listing
     lo, hi, extra = load.min_uid, load.max_uid, load.extra
     if lo <= min(listing) and max(listing) <= hi:
-        return dict(listing)
-    return {u: m for u, m in listing.items() if lo <= u <= hi or u in extra}
+        return listing
+    return Listing.of({u: m for u, m in listing.items() if lo <= u <= hi or u in extra})
 
 
 def _expire(w_list: list[_Work], xt: int, expiry: Expiry, result: Plan, maxxf: int) -> int:

@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict
 
 from syncmail.config.model import ChannelConfig, Config, Operations
-from syncmail.store.base import Box, BoxStatus, MessageInfo, Store
+from syncmail.store.base import Box, BoxStatus, Listing, Store
 from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.state import SyncState
@@ -112,7 +112,7 @@ def settle(
     stores: tuple[Store, Store],
     boxes: tuple[Box, Box],
     state: SyncState,
-    listings: tuple[dict[int, MessageInfo], dict[int, MessageInfo]],
+    listings: tuple[Listing, Listing],
     changed: tuple[bool, bool],
     sidecar: Sidecar,
     expiry: Expiry,

@@ -20,7 +20,7 @@ from dataclasses import field
 from typing import cast
 
 from syncmail.record import record
-from syncmail.store.base import Box, BoxChanges, ListRequest, MessageInfo, Store
+from syncmail.store.base import Box, BoxChanges, Listing, ListRequest, MessageInfo, Store
 from syncmail.sync.statefiles import remove_note, write_note
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def incremental(store: Store) -> bool:
 
 def list_box(
     store: Store, box: Box, request: ListRequest, path: str, *, save_notes: bool = True
-) -> dict[int, MessageInfo]:
+) -> Listing:
     """``box.list_messages(request)``, answered from the snapshot at ``path`` plus the
     changes since when that is possible; the snapshot is renewed (``save_notes``)."""
     if not incremental(store):
@@ -238,7 +238,7 @@ def list_box(
                 key,
                 status.uidvalidity,
                 modseq,
-                {u: m.flags for u, m in out.items()},
+                out.flags,
                 full_sizes,
                 {u: m.keywords for u, m in out.items() if m.keywords},
             )
@@ -248,18 +248,16 @@ def list_box(
         save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes, keywords))
     min_uid, extra = request.min_uid, request.extra_uids
     none: frozenset[str] = frozenset()
-    # Positional (uid, flags, size, tuid, message_id, path, date, keywords): a quarter
-    # quicker than keywords, for every message of the box.
     if sizes is None and min_uid <= 1 and not extra:
-        return {
-            u: MessageInfo(u, f, 0, None, None, None, None, keywords.get(u, none))
-            for u, f in listing.items()
-        }
-    return {
+        # Flags and keywords only: no object per message (see ``Listing``).
+        return Listing(listing, keywords=keywords, no_keywords=none)
+    # Positional (uid, flags, size, tuid, message_id, path, date, keywords): a quarter
+    # quicker than keywords.
+    return Listing.of({
         u: MessageInfo(
             u, f, sizes.get(u, 0) if sizes is not None else 0, None, None, None, None,
             keywords.get(u, none),
         )
         for u, f in listing.items()
         if u >= min_uid or u in extra
-    }  # fmt: skip
+    })  # fmt: skip
