@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from syncmail.store import maildir
-from syncmail.store.maildir import settle_wait
+from syncmail.store import maildir_scan as maildir
+from syncmail.store.maildir_scan import settle_wait
 
 S = 1_000_000_000
 MS = 1_000_000

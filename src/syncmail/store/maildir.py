@@ -12,7 +12,6 @@ import errno
 import functools
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
@@ -23,6 +22,7 @@ from syncmail.errors import BoxError, MessageError, StoreError
 from syncmail.record import record
 from syncmail.store import maildir_files as mf
 from syncmail.store import maildir_names as mn
+from syncmail.store import maildir_scan as ms
 from syncmail.store import maildir_uidmap as mu
 from syncmail.store.base import (
     Box,
@@ -38,6 +38,7 @@ from syncmail.store.base import (
     as_listing,
 )
 from syncmail.store.maildir_layout import MaildirBoxError, MaildirLayout
+from syncmail.store.maildir_scan import Stamps
 
 __all__ = ["MaildirBox", "MaildirBoxError", "MaildirStore"]
 
@@ -48,47 +49,7 @@ _T = TypeVar("_T")
 # A batch of stored messages is synced to disk at once; results wait for the batch.
 _BATCH_MESSAGES = 512
 _BATCH_BYTES = 32 << 20
-_SETTLE_MAX_WAIT = 2.0
-_MAX_RESCANS = 20
 _RESCANS_PER_CALL = 3
-
-
-# Linux's coarse clock, the one that stamps file times; None elsewhere.
-_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform == "linux" else None)
-_COARSE_TICK_NS = int(time.clock_getres(_COARSE_CLOCK) * 1e9) if _COARSE_CLOCK else 0
-# Where there is no coarse clock to read: how old a directory time must be.
-_SETTLE_NS = 20_000_000
-_SECOND = 1_000_000_000
-
-
-def _coarse_now() -> int | None:
-    return time.clock_gettime_ns(_COARSE_CLOCK) if _COARSE_CLOCK is not None else None
-
-
-def settle_wait(mtimes: Sequence[int], now: int, coarse_now: int | None) -> float | None:
-    """Seconds to wait before directories with these mtimes (ns) are settled: 0 when any
-    later change is sure to give them another mtime; None when that cannot be known
-    (an mtime in the future: another clock stamped it).
-
-    mbsync sleeps a second when a directory changed in the current second.  A file system
-    that keeps whole seconds needs that too.  Otherwise the kernel stamps a change with its
-    coarse clock, one tick (1-10 ms) wide: an mtime older than the clock's current tick
-    is settled.  An mtime finer than that tick (Linux's multigrain timestamps, 6.13 on)
-    is settled at once: once its directory was looked at (we just did), the next change
-    gets a later fine-grained time.
-    """
-    newest = max(mtimes)
-    if newest > now:
-        return None
-    if all(m % _SECOND == 0 for m in mtimes):
-        age = now - newest
-        return 0 if age >= _SECOND else (_SECOND - age) / 1e9
-    if coarse_now is None:
-        age = now - newest
-        return 0 if age >= _SETTLE_NS else (_SETTLE_NS - age) / 1e9
-    if all(m != coarse_now for m in mtimes):
-        return 0
-    return _COARSE_TICK_NS / 1e9 or 0.001
 
 
 class _Rescan(Exception):
@@ -166,6 +127,8 @@ class MaildirBox(Box):
         # UIDs trash_messages() moved out of the box (a later expunge skips them).
         self._trashed: set[int] = set()
         self._closed = False
+        # A scan made ahead of time, for the next listing (``adopt_scan``).
+        self._ahead: ms.BoxScan | None = None
         stamps, settled = self._settled_stamps()
         self.status = BoxStatus(
             uidvalidity=uv.uidvalidity,
@@ -190,54 +153,40 @@ class MaildirBox(Box):
         if self._store.own_writes is not None:
             self._store.own_writes.update(paths)
 
-    def _stamps(self) -> tuple[tuple[int, int], tuple[int, int]]:
+    def _stamps(self) -> Stamps:
         try:
-            cur = os.stat(os.path.join(self.path, "cur"))
-            new = os.stat(os.path.join(self.path, "new"))
-        except OSError as e:
-            raise self._error(f"cannot stat {e.filename}: {e.strerror}") from None
-        return (cur.st_ino, cur.st_mtime_ns), (new.st_ino, new.st_mtime_ns)
+            return ms.dir_stamps(self.path)
+        except ms.ScanFailed as e:
+            raise self._error(str(e)) from None
 
-    def _settled_stamps(self) -> tuple[tuple[tuple[int, int], tuple[int, int]], bool]:
-        """Directory stamps such that any later change will change them (``settle_wait``);
-        False when the box would not settle in time."""
-        deadline = time.monotonic() + _SETTLE_MAX_WAIT
-        while True:
-            stamps = self._stamps()
-            wait = settle_wait((stamps[0][1], stamps[1][1]), time.time_ns(), _coarse_now())
-            if wait == 0:
-                return stamps, True
-            if wait is None or time.monotonic() + wait > deadline:
-                return stamps, False
-            time.sleep(wait)
+    def _settled_stamps(self) -> tuple[Stamps, bool]:
+        try:
+            return ms.settled_stamps(self.path)
+        except ms.ScanFailed as e:
+            raise self._error(str(e)) from None
 
-    def _marker(self, stamps: tuple[tuple[int, int], tuple[int, int]]) -> str:
+    def _marker(self, stamps: Stamps) -> str:
         (cur_ino, cur_mtime), (new_ino, new_mtime) = stamps
         return f"{self._uv.uidvalidity}.{self._uv.nuid}:{cur_ino}.{cur_mtime}:{new_ino}.{new_mtime}"
 
-    def _scan(self) -> tuple[list[str], tuple[tuple[int, int], tuple[int, int]], bool]:
-        """Relative paths of all message files, from a consistent look at cur/ and new/."""
-        for _ in range(_MAX_RESCANS):
-            before, settled = self._settled_stamps()
-            rels: list[str] = []
-            for sub in ("cur", "new"):
-                head = sub + "/"
-                try:
-                    with os.scandir(os.path.join(self.path, sub)) as it:
-                        for entry in it:
-                            name = entry.name
-                            if name[0] == "." or entry.is_dir(follow_symlinks=False):
-                                continue
-                            rels.append(head + name)
-                except OSError as e:
-                    raise self._error(f"cannot list {e.filename}: {e.strerror}") from None
-            # A file moved between new/ and cur/ while we listed would be missed or
-            # seen twice: list again until both directories held still.
-            if self._stamps() == before:
-                return rels, before, settled
-        raise self._error("the box keeps changing while it is listed; try again later")
+    def adopt_scan(self, scan: ms.BoxScan) -> None:
+        """A scan of this box made ahead of time (``syncmail.sync.lookahead``): the next
+        listing takes it if the directories have not changed since."""
+        self._ahead = scan
 
-    def _assign(self, rels: list[str], number_new: bool = True) -> dict[int, str]:
+    def _scan(self) -> ms.BoxScan:
+        """All message files, from a consistent look at cur/ and new/."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and self._stamps() == ahead.stamps:
+            if not isinstance(self._uv, mf.UidValidityFile) or self._uv.delimiter != self._delim:
+                ahead.uids = None  # read by a map of another kind: ask this box's own
+            return ahead
+        try:
+            return ms.scan_box(self.path)
+        except ms.ScanFailed as e:
+            raise self._error(str(e)) from None
+
+    def _assign(self, scan: ms.BoxScan, number_new: bool = True) -> dict[int, str]:
         """UID -> path of every file, giving new UIDs to files without one (unless not
         ``number_new``: then they are left out) and healing UIDs other tools broke
         (beyond the highest assigned, duplicates)."""
@@ -249,7 +198,9 @@ class MaildirBox(Box):
         dups: dict[int, list[str]] = {}
         renumber = not uv.ok
         mine = self._where
-        for rel, uid in zip(rels, uv.uids(rels), strict=True):
+        rels = scan.rels
+        uids = scan.uids if scan.uids is not None else uv.uids(rels)
+        for rel, uid in zip(rels, uids, strict=True):
             # A new UIDVALIDITY makes old UIDs meaningless, except those we gave since.
             if renumber and mine.get(uid) != rel:
                 uid = 0
@@ -388,7 +339,7 @@ class MaildirBox(Box):
 
     def _rescan_where(self) -> None:
         """Find where every UID lives now (another program renamed files since listing)."""
-        rels, _, _ = self._scan()
+        rels = self._scan().rels
         where: dict[int, str] = {}
         known = self._where
         for rel in rels:
@@ -428,11 +379,11 @@ class MaildirBox(Box):
         included) gives a different marker.
         """
         self._check_open()
-        for _ in range(_MAX_RESCANS):
-            rels, stamps, settled = self._scan()
-            marker = self._marker(stamps) if settled else None
+        for _ in range(ms.MAX_RESCANS):
+            scan = self._scan()
+            marker = self._marker(scan.stamps) if scan.settled else None
             try:
-                where = self._assign(rels, request.number_new)
+                where = self._assign(scan, request.number_new)
                 infos = self._describe(where, request)
             except _Rescan:
                 continue
@@ -451,8 +402,8 @@ class MaildirBox(Box):
         differ from ``before`` are parsed.  Sets the change marker like a listing.
         """
         self._check_open()
-        rels, stamps, settled = self._scan()
-        where = self._where
+        scan = self._scan()
+        rels, where = scan.rels, self._where
         # The scan's names are distinct (one directory entry each), and so are the
         # known ones: equal counts and every name known means the same set.
         if len(rels) != len(where):
@@ -479,7 +430,7 @@ class MaildirBox(Box):
         for uid, info in before.described().items():
             if where.get(uid) == info.path:
                 out[uid] = info  # with what else was listed of it (its size, say)
-        self.status.change_marker = self._marker(stamps) if settled else None
+        self.status.change_marker = self._marker(scan.stamps) if scan.settled else None
         self.status.uidnext = self._uv.nuid + 1
         return out
 
