@@ -218,3 +218,32 @@ def test_push_without_uidplus_finds_copies_by_tuid(
     again = _sync(cfg)
     assert not again.far_changed and not again.near_changed
     assert set(_server(imap_user)) == {"N1", "N2"}
+
+
+def test_next_box_read_ahead_while_flags_go_to_the_server(
+    tmp_path: Path, imap_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local flag changes in two boxes: while the first box's STOREs are answered, a
+    thread reads the second box's Maildir and state, and the second box takes them."""
+    from tests.unit.test_lookahead import adopted_and_used, spy_scans
+
+    c = imap_user.client()
+    try:
+        c.create_folder("Work")
+    finally:
+        c.logout()
+    for box in ("INBOX", "Work"):
+        for i in range(3):
+            imap_user.append(box, _msg(f"{box}{i}"), ("\\Seen",))
+    cfg = write_config(tmp_path, imap_user)
+    _sync(cfg)
+    for box in ("INBOX", "Work"):
+        set_flags(files(tmp_path, "near", box)[f"{box}0"], "FS")
+    given = spy_scans(monkeypatch)
+    _sync(cfg)
+    assert adopted_and_used(given["local:Work"])
+    for box in ("INBOX", "Work"):
+        assert {s: f for s, (f, _) in _server(imap_user, box).items()} == {
+            f"{box}0": {"\\Flagged", "\\Seen"}, f"{box}1": {"\\Seen"}, f"{box}2": {"\\Seen"},
+        }  # fmt: skip
+    assert _sync(cfg).far_changed is False  # and nothing left to do

@@ -424,6 +424,8 @@ class Store(ABC):
     name: str
     # Line endings of message bodies in this store: True for IMAP, False for Maildir.
     crlf: bool
+    # Whether its calls wait on a server (IMAP), not on local files (Maildir).
+    remote: bool = False
     # What the store can do, as data: e.g. {"uidplus", "move", "condstore", "qresync", "idle"};
     # "copy": ``Box.copy_from`` works.
     capabilities: frozenset[str]

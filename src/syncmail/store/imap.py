@@ -96,6 +96,7 @@ class IMAPStore(Store):
     """One IMAPStore of the config, over one imapclient connection reused for all its boxes."""
 
     crlf = True
+    remote = True
 
     def __init__(self, cfg: IMAPStoreConfig, *, plugin_manager: Any = None) -> None:
         self.cfg = cfg

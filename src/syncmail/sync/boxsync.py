@@ -44,6 +44,7 @@ from syncmail.store.base import (
 )
 from syncmail.sync.kwsync import keywords_changed
 from syncmail.sync.loads import FAR, NEAR, SIDES
+from syncmail.sync.lookahead import Lookahead, maildir_side
 from syncmail.sync.sidecar import Sidecar, plan_settings
 from syncmail.sync.statefiles import (
     StateFiles,
@@ -131,6 +132,10 @@ class RunContext:
     # Plugin events held back until the channel's box pairs are done (removals of the
     # files of moved messages: the new file is announced first).
     deferred_events: list[tuple[str, Any]] = field(default_factory=list)
+    # The box pair after the one being synced (its channel and names), and the reading
+    # of its local files under way (``start_lookahead``).
+    next_pair: tuple[ChannelConfig, tuple[str, str, str]] | None = None
+    lookahead: Lookahead | None = None
 
     def report(self) -> None:
         if self.progress_cb is not None:
@@ -160,6 +165,32 @@ def pair_state_paths(
     )
 
 
+def start_lookahead(r: RunContext) -> None:
+    """Start reading the local files of the pair after this one on a thread
+    (``syncmail.sync.lookahead``), while this one waits on its server."""
+    if r.next_pair is None or r.lookahead is not None:
+        return
+    channel, (name, far_name, near_name) = r.next_pair
+    far, near = r.stores.get(channel.far.store), r.stores.get(channel.near.store)
+    if not isinstance(far, Store) or not isinstance(near, Store):
+        return
+    paths = pair_state_paths(r.config, channel, far, near, far_name, near_name)
+    r.lookahead = Lookahead(
+        (channel.name, far_name, near_name),
+        paths.state,
+        (maildir_side(far, far_name), maildir_side(near, near_name)),
+        expire_side=channel.expire_side,
+        box=name or near_name,
+    )
+    r.lookahead.start()
+
+
+def _take_lookahead(r: RunContext, key: tuple[str, str, str]) -> Lookahead | None:
+    """The lookahead read for the pair ``key``, if one was; the run forgets it."""
+    ahead, r.lookahead = r.lookahead, None
+    return ahead if ahead is not None and ahead.key == key else None
+
+
 def sync_box(
     r: RunContext,
     channel: ChannelConfig,
@@ -173,6 +204,7 @@ def sync_box(
     label = name or near_name
     r.progress.channel, r.progress.box = channel.name, label
     r.progress.copies = CopyProgress()
+    ahead = _take_lookahead(r, (channel.name, far_name, near_name))
     paths = pair_state_paths(r.config, channel, far, near, far_name, near_name)
     sf = StateFiles(
         paths,
@@ -216,7 +248,9 @@ def sync_box(
             for t in (FAR, NEAR):
                 if opened[t] is None and statuses[t] is not None:
                     opened[t] = _try_open(stores[t], names[t])
-            state = sf.load()
+            if ahead is not None:
+                _adopt_scans(ahead, opened)
+            state = sf.load(ahead.state() if ahead is not None else None)
             missing = [t for t in (FAR, NEAR) if opened[t] is None]
             if missing:
                 done = _missing_boxes(r, channel, ops, stores, names, opened, sf, missing, label)
@@ -234,6 +268,15 @@ def sync_box(
             for box in opened:
                 if box is not None:
                     box.close()
+
+
+def _adopt_scans(ahead: Lookahead, opened: list[Box | None]) -> None:
+    from syncmail.store.maildir import MaildirBox
+
+    for t in (FAR, NEAR):
+        box, scan = opened[t], ahead.scan(t)
+        if isinstance(box, MaildirBox) and scan is not None:
+            box.adopt_scan(scan)
 
 
 def _try_open(store: Store, name: str) -> Box | None:

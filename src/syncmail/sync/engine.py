@@ -251,9 +251,10 @@ def _end_moves(r: RunContext) -> None:
 def _sync_pairs(
     r: RunContext, channel: ChannelConfig, ops: Operations, pairs: list[tuple[str, str, str]]
 ) -> None:
-    for name, far_name, near_name in pairs:
+    for i, (name, far_name, near_name) in enumerate(pairs):
         if r.should_stop is not None and r.should_stop():
             return
+        r.next_pair = (channel, pairs[i + 1]) if i + 1 < len(pairs) else None
         label = name or near_name
         started = time.monotonic()
         try:

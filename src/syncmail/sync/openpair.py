@@ -33,6 +33,7 @@ from syncmail.sync import snapshot
 from syncmail.sync.boxsync import (
     FAKE_EXPUNGE_ENV,
     RunContext,
+    start_lookahead,
 )
 from syncmail.sync.copying import NewMessages, _assign, _path_of, copies_to_make, copy_new
 from syncmail.sync.journal import Journal
@@ -333,6 +334,11 @@ def _apply(
         changes = [FlagChange(op.uid, op.add, op.remove) for op in ops_t if op.add or op.remove]
         side_progress[t].flags_total += len(changes)
         if changes:
+            if stores[t].remote:
+                # A server applying flag changes is a long wait with few answers: the
+                # next pair's local files are read meanwhile (not while bodies come:
+                # those answers are many, each handled in Python, and nothing is won).
+                start_lookahead(r)
             try:
                 boxes[t].set_flags(changes)
             except MessageError as e:

@@ -138,6 +138,21 @@ def state_paths(
     return StatePaths(state, state + ".new", state + ".journal", state + ".lock", label)
 
 
+@record(slots=True)
+class StateRead:
+    """A state file read and parsed ahead of its pair (``syncmail.sync.lookahead``),
+    with the identity of the file it was read from (``file_identity``)."""
+
+    identity: tuple[int, int, int]
+    state: SyncState
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells one version of a state file from another: every writer (mbsync and
+    syncmail) replaces the file by rename, so a new version is a new inode."""
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class StateFiles:
     """One box pair's state on disk: lock, load (+ replay), journal, commit, delete.
 
@@ -219,20 +234,29 @@ class StateFiles:
 
     # --- loading --------------------------------------------------------------------
 
-    def load(self) -> SyncState:
+    def load(self, ahead: StateRead | None = None) -> SyncState:
         """The stored state (empty if none), with a crashed run's journal replayed.
 
         Locks first when there is anything to read.  A journal without ``.new`` is a
-        leftover of a finished run and is ignored (it gets overwritten).
+        leftover of a finished run and is ignored (it gets overwritten).  ``ahead``: the
+        state as read earlier, taken if the file is still the one it was read from.
         """
         try:
             with open(self.paths.state, "rb") as f:
-                data = f.read()
+                if ahead is not None and ahead.identity == file_identity(os.fstat(f.fileno())):
+                    data = None
+                else:
+                    ahead = None
+                    data = f.read()
         except FileNotFoundError:
-            data = None
+            ahead = data = None
         except OSError as e:
             raise self._error(self.paths.state, f"cannot read sync state: {e.strerror}") from None
-        if data is not None:
+        if ahead is not None:
+            self.lock()
+            state = ahead.state
+            self.existing = True
+        elif data is not None:
             self.lock()
             state = parse_state(
                 data,

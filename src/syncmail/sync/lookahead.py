@@ -1,0 +1,107 @@
+"""Lookahead: the next box pair's local files, read while this pair waits on its server.
+
+A resync of big boxes waits on the server for a good part of its time (the UID STOREs
+of local flag changes, bodies being fetched), and spends as much again reading local
+files: each Maildir's names and each state file.  When a pair starts on its changes,
+a thread reads the next pair's Maildir directories and state file
+(``boxsync.start_lookahead``).  The next pair takes what was read only if it is still
+what is on disk (the directories' stamps, the state file's identity) and reads it
+again otherwise, so the result is the same as without the thread.  The thread only
+reads: the journal, the state, the events and the output stay in the order and shape
+they always have.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from syncmail.store import maildir_names as mn
+from syncmail.store import maildir_scan as ms
+from syncmail.store.base import Store
+from syncmail.sync.state import parse_state
+from syncmail.sync.statefiles import StateRead, file_identity
+
+# Which pair a lookahead is for: (channel name, far box name, near box name).
+PairKey = tuple[str, str, str]
+
+
+class Lookahead:
+    """One box pair's local files, read by ``start`` on a thread of its own.
+
+    ``maildirs``: per side, the box directory and InfoDelimiter of a Maildir side
+    (None for an IMAP side).  The answers (``scan``, ``state``) wait for the thread.
+    """
+
+    def __init__(
+        self,
+        key: PairKey,
+        state_path: str,
+        maildirs: tuple[tuple[str, str] | None, tuple[str, str] | None],
+        *,
+        expire_side: str,
+        box: str,
+    ) -> None:
+        self.key = key
+        self._state_path = state_path
+        self._maildirs = maildirs
+        self._expire_side = expire_side
+        self._box = box
+        self._scans: list[ms.BoxScan | None] = [None, None]
+        self._state: StateRead | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.read, name="syncmail-lookahead", daemon=True)
+        self._thread.start()
+
+    def read(self) -> None:
+        """Read everything (the thread's work).  Whatever cannot be read is left to the
+        pair, which reads it again and reports any error where it always does."""
+        for t, maildir in enumerate(self._maildirs):
+            if maildir is not None:
+                self._scans[t] = _scan(*maildir)
+        try:
+            with open(self._state_path, "rb") as f:
+                identity = file_identity(os.fstat(f.fileno()))
+                data = f.read()
+            state = parse_state(
+                data, self._state_path, expire_side=self._expire_side,
+                channel=self.key[0], box=self._box,
+            )  # fmt: skip
+        except Exception:  # noqa: BLE001 - any failure: the pair reads it itself
+            return
+        self._state = StateRead(identity, state)
+
+    def scan(self, side: int) -> ms.BoxScan | None:
+        self._wait()
+        return self._scans[side]
+
+    def state(self) -> StateRead | None:
+        self._wait()
+        return self._state
+
+    def _wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _scan(path: str, delimiter: str) -> ms.BoxScan | None:
+    try:
+        scan = ms.scan_box(path)
+    except ms.ScanFailed:
+        return None
+    if os.path.exists(os.path.join(path, ".uidvalidity")):
+        # UIDs in the names (the native map): read them here too.
+        scan.uids = mn.parse_uids(scan.rels, delimiter)
+    return scan
+
+
+def maildir_side(store: Store, name: str) -> tuple[str, str] | None:
+    """What a ``Lookahead`` needs of the box ``name`` of ``store``: its directory and
+    InfoDelimiter when it is a Maildir, else None."""
+    from syncmail.store.maildir import MaildirStore
+
+    if not isinstance(store, MaildirStore):
+        return None
+    return store.box_path(name), store.info_delimiter
