@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 
 import pytest
 
 from syncmail import flags
 from syncmail.errors import ConnectionFailed
-from syncmail.store.base import BoxMissing, FlagChange, ListRequest, OutgoingMessage
+from syncmail.store.base import (
+    BoxMissing,
+    FlagChange,
+    KeywordEdit,
+    ListRequest,
+    OutgoingMessage,
+)
 from syncmail.store.imap import IMAPBoxError
 from tests.dovecot.imap_helpers import message, store
 
@@ -99,6 +106,27 @@ def test_store_list_fetch_round_trip(remote) -> None:  # type: ignore[no-untyped
     assert got[1].flags == flags.SEEN | flags.FLAGGED
     assert got[0].date == 1_500_000_000.0
     assert box.status.uidnext == 4
+
+
+def test_plain_listing_makes_no_objects_and_says_the_same(remote) -> None:  # type: ignore[no-untyped-def]
+    """Flags and sizes only (an initial pull's listing): kept by UID, each MessageInfo
+    made when looked up, equal to what a listing that describes every message says."""
+    box = remote.open_box("INBOX")
+    out = [
+        OutgoingMessage(message(1), flags.SEEN),
+        OutgoingMessage(message(2, b"X-Big: " + b"x" * 5000 + b"\r\n"), flags.FLAGGED),
+        OutgoingMessage(message(3), 0),
+    ]
+    list(box.store_messages(out))
+    box.set_keywords([KeywordEdit(2, frozenset({"$label1"}), frozenset())])
+    plain = box.list_messages(ListRequest(want_size=True, extra_uids=frozenset({1}), min_uid=2))
+    assert plain.described() == {}
+    assert plain.size(2) > 5000 and plain.keywords(2) == frozenset({"$label1"})
+    assert plain.flags == {1: flags.SEEN, 2: flags.FLAGGED, 3: 0}
+    described = box.list_messages(ListRequest(want_size=True, want_date=True))
+    assert set(described.described()) == {1, 2, 3}
+    for uid in (1, 2, 3):
+        assert replace(plain[uid], date=described[uid].date) == described[uid]
 
 
 def test_min_uid_and_extra_uids(remote) -> None:  # type: ignore[no-untyped-def]

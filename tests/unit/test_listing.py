@@ -46,6 +46,19 @@ def test_keywords_per_message_or_the_default() -> None:
     assert Listing({1: 0})[1].keywords is None  # a store without keywords (Maildir)
 
 
+def test_sizes_and_keywords_by_uid_make_no_info() -> None:
+    label = frozenset({"$label1"})
+    listing = Listing(
+        {1: 0, 2: F.SEEN}, sizes={1: 100, 2: 2500}, keywords={2: label}, no_keywords=frozenset()
+    )
+    assert (listing.size(2), listing.keywords(2), listing.keywords(1)) == (2500, label, frozenset())
+    assert listing.described() == {}
+    assert listing[2] == MessageInfo(2, F.SEEN, size=2500, keywords=label)
+    assert listing.size(2) == 2500  # described now: answered from its MessageInfo
+    plain = Listing({1: 0})
+    assert plain.size(1) == 0 and plain.keywords(1) is None
+
+
 def test_changes_through_the_mapping_keep_flags_true() -> None:
     listing = maildir_listing()
     listing[3] = MessageInfo(3, F.TRASHED, path="cur/a,U=3:2,T")

@@ -59,19 +59,22 @@ class Listing(MutableMapping[int, MessageInfo]):
     (``listing[uid] = info``), never in ``flags`` alone.
     """
 
-    __slots__ = ("_infos", "_keywords", "_no_keywords", "_paths", "flags")
+    __slots__ = ("_infos", "_keywords", "_no_keywords", "_paths", "_sizes", "flags")
 
     def __init__(
         self,
         flags: dict[int, int] | None = None,
         *,
+        sizes: Mapping[int, int] | None = None,
         paths: Mapping[int, str] | None = None,
         keywords: Mapping[int, frozenset[str]] | None = None,
         no_keywords: frozenset[str] | None = None,
     ) -> None:
         """A listing of the messages ``flags`` with, for the ``MessageInfo`` made of
-        each, its path (Maildir) and keywords (``keywords``, else ``no_keywords``)."""
+        each, its size, path (Maildir) and keywords (``keywords``, else
+        ``no_keywords``), where given."""
         self.flags: dict[int, int] = {} if flags is None else flags
+        self._sizes = sizes
         self._paths = paths
         self._keywords = keywords
         self._no_keywords = no_keywords
@@ -94,6 +97,24 @@ class Listing(MutableMapping[int, MessageInfo]):
             return None
         return self._paths.get(uid)
 
+    def size(self, uid: int) -> int:
+        """The size listed for ``uid`` (0 when sizes were not listed), made into no
+        ``MessageInfo``."""
+        info = self._infos.get(uid)
+        if info is not None:
+            return info.size
+        return 0 if self._sizes is None else self._sizes.get(uid, 0)
+
+    def keywords(self, uid: int) -> frozenset[str] | None:
+        """The keywords listed for ``uid`` (None where the store has none), made into no
+        ``MessageInfo``."""
+        info = self._infos.get(uid)
+        if info is not None:
+            return info.keywords
+        if self._keywords is None:
+            return self._no_keywords
+        return self._keywords.get(uid, self._no_keywords)
+
     def described(self) -> Mapping[int, MessageInfo]:
         """The ``MessageInfo`` made so far (all of them for ``Listing.of``), by UID."""
         return self._infos
@@ -102,10 +123,11 @@ class Listing(MutableMapping[int, MessageInfo]):
         keywords = self._no_keywords
         if self._keywords is not None:
             keywords = self._keywords.get(uid, keywords)
-        paths = self._paths
+        paths, sizes = self._paths, self._sizes
         info = MessageInfo(
-            uid, flags, 0, None, None, None if paths is None else paths.get(uid), None, keywords
-        )
+            uid, flags, 0 if sizes is None else sizes.get(uid, 0), None, None,
+            None if paths is None else paths.get(uid), None, keywords,
+        )  # fmt: skip
         self._infos[uid] = info
         return info
 

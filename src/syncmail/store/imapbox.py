@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncmail import flags
 from syncmail.errors import MessageError
-from syncmail.keywords import fold, keywords_of
+from syncmail.keywords import NO_KEYWORDS, fold, keywords_of
 from syncmail.store.base import (
     Box,
     BoxChanges,
@@ -176,7 +176,7 @@ class IMAPBox(Box):
             self.store.x_guid = any(info.object_id for info in out.values())
         if out:
             self.status.uidnext = max(self.status.uidnext, max(out) + 1)
-        return Listing.of(out)
+        return out
 
     def _id_item(self, request: ListRequest) -> str:
         """The FETCH item of the server's own message id: RFC 8474 EMAILID where it
@@ -187,24 +187,43 @@ class IMAPBox(Box):
             return " EMAILID"
         return "" if self.store.x_guid is False else " X-GUID"
 
-    def _list(self, session: Session, request: ListRequest, items: str) -> dict[int, MessageInfo]:
+    def _list(self, session: Session, request: ListRequest, items: str) -> Listing:
+        # Flags (keywords) and sizes only, the usual request: no object per message.
+        plain = items in ("UID FLAGS", "UID FLAGS RFC822.SIZE")
+        plain = plain and request.tuid_from is None and not request.message_id_uids
+        flag_of: dict[int, int] = {}
+        sizes: dict[int, int] | None = {} if request.want_size else None
+        keywords: dict[int, frozenset[str]] = {}
         out: dict[int, MessageInfo] = {}
         # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,
         # and the server would reject it as an invalid set.
         ranged = request.min_uid <= _MAX_UID
         seqs: dict[int, int] = {}
+
+        def take(uid: int, item: FetchItem) -> None:
+            self._check_unique(seqs, uid, item)
+            if plain:
+                names = item.get(b"FLAGS", ())
+                flag_of[uid] = flags.from_imap(names)
+                if (found := keywords_of(names)) is not NO_KEYWORDS:
+                    keywords[uid] = found
+                if sizes is not None:
+                    sizes[uid] = int(item.get(b"RFC822.SIZE", 0) or 0)
+            else:
+                out[uid] = _info(uid, item)
+
         listing = session.uid_fetch_listing(f"{max(request.min_uid, 1)}:*", items)
         for item in listing if ranged else ():
             uid = int(item[b"UID"])
             if uid >= request.min_uid:
-                self._check_unique(seqs, uid, item)
-                out[uid] = _info(uid, item)
+                take(uid, item)
         extra = [u for u in request.extra_uids if u < request.min_uid and u > 0]
         for item in session.fetch_uids(extra, items):
             uid = int(item[b"UID"])
             if uid in request.extra_uids:
-                self._check_unique(seqs, uid, item)
-                out[uid] = _info(uid, item)
+                take(uid, item)
+        if plain:
+            return Listing(flag_of, sizes=sizes, keywords=keywords, no_keywords=NO_KEYWORDS)
         if request.tuid_from is not None:
             tuid_from = max(request.tuid_from, 1)
             wanted = [u for u in out if u >= tuid_from]
@@ -217,7 +236,7 @@ class IMAPBox(Box):
             info = out.get(int(item[b"UID"]))
             if info is not None:
                 info.message_id = _header(body_item(item, b"HEADER.FIELDS"), b"message-id")
-        return out
+        return Listing.of(out)
 
     def _check_unique(self, seqs: dict[int, int], uid: int, item: FetchItem) -> None:
         """Two messages (two sequence numbers) claiming one UID: neither can be trusted."""

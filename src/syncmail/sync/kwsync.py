@@ -19,7 +19,7 @@ from typing import Any
 from syncmail.config.model import ChannelConfig, MaildirStoreConfig, Operations
 from syncmail.keywords import KeywordSource, fold
 from syncmail.record import record
-from syncmail.store.base import Box, KeywordEdit, MessageInfo, Store
+from syncmail.store.base import Box, KeywordEdit, Listing, MessageInfo, Store, as_listing
 from syncmail.sync import kwnotes
 from syncmail.sync.keywords import merge, spelled
 from syncmail.sync.loads import FAR, NEAR
@@ -35,7 +35,7 @@ class KeywordSide:
     """One box's keywords: from an IMAP listing, or from a plugin's source by path."""
 
     box: Box
-    listing: Mapping[int, MessageInfo]
+    listing: Listing
     source: KeywordSource | None = None
     # Source only: keywords by UID, read in one go by ``load``.
     known: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -55,8 +55,8 @@ class KeywordSide:
     def get(self, uid: int) -> frozenset[str] | None:
         if self.source is not None:
             return self.known.get(uid)
-        info = self.listing.get(uid)
-        return None if info is None else info.keywords
+        # By UID: the listing makes no MessageInfo for this.
+        return self.listing.keywords(uid) if uid in self.listing else None
 
     def write(self, edits: Sequence[KeywordEdit]) -> None:
         if not edits:
@@ -83,9 +83,9 @@ def keyword_side(
 ) -> KeywordSide | None:
     """The keyword side of ``box``, or None when it holds no keywords."""
     if getattr(store, "crlf", False):  # an IMAP store: keywords come with the flags
-        return KeywordSide(box, listing)
+        return KeywordSide(box, as_listing(listing))
     held = _maildir_keywords(pm, store, box.name)
-    return None if held is None else KeywordSide(box, listing, held)
+    return None if held is None else KeywordSide(box, as_listing(listing), held)
 
 
 def _maildir_keywords(pm: Any, store: Store, name: str) -> KeywordSource | None:

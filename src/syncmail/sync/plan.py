@@ -502,9 +502,10 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
     # (filterfalse, not a keys difference: that copies every listed UID into a set.)
     todo = set(filterfalse(by_uid.__contains__, msgs))
     todo.update(w.uid[s] for w in sync.work if w.uid[s] in msgs)
-    # The hot loop of a big box: only rare cases leave it for a function.
+    # The hot loop of a big box: only rare cases leave it for a function, and a
+    # message is looked at by its flags (no ``MessageInfo`` made for a plain copy).
+    flag_of, size_of = msgs.flags, msgs.size
     for uid in sorted(todo):
-        m = msgs[uid]
         w = by_uid.get(uid)
         if w is not None:
             if w.dead:
@@ -513,6 +514,7 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
                 newmax[s] = uid
             if not w.pending and w.uid[t] and not w.status & S_SKIPPED:
                 continue  # paired (clean pairs too)
+            m = msgs[uid]
             if not _copy_again(sync, w, t, uid, m):
                 continue
             new = False
@@ -522,16 +524,19 @@ def _decide_new_messages(sync: _Sync, t: int) -> None:
             if topping and (not expire_side or uid > maxxf):
                 topping = False
                 ends_range = uid
+            flags = flag_of[uid]
             if uid <= maxuid:
                 if "old" not in types:
                     continue
-                if topping and _unimportant(m.flags, sync.expiry):
+                if topping and _unimportant(flags, sync.expiry):
                     continue  # below the bulk range: expired and pruned earlier
             elif "new" not in types:
                 continue
-            if light and not m.flags & TRASHED and not (max_size and m.size > max_size):
-                _plain_new_copy(sync, s, uid, m)
+            size = size_of(uid)
+            if light and not flags & TRASHED and not (max_size and size > max_size):
+                _plain_new_copy(sync, s, uid, flags, size)
                 continue
+            m = msgs[uid]
             w = _new_entry(sync, s, uid, m)
             new = True
         _copy_or_doom(sync, w, t, uid, m, new)
@@ -557,13 +562,13 @@ def _raise_past_clean(sync: _Sync, s: int, ends_range: int | None) -> None:
     sync.newmax[s] = max(sync.newmax[s], top)
 
 
-def _plain_new_copy(sync: _Sync, s: int, uid: int, m: MessageInfo) -> None:
+def _plain_new_copy(sync: _Sync, s: int, uid: int, flags: int, size: int) -> None:
     """Step 5 for a new message of side ``s`` that is simply copied: its new pair and
     its copy, as ``_new_entry`` and ``_copy_or_doom`` would decide them, without the
     ``_Work`` they keep for the later steps (a big initial pull makes one per message)."""
     index = _next_index(sync)
     sync.result.new_pairs.append(NewPair(uid if s == FAR else 0, uid if s == NEAR else 0))
-    sync.copies.append((None, Copy(1 - s, index, uid, m.flags & ALL, False, m.size)))
+    sync.copies.append((None, Copy(1 - s, index, uid, flags & ALL, False, size)))
     sync.newmax[s] = max(sync.newmax[s], uid)
 
 

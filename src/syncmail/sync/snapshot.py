@@ -233,14 +233,15 @@ def list_box(
     if listing is None:
         out = box.list_messages(request)
         if save_notes and modseq is not None and request.min_uid <= 1:
-            full_sizes = {u: m.size for u, m in out.items()} if request.want_size else None
+            # By UID, not by MessageInfo: the listing makes none for these.
+            full_sizes = {u: out.size(u) for u in out} if request.want_size else None
             snap = Snapshot(
                 key,
                 status.uidvalidity,
                 modseq,
                 out.flags,
                 full_sizes,
-                {u: m.keywords for u, m in out.items() if m.keywords},
+                {u: k for u in out if (k := out.keywords(u))},
             )
             save(path, snap)
         return out
