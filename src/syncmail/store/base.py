@@ -66,13 +66,13 @@ class Listing(MutableMapping[int, MessageInfo]):
         flags: dict[int, int] | None = None,
         *,
         sizes: Mapping[int, int] | None = None,
-        paths: Mapping[int, str] | None = None,
+        paths: dict[int, str] | None = None,
         keywords: Mapping[int, frozenset[str]] | None = None,
         no_keywords: frozenset[str] | None = None,
     ) -> None:
         """A listing of the messages ``flags`` with, for the ``MessageInfo`` made of
         each, its size, path (Maildir) and keywords (``keywords``, else
-        ``no_keywords``), where given."""
+        ``no_keywords``), where given.  ``paths`` becomes the listing's own."""
         self.flags: dict[int, int] = {} if flags is None else flags
         self._sizes = sizes
         self._paths = paths
@@ -90,12 +90,16 @@ class Listing(MutableMapping[int, MessageInfo]):
     def path(self, uid: int) -> str | None:
         """The path listed for ``uid`` (None: not listed, or not a Maildir), made
         into no ``MessageInfo``."""
+        if self._paths is not None:
+            return self._paths.get(uid)
         info = self._infos.get(uid)
-        if info is not None:
-            return info.path
-        if self._paths is None or uid not in self.flags:
-            return None
-        return self._paths.get(uid)
+        return None if info is None else info.path
+
+    def paths(self) -> Mapping[int, str]:
+        """UID -> the path listed for it (Maildir), of every message that has one."""
+        if self._paths is not None:
+            return self._paths  # kept true by every change through the mapping
+        return {uid: info.path for uid, info in self._infos.items() if info.path is not None}
 
     def size(self, uid: int) -> int:
         """The size listed for ``uid`` (0 when sizes were not listed), made into no
@@ -147,10 +151,17 @@ class Listing(MutableMapping[int, MessageInfo]):
     def __setitem__(self, uid: int, info: MessageInfo) -> None:
         self.flags[uid] = info.flags
         self._infos[uid] = info
+        if self._paths is not None:
+            if info.path is None:
+                self._paths.pop(uid, None)
+            else:
+                self._paths[uid] = info.path
 
     def __delitem__(self, uid: int) -> None:
         del self.flags[uid]
         self._infos.pop(uid, None)
+        if self._paths is not None:
+            self._paths.pop(uid, None)
 
     def __contains__(self, uid: object) -> bool:
         return uid in self.flags

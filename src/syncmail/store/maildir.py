@@ -412,7 +412,7 @@ class MaildirBox(Box):
         if len(known_rels) != len(rels) or not known_rels.issuperset(rels):
             return None
         before = as_listing(before)
-        known_flags, known_path = before.flags, before.path
+        known_flags, known_path = before.flags, before.paths().get
         flags: dict[int, int] = {}
         # Two lists, not a list of pairs: after an initial pull every file is new to
         # ``before``, and a tuple each would be 2.5 MiB more at a pull's peak (31k files).

@@ -828,10 +828,10 @@ def _visible(listing: Mapping[int, MessageInfo], load: SideLoad) -> Listing:
     """The messages of ``listing`` that ``load`` asked for (all of them, usually: then
     the listing itself, which the plan only reads)."""
     listing = as_listing(listing)
-    if not listing:
-        return listing
     lo, hi, extra = load.min_uid, load.max_uid, load.extra
-    if lo <= min(listing) and max(listing) <= hi:
+    # A window over every UID there can be (NOTHING is beyond them all, and is the
+    # usual window) needs no look at the UIDs.
+    if not listing or (lo <= 1 and hi >= NOTHING) or (lo <= min(listing) and max(listing) <= hi):
         return listing
     return Listing.of({u: m for u, m in listing.items() if lo <= u <= hi or u in extra})
 
