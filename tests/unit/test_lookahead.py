@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from syncmail.config.model import Target
 from syncmail.store import maildir_scan as ms
 from syncmail.store.base import ListRequest
 from syncmail.store.maildir import MaildirBox, MaildirStore
+from syncmail.sync.engine import _box_pairs, likely_first_pair
 from syncmail.sync.lookahead import Lookahead
 from syncmail.sync.state import SyncRecord, SyncState, format_state, parse_state
 from syncmail.sync.statefiles import StateFiles, StateRead, file_identity, state_paths
@@ -174,8 +177,9 @@ def run_with_lookahead(
 
     def start(self: Lookahead) -> None:
         self.read()
-        read.append(self.key)
-        meanwhile(self.key[2])
+        if self.state() is not None:  # something was read (a guess may read nothing)
+            read.append(self.key)
+            meanwhile(self.key[2])
 
     monkeypatch.setattr(Lookahead, "start", start)
     monkeypatch.setattr(MaildirStore, "remote", True)
@@ -197,10 +201,11 @@ def test_run_takes_the_next_pairs_files_read_ahead(
     for box in ("INBOX", "Work"):
         set_flags(files(tmp_path, "near", box)[f"{box}0"], "FS")
     read, given = run_with_lookahead(monkeypatch, cfg, lambda box: None)
-    assert [key[2] for key in read] == ["Work"]  # the second pair, read during the first
-    # Both sides of the second pair are Maildirs here: both were read ahead.
-    assert adopted_and_used(given["far:Work"]) and adopted_and_used(given["near:Work"])
-    assert not any(isinstance(g, ms.BoxScan) for g in given["near:INBOX"])
+    # The first pair while the boxes were listed, the second during the first.
+    assert [key[2] for key in read] == ["INBOX", "Work"]
+    # Both sides are Maildirs here: both were read ahead.
+    for box in ("INBOX", "Work"):
+        assert adopted_and_used(given[f"far:{box}"]) and adopted_and_used(given[f"near:{box}"])
     for box in ("INBOX", "Work"):
         expected = {f"{box}0": "FS", f"{box}1": "S", f"{box}2": "S"}
         assert snapshot(tmp_path, "far", box) == snapshot(tmp_path, "near", box) == expected
@@ -214,6 +219,8 @@ def test_run_reads_again_what_changed_after_the_lookahead(
     state_file = tmp_path / "near/Work/.mbsyncstate"
 
     def meanwhile(box: str) -> None:
+        if box != "Work":
+            return
         # After the read: a delivery, a flag change and the state written anew.
         deliver(tmp_path, "near", "late", "", box=box)
         set_flags(files(tmp_path, "near", box)[f"{box}1"], "RS")
@@ -231,11 +238,12 @@ def test_run_reads_again_what_changed_after_the_lookahead(
 
     monkeypatch.setattr(StateFiles, "load", spy_load)
     read, given = run_with_lookahead(monkeypatch, cfg, meanwhile)
-    assert [key[2] for key in read] == ["Work"]
+    assert [key[2] for key in read] == ["INBOX", "Work"]
     assert not adopted_and_used(given["near:Work"])  # changed after the read
     assert adopted_and_used(given["far:Work"])  # not changed
-    [(ahead, state)] = [(a, s) for a, s in loads if a is not None]
-    assert state is not ahead.state
+    [first, (ahead, state)] = [(a, s) for a, s in loads if a is not None]
+    assert first[1] is first[0].state  # INBOX: as read ahead
+    assert state is not ahead.state  # Work: written anew since
     expected = {"Work0": "S", "Work1": "RS", "Work2": "S", "late": ""}
     assert snapshot(tmp_path, "far", "Work") == snapshot(tmp_path, "near", "Work") == expected
 
@@ -243,6 +251,42 @@ def test_run_reads_again_what_changed_after_the_lookahead(
 def test_pairs_with_nothing_to_do_start_no_lookahead(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nor is the first pair read when its Maildirs are as its notes saw them: a run
+    that finds nothing to do reads nothing ahead (it would only slow it down)."""
     cfg = two_boxes(tmp_path)
     read, _ = run_with_lookahead(monkeypatch, cfg, lambda box: None)
     assert read == []
+    # Server changes only (the far Maildir here): the near INBOX is as noted.
+    deliver(tmp_path, "far", "new one", "S")
+    read, _ = run_with_lookahead(monkeypatch, cfg, lambda box: None)
+    assert [key[2] for key in read] == ["INBOX"]  # the far side changed: read
+    assert snapshot(tmp_path, "near")["new one"] == "S"
+
+
+@pytest.mark.parametrize(
+    ("patterns", "boxes", "first"),
+    [
+        ("*", None, ("INBOX", "INBOX", "INBOX")),
+        ("* !Junk", None, ("INBOX", "INBOX", "INBOX")),
+        ("Work*", None, None),
+        ("*", ["Work", "INBOX"], ("Work", "Work", "Work")),
+        ("*", [""], ("INBOX", "INBOX", "INBOX")),
+        ("", None, ("", "INBOX", "INBOX")),
+    ],
+)
+def test_likely_first_pair_is_the_first_pair(
+    tmp_path: Path, patterns: str, boxes: list[str] | None, first: tuple[str, str, str] | None
+) -> None:
+    cfg = load(write_config(tmp_path, "Create Both", patterns=patterns or "*"))
+    for box in ("INBOX", "Work", "Junk"):
+        box_dir(tmp_path, "far", box)
+    channel, target = cfg.channels["test"], Target("test", boxes)
+    if not patterns:  # a channel of one box pair
+        channel = replace(channel, patterns=type(channel.patterns)())
+    assert likely_first_pair(channel, target) == first
+    far, near = (MaildirStore(cfg.stores[n]) for n in ("far", "near"))
+    pairs = _box_pairs(channel, target, far, near, channel.ops)
+    if first is not None:
+        assert pairs[0] == first
+    else:
+        assert ("INBOX", "INBOX", "INBOX") not in pairs

@@ -166,8 +166,7 @@ class MaildirBox(Box):
             raise self._error(str(e)) from None
 
     def _marker(self, stamps: Stamps) -> str:
-        (cur_ino, cur_mtime), (new_ino, new_mtime) = stamps
-        return f"{self._uv.uidvalidity}.{self._uv.nuid}:{cur_ino}.{cur_mtime}:{new_ino}.{new_mtime}"
+        return ms.box_marker(self._uv.uidvalidity, self._uv.nuid, stamps)
 
     def adopt_scan(self, scan: ms.BoxScan) -> None:
         """A scan of this box made ahead of time (``syncmail.sync.lookahead``): the next

@@ -78,6 +78,13 @@ class BoxScan:
     uids: list[int] | None = None
 
 
+def box_marker(uidvalidity: int, nuid: int, stamps: Stamps) -> str:
+    """A box's change marker (``BoxStatus.change_marker``): its UIDVALIDITY, highest
+    assigned UID and directory stamps."""
+    (cur_ino, cur_mtime), (new_ino, new_mtime) = stamps
+    return f"{uidvalidity}.{nuid}:{cur_ino}.{cur_mtime}:{new_ino}.{new_mtime}"
+
+
 def dir_stamps(path: str) -> Stamps:
     try:
         cur = os.stat(os.path.join(path, "cur"))

@@ -165,9 +165,11 @@ def pair_state_paths(
     )
 
 
-def start_lookahead(r: RunContext) -> None:
+def start_lookahead(r: RunContext, *, guessed: bool = False) -> None:
     """Start reading the local files of the pair after this one on a thread
-    (``syncmail.sync.lookahead``), while this one waits on its server."""
+    (``syncmail.sync.lookahead``), while this one waits on its server.  A ``guessed``
+    next pair (the first, before the boxes are listed) is read only if its Maildir
+    changed since its notes."""
     if r.next_pair is None or r.lookahead is not None:
         return
     channel, (name, far_name, near_name) = r.next_pair
@@ -181,6 +183,7 @@ def start_lookahead(r: RunContext) -> None:
         (maildir_side(far, far_name), maildir_side(near, near_name)),
         expire_side=channel.expire_side,
         box=name or near_name,
+        if_changed=guessed,
     )
     r.lookahead.start()
 

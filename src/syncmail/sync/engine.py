@@ -30,6 +30,7 @@ from syncmail.sync.boxsync import (
     FAKE_EXPUNGE_ENV,
     NO_UIDPLUS_ENV,
     RunContext,
+    start_lookahead,
     sync_box,
 )
 from syncmail.sync.loads import FAR, NEAR
@@ -192,6 +193,7 @@ def _sync_channel(r: RunContext, target: Target, cli_ops: ChannelOps) -> None:
         far = _store(r, channel.far.store)
         near = _store(r, channel.near.store)
         _check_expunge_solo(ops, far, near)
+        _look_ahead_at_first_pair(r, channel, target)
         pairs = _box_pairs(channel, target, far, near, ops)
         if not r.trust_listed_status:
             far.forget_statuses()
@@ -354,6 +356,36 @@ def _check_expunge_solo(ops: Operations, far: Store, near: Store) -> None:
     for side, store in (("far", far), ("near", near)):
         if side in ops.expunge_solo and store.crlf and "uidplus" not in store.capabilities:
             raise SyncmailError(f"Error: Store {store.name} does not support ExpungeSolo.")
+
+
+def _look_ahead_at_first_pair(r: RunContext, channel: ChannelConfig, target: Target) -> None:
+    """While the boxes are listed (a wait on the server), read the local files of the
+    pair that will most likely come first.  A wrong guess is dropped unused when the
+    first pair starts."""
+    guess = likely_first_pair(channel, target)
+    if guess is not None:
+        r.next_pair = (channel, guess)
+        start_lookahead(r, guessed=True)
+        r.next_pair = None
+
+
+def likely_first_pair(channel: ChannelConfig, target: Target) -> tuple[str, str, str] | None:
+    """The pair ``_box_pairs`` most likely puts first, known before any box is listed:
+    the only one, the first one named, else INBOX (sorted first wherever it is)."""
+    fpfx, npfx = channel.far.box, channel.near.box
+    if not channel.patterns and target.boxes is None:
+        return ("", fpfx or "INBOX", npfx or "INBOX")
+    if target.boxes is not None:
+        if not target.boxes:
+            return None
+        name = target.boxes[0] or "INBOX"
+    else:
+        from syncmail.config.patterns import filter_boxes
+
+        if not filter_boxes(["INBOX"], channel.patterns):
+            return None
+        name = "INBOX"
+    return (name, fpfx + name, npfx + name)
 
 
 def _box_pairs(

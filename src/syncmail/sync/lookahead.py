@@ -19,6 +19,7 @@ import threading
 from syncmail.store import maildir_names as mn
 from syncmail.store import maildir_scan as ms
 from syncmail.store.base import Store
+from syncmail.sync.sidecar import Sidecar
 from syncmail.sync.state import parse_state
 from syncmail.sync.statefiles import StateRead, file_identity
 
@@ -41,8 +42,12 @@ class Lookahead:
         *,
         expire_side: str,
         box: str,
+        if_changed: bool = False,
     ) -> None:
+        """``if_changed``: read only if a Maildir side changed since the pair's notes
+        (a pair guessed to come next, which may well have nothing to do)."""
         self.key = key
+        self._if_changed = if_changed
         self._state_path = state_path
         self._maildirs = maildirs
         self._expire_side = expire_side
@@ -58,6 +63,8 @@ class Lookahead:
     def read(self) -> None:
         """Read everything (the thread's work).  Whatever cannot be read is left to the
         pair, which reads it again and reports any error where it always does."""
+        if self._if_changed and not self._maildir_changed():
+            return
         for t, maildir in enumerate(self._maildirs):
             if maildir is not None:
                 self._scans[t] = _scan(*maildir)
@@ -72,6 +79,15 @@ class Lookahead:
         except Exception:  # noqa: BLE001 - any failure: the pair reads it itself
             return
         self._state = StateRead(identity, state)
+
+    def _maildir_changed(self) -> bool:
+        """Whether a Maildir side is seen to differ from the pair's notes (not when its
+        marker cannot be had: a box whose UIDs live in a database, say)."""
+        for t, maildir in enumerate(self._maildirs):
+            marker = None if maildir is None else _marker(maildir[0])
+            if marker is not None and not Sidecar.side_as_noted(self._state_path, t, marker):
+                return True
+        return False
 
     def scan(self, side: int) -> ms.BoxScan | None:
         self._wait()
@@ -95,6 +111,18 @@ def _scan(path: str, delimiter: str) -> ms.BoxScan | None:
         # UIDs in the names (the native map): read them here too.
         scan.uids = mn.parse_uids(scan.rels, delimiter)
     return scan
+
+
+def _marker(path: str) -> str | None:
+    """The change marker a Maildir box at ``path`` with its UIDs in its names
+    (``.uidvalidity``) has now, as ``MaildirBox`` makes it; None if it cannot be had."""
+    try:
+        with open(os.path.join(path, ".uidvalidity"), "rb") as f:
+            parsed = mn.parse_uidvalidity(f.read(127))
+        stamps = ms.dir_stamps(path)
+    except (OSError, ms.ScanFailed):
+        return None
+    return None if parsed is None else ms.box_marker(*parsed, stamps)
 
 
 def maildir_side(store: Store, name: str) -> tuple[str, str] | None:

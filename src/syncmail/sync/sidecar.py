@@ -18,7 +18,7 @@ from syncmail.store.base import Box, BoxStatus, Listing, Store
 from syncmail.sync.insync import obviously_in_sync
 from syncmail.sync.loads import FAR, NEAR, Expiry, _expiry, load_specs
 from syncmail.sync.state import SyncState
-from syncmail.sync.statefiles import remove_note, write_note
+from syncmail.sync.statefiles import file_identity, remove_note, write_note
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,7 @@ class Sidecar:
         self.statuses = statuses
 
     def _state_id(self) -> list[int] | None:
-        try:
-            st = os.stat(self.state_path)
-        except OSError:
-            return None
-        return [st.st_ino, st.st_mtime_ns, st.st_size]
+        return _state_identity(self.state_path)
 
     def _markers(self) -> list[list[object]] | None:
         out: list[list[object]] = []
@@ -104,6 +100,28 @@ class Sidecar:
     @staticmethod
     def discard(path: str) -> None:
         remove_note(path)
+
+    @staticmethod
+    def side_as_noted(state_path: str, side: int, marker: str) -> bool:
+        """Whether the notes beside the state ``state_path`` were written with the state
+        file as it is now and side ``side`` at ``marker``: nothing changed on that side
+        since a run that found nothing to do."""
+        try:
+            with open(state_path + ".syncmail", encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            return False
+        if not isinstance(saved, dict) or saved.get("state") != _state_identity(state_path):
+            return False
+        noted = saved.get("far" if side == FAR else "near")
+        return isinstance(noted, list) and len(noted) == 2 and noted[1] == marker
+
+
+def _state_identity(path: str) -> list[int] | None:
+    try:
+        return list(file_identity(os.stat(path)))
+    except OSError:
+        return None
 
 
 def settle(
