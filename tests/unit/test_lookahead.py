@@ -131,6 +131,19 @@ def test_lookahead_leaves_what_it_cannot_read(tmp_path: Path) -> None:
     assert bad.state() is None
 
 
+def test_lookahead_swallows_any_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing raised on the thread reaches stderr as a traceback: the pair reads."""
+
+    def broken(path: str) -> ms.BoxScan:
+        raise RuntimeError("not a ScanFailed")
+
+    monkeypatch.setattr(ms, "scan_box", broken)
+    ahead = Lookahead(("test", "A", "A"), str(tmp_path / "state"), (None, (str(tmp_path), ":")),
+                      expire_side="near", box="A")  # fmt: skip
+    ahead.read()
+    assert ahead.scan(1) is None and ahead.state() is None
+
+
 # --- a whole run ----------------------------------------------------------------------------
 
 

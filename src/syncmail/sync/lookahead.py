@@ -62,22 +62,26 @@ class Lookahead:
 
     def read(self) -> None:
         """Read everything (the thread's work).  Whatever cannot be read is left to the
-        pair, which reads it again and reports any error where it always does."""
+        pair, which reads it again and reports any error where it always does: nothing
+        raised here may end the thread with a traceback on stderr."""
+        try:
+            self._read()
+        except Exception:  # noqa: BLE001 - any failure: the pair reads it itself
+            return
+
+    def _read(self) -> None:
         if self._if_changed and not self._maildir_changed():
             return
         for t, maildir in enumerate(self._maildirs):
             if maildir is not None:
                 self._scans[t] = _scan(*maildir)
-        try:
-            with open(self._state_path, "rb") as f:
-                identity = file_identity(os.fstat(f.fileno()))
-                data = f.read()
-            state = parse_state(
-                data, self._state_path, expire_side=self._expire_side,
-                channel=self.key[0], box=self._box,
-            )  # fmt: skip
-        except Exception:  # noqa: BLE001 - any failure: the pair reads it itself
-            return
+        with open(self._state_path, "rb") as f:
+            identity = file_identity(os.fstat(f.fileno()))
+            data = f.read()
+        state = parse_state(
+            data, self._state_path, expire_side=self._expire_side,
+            channel=self.key[0], box=self._box,
+        )  # fmt: skip
         self._state = StateRead(identity, state)
 
     def _maildir_changed(self) -> bool:
