@@ -192,7 +192,7 @@ class IMAPBox(Box):
         plain = items in ("UID FLAGS", "UID FLAGS RFC822.SIZE")
         plain = plain and request.tuid_from is None and not request.message_id_uids
         flag_of: dict[int, int] = {}
-        sizes: dict[int, int] | None = {} if request.want_size else None
+        sizes: dict[int, int] | None = {} if plain and request.want_size else None
         keywords: dict[int, frozenset[str]] = {}
         out: dict[int, MessageInfo] = {}
         # UIDs are 32 bit: a larger min_uid (the engine's NOTHING) asks for no range,

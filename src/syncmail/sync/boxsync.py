@@ -165,14 +165,22 @@ def pair_state_paths(
     )
 
 
-def start_lookahead(r: RunContext, *, guessed: bool = False) -> None:
+def start_lookahead(r: RunContext) -> None:
     """Start reading the local files of the pair after this one on a thread
-    (``syncmail.sync.lookahead``), while this one waits on its server.  A ``guessed``
-    next pair (the first, before the boxes are listed) is read only if its Maildir
-    changed since its notes."""
-    if r.next_pair is None or r.lookahead is not None:
+    (``syncmail.sync.lookahead``), while this one waits on its server."""
+    if r.next_pair is not None:
+        look_ahead(r, *r.next_pair)
+
+
+def look_ahead(
+    r: RunContext, channel: ChannelConfig, names: tuple[str, str, str], *, guessed: bool = False
+) -> None:
+    """Start reading the local files of the pair ``names`` of ``channel`` on a thread,
+    unless a reading is under way.  A ``guessed`` pair (the first, before the boxes are
+    listed) is read only if its Maildir changed since its notes."""
+    if r.lookahead is not None:
         return
-    channel, (name, far_name, near_name) = r.next_pair
+    name, far_name, near_name = names
     far, near = r.stores.get(channel.far.store), r.stores.get(channel.near.store)
     if not isinstance(far, Store) or not isinstance(near, Store):
         return

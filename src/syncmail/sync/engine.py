@@ -30,7 +30,7 @@ from syncmail.sync.boxsync import (
     FAKE_EXPUNGE_ENV,
     NO_UIDPLUS_ENV,
     RunContext,
-    start_lookahead,
+    look_ahead,
     sync_box,
 )
 from syncmail.sync.loads import FAR, NEAR
@@ -364,9 +364,7 @@ def _look_ahead_at_first_pair(r: RunContext, channel: ChannelConfig, target: Tar
     first pair starts."""
     guess = likely_first_pair(channel, target)
     if guess is not None:
-        r.next_pair = (channel, guess)
-        start_lookahead(r, guessed=True)
-        r.next_pair = None
+        look_ahead(r, channel, guess, guessed=True)
 
 
 def likely_first_pair(channel: ChannelConfig, target: Target) -> tuple[str, str, str] | None:

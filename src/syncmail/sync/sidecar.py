@@ -54,9 +54,6 @@ class Sidecar:
         self.settings = settings
         self.statuses = statuses
 
-    def _state_id(self) -> list[int] | None:
-        return _state_identity(self.state_path)
-
     def _markers(self) -> list[list[object]] | None:
         out: list[list[object]] = []
         for status in self.statuses:
@@ -66,7 +63,7 @@ class Sidecar:
         return out
 
     def _notes(self) -> dict[str, object] | None:
-        state_id, markers = self._state_id(), self._markers()
+        state_id, markers = _state_identity(self.state_path), self._markers()
         if state_id is None or markers is None:
             return None
         return {
