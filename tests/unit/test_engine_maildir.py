@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -432,6 +433,55 @@ def test_message_error_costs_only_that_message(
     assert not sync(cfg, ChannelOps(sync=old)).errors
     assert snapshot(tmp_path, "near") == {"A": "", "B": "", "C": ""}
     assert snapshot(tmp_path, "far") == {"A": "", "B": "", "C": ""}
+
+
+def test_after_a_named_message_error_the_rest_goes_on_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncmail.errors import MessageError
+    from syncmail.store.base import OutgoingMessage, StoredMessage
+    from syncmail.store.maildir import MaildirBox
+
+    inner_fetch, inner_store = MaildirBox.fetch_messages, MaildirBox.store_messages
+    calls: list[int] = []
+
+    def broken(
+        self: MaildirBox,
+        uids: list[int],
+        spool_dir: str | None = None,
+        *,
+        dates: bool = True,
+        sizes: dict[int, int] | None = None,
+    ) -> object:
+        for fm in inner_fetch(self, uids, spool_dir, dates=dates, sizes=sizes):
+            if b"Subject: B" in fm.data:
+                raise MessageError(self.name, fm.uid, "unreadable")
+            yield fm
+
+    def counted(
+        self: MaildirBox, messages: Iterable[OutgoingMessage]
+    ) -> Iterator[StoredMessage]:
+        calls.append(0)
+
+        def counting() -> Iterator[OutgoingMessage]:
+            for m in messages:
+                calls[-1] += 1
+                yield m
+
+        return inner_store(self, counting())
+
+    cfg = write_config(tmp_path, "Create Both")
+    for s in "ABCDEFG":
+        deliver(tmp_path, "far", s)
+    monkeypatch.setattr(MaildirBox, "fetch_messages", broken)
+    monkeypatch.setattr(MaildirBox, "store_messages", counted)
+    monkeypatch.setattr(MaildirBox, "store_batch", 2)
+    result = sync(cfg)
+    assert [str(e) for e in result.errors] == ["box INBOX, UID 2: unreadable"]
+    assert snapshot(tmp_path, "near") == {s: "" for s in "ACDEFG"}
+    # [A, B] fails at B, after A was handed over (and not stored: its batch was not
+    # done).  Then A goes on with C, two at a time, never one by one.
+    assert calls == [1, 2, 2, 2]
 
 
 def test_fast_path_right_after_a_pull(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

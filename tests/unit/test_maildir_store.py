@@ -3,6 +3,7 @@ fetching, flag renames, expunge, box creation and removal."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from syncmail.store.base import (
     ListRequest,
     OutgoingMessage,
 )
-from syncmail.store.maildir import MaildirBox, MaildirStore
+from syncmail.store.maildir import MaildirBox, MaildirBoxError, MaildirStore
 
 MBSYNC_NAME = re.compile(r"^(cur|new)/\d+\.\d+_\d+\.[^.,:/]+,U=(\d+):2,([DFPRST]*)$")
 
@@ -329,12 +330,15 @@ def test_store_batches_are_durable_before_results(
     results = box.store_messages(msg(f"Subject: {i}\n\n".encode()) for i in range(5))
     first = next(results)
     assert first.uid == 1
-    # The first batch is in place, the rest not written yet.
+    # The first batch is in place.  The second was written to tmp/ while the first
+    # was synced; it has no UIDs and is not in place yet.  The fifth is not written.
     assert len(files(inbox)) == 2
+    assert len(os.listdir(inbox / "tmp")) == 2
     assert (inbox / ".uidvalidity").read_bytes().endswith(b"\n2\n")
     rest = list(results)
     assert [r.uid for r in rest] == [2, 3, 4, 5]
     assert len(files(inbox)) == 5
+    assert os.listdir(inbox / "tmp") == []
     assert (inbox / ".uidvalidity").read_bytes().endswith(b"\n5\n")
 
 
@@ -350,6 +354,51 @@ def test_store_failure_leaves_no_tmp_files(tmp_path: Path, store: MaildirStore) 
     inbox = tmp_path / "Mail/INBOX"
     assert os.listdir(inbox / "tmp") == []
     assert files(inbox) == []
+
+
+def test_source_failure_while_a_batch_syncs_places_nothing_of_it(
+    tmp_path: Path, store: MaildirStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(md, "_BATCH_MESSAGES", 2)
+    box = store.open_box("INBOX")
+
+    def messages() -> Iterator[OutgoingMessage]:
+        yield from (msg(f"Subject: {i}\n\n".encode()) for i in range(3))
+        raise RuntimeError("source died")
+
+    results = box.store_messages(messages())
+    with pytest.raises(RuntimeError):
+        list(results)
+    # The first batch was being synced when the source failed: none of it is placed
+    # or left behind, and no UID was given out.
+    inbox = tmp_path / "Mail/INBOX"
+    assert os.listdir(inbox / "tmp") == []
+    assert files(inbox) == []
+    assert box.status.uidnext == 1
+
+
+def test_sync_failure_on_the_thread_fails_the_store(
+    tmp_path: Path, store: MaildirStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(md, "_BATCH_MESSAGES", 2)
+    box = store.open_box("INBOX")
+    synced: list[int] = []
+
+    def sync_files(box_: MaildirBox, paths: list[str]) -> None:
+        synced.append(len(paths))
+        if len(synced) == 2:
+            raise MaildirBoxError(store.name, box_.name, "cannot sync: I/O error")
+
+    monkeypatch.setattr(store, "sync_files", sync_files)
+    results = box.store_messages(msg(f"Subject: {i}\n\n".encode()) for i in range(6))
+    assert [r.uid for r in itertools.islice(results, 2)] == [1, 2]
+    with pytest.raises(MaildirBoxError, match="I/O error"):
+        next(results)
+    inbox = tmp_path / "Mail/INBOX"
+    # The batch whose sync failed got no UIDs and no place; its files are gone.
+    assert len(files(inbox)) == 2
+    assert os.listdir(inbox / "tmp") == []
+    assert synced == [2, 2]
 
 
 def test_stored_messages_survive_first_listing_of_new_box(

@@ -323,6 +323,11 @@ class Box(ABC):
 
     name: str
     status: BoxStatus
+    # Copies handed to one store_messages() call, the caller's unit of work: after a
+    # message error that does not name its message, the rest of the call's copies go
+    # one at a time.  A store that overlaps the durability of its batches with
+    # writing the next ones takes more per call.
+    store_batch: int = 500
 
     @abstractmethod
     def list_messages(self, request: ListRequest) -> Listing:

@@ -12,6 +12,7 @@ import errno
 import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
@@ -66,6 +67,39 @@ class _Pending:
     done: bool = False
 
 
+class _BatchSync:
+    """A batch of tmp/ files made durable on a thread of its own.
+
+    syncfs(2) and fsync(2) wait on the disk with the GIL released, so the run goes on
+    fetching and writing the next batch meanwhile.  The thread only syncs: UIDs,
+    renames and results stay on the run's thread, in order.
+    """
+
+    def __init__(self, box: MaildirBox, batch: list[_Pending]) -> None:
+        self.batch = batch
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(box,), name="syncmail-maildir-sync", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, box: MaildirBox) -> None:
+        try:
+            box.sync_batch(self.batch)
+        except BaseException as e:  # handed to the run's thread by wait()
+            self._error = e
+
+    def join(self) -> None:
+        """Wait for the thread (its error, if any, is dropped: the run is failing)."""
+        self._thread.join()
+
+    def wait(self) -> None:
+        """Wait until the batch is durable; raise what syncing it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _write_tmp(
     store: MaildirStore, box_dir: str, msg: OutgoingMessage, flags: int, fsync: bool
 ) -> tuple[str, str]:
@@ -108,6 +142,9 @@ def _write_tmp(
 
 class MaildirBox(Box):
     """One opened Maildir box."""
+
+    # Eight of its durability batches per call, so that most of them overlap.
+    store_batch = 8 * _BATCH_MESSAGES
 
     def __init__(
         self, store: MaildirStore, name: str, path: str, uv: mu.UidMap, fsync: bool
@@ -471,22 +508,34 @@ class MaildirBox(Box):
             yield FetchedMessage(uid=uid, data=data, flags=mn.parse_flags(rel, prefix), date=mtime)
 
     def store_messages(self, messages: Iterable[OutgoingMessage]) -> Iterator[StoredMessage]:
+        """Messages are written to tmp/ in batches.  A full batch is made durable on a
+        thread while the next one is written (the disk's wait overlaps the source's
+        and ours); then it gets its UIDs, goes into place, and its results are yielded,
+        each only once its message is durable."""
         self._check_open()
         batch: list[_Pending] = []
         size = 0
+        syncing: _BatchSync | None = None
         try:
             for msg in messages:
                 batch.append(self._write_tmp(msg))
                 size += len(msg.data)
                 if len(batch) >= _BATCH_MESSAGES or size >= _BATCH_BYTES:
-                    results = self._commit(batch)
+                    if syncing is not None:
+                        yield from self._place(syncing)
+                    syncing = _BatchSync(self, batch)
                     batch, size = [], 0
-                    yield from results
+            if syncing is not None:
+                yield from self._place(syncing)
+                syncing = None
             if batch:
-                results = self._commit(batch)
+                syncing = _BatchSync(self, batch)
                 batch = []
-                yield from results
+                yield from self._place(syncing)
         finally:
+            if syncing is not None:
+                syncing.join()
+                batch += syncing.batch
             for pending in batch:
                 if not pending.done:
                     try:
@@ -495,19 +544,24 @@ class MaildirBox(Box):
                         pass
 
     def _write_tmp(self, msg: OutgoingMessage) -> _Pending:
-        """Write one message to tmp/ (O_EXCL, 0600); it gets its UID when its batch commits."""
+        """Write one message to tmp/ (O_EXCL, 0600); it gets its UID when its batch commits
+        (and is synced then, with its batch)."""
         flags = msg.flags & mflags.ALL
-        fsync = self._fsync and not self._store.has_syncfs()
         try:
-            base, tmp_name = _write_tmp(self._store, self.path, msg, flags, fsync)
+            base, tmp_name = _write_tmp(self._store, self.path, msg, flags, False)
         except OSError as e:
             raise self._error(f"cannot write {e.filename}: {e.strerror}") from None
         return _Pending(base=base, tmp_name=tmp_name, flags=flags)
 
-    def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
-        """Make a batch durable: data synced, UIDs allocated, renamed, directories synced."""
+    def sync_batch(self, batch: list[_Pending]) -> None:
+        """Make the data of a batch's tmp/ files durable (run on a ``_BatchSync`` thread)."""
         if self._fsync:
             self._store.sync_files(self, [self._abs("tmp/" + p.tmp_name) for p in batch])
+
+    def _place(self, syncing: _BatchSync) -> list[StoredMessage]:
+        """Once ``syncing``'s batch is durable: UIDs allocated, renamed, directories synced."""
+        syncing.wait()
+        batch = syncing.batch
         first, finals = self._uv.assign([p.tmp_name for p in batch])
         self.status.uidnext = self._uv.nuid + 1
         results: list[StoredMessage] = []

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Copies handed to a store per store_messages() call: one fsync / journal sync per batch.
-_STORE_BATCH = 500
-
 
 def _assign(
     journal: Journal, rec: SyncRecord, side: int, uid: int, pre_commit: bool = False
@@ -138,9 +135,10 @@ def copy_new(
     and sources copied on side ``t``'s own store instead of uploaded.
 
     A message that cannot be read or stored (MessageError) costs only itself, as in
-    mbsync: the batch goes on one message at a time, copies that made it are found by
-    X-TUID, the failed pair is dropped (it is tried again as an old message with
-    ``Sync Old`` only) and the error is reported.
+    mbsync: copies that made it all the same are found by X-TUID, the failed pair is
+    dropped (it is tried again as an old message with ``Sync Old`` only) and the error
+    is reported.  The rest goes on in batches when the error names its message, else
+    one message at a time.
     """
     s = 1 - t
     crlf = (stores[s].crlf, stores[t].crlf)
@@ -178,8 +176,11 @@ def copy_new(
     stash = moves.stash if moves is not None else None
     if moves is not None and moves.server and not hide_uids:
         copies = _copy_on_server(r, boxes, recs, journal, copies, t, moves, landed, message_ids)
-    for start in range(0, len(copies), _STORE_BATCH):
-        batch = copies[start : start + _STORE_BATCH]
+    todo, pos, size = copies, 0, boxes[t].store_batch
+    while pos < len(todo):
+        batch = todo[pos : pos + size]
+        pos += len(batch)
+        retry: list[Copy] = []
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
@@ -197,16 +198,21 @@ def copy_new(
             failed = next((c for c in batch if e.box == source and c.source_uid == e.uid), None)
             if failed is not None:
                 journal.kill(recs[failed.record])
-            _copy_singly(
-                r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed, message_ids,
-                sizes, stash,
-            )  # fmt: skip
+                # The error named its message: the rest goes on in batches.
+                retry = _adopt_stored(boxes[t], recs, journal, batch, t, unfound, landed)
+            else:
+                _copy_singly(
+                    r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed,
+                    message_ids, sizes, stash,
+                )  # fmt: skip
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
-        waiting = {id(rec) for rec in unfound}
+        waiting = {id(rec) for rec in unfound} | {id(recs[c.record]) for c in retry}
         for c in batch:
             rec = recs[c.record]
             if rec.tuid is not None and id(rec) not in waiting and not rec.dead:
                 journal.kill(rec)
+        if retry:
+            todo, pos = retry + todo[pos:], 0
         r.report()
     if unfound:
         _find_by_tuid(boxes[t], journal, unfound, t, newmax)
@@ -270,6 +276,41 @@ def _copy_on_server(
     return [c for c in copies if id(c) not in copied]
 
 
+def _adopt_stored(
+    target: Box,
+    recs: list[SyncRecord],
+    journal: Journal,
+    batch: list[Copy],
+    t: int,
+    unfound: list[SyncRecord],
+    landed: Callable[[Copy, StoredMessage], None],
+) -> list[Copy]:
+    """After a failed batch: its copies that were stored all the same are adopted (found
+    by X-TUID); returns those still to make."""
+    waiting = {id(rec) for rec in unfound}
+    left = [
+        c
+        for c in batch
+        if recs[c.record].tuid is not None
+        and id(recs[c.record]) not in waiting
+        and not recs[c.record].dead
+    ]
+    if not left:
+        return []
+    start = journal.saved_uidnext.get(SIDES[t], 1)
+    listing = target.list_messages(ListRequest(min_uid=start, tuid_from=start))
+    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
+    still: list[Copy] = []
+    for c in left:
+        tuid = recs[c.record].tuid
+        uid = by_tuid.get(tuid) if tuid else None
+        if uid is not None:
+            landed(c, StoredMessage(uid))
+        else:
+            still.append(c)
+    return still
+
+
 def _copy_singly(
     r: RunContext,
     boxes: tuple[Box, Box],
@@ -285,26 +326,10 @@ def _copy_singly(
     sizes: dict[int, int],
     stash: Mapping[int, str] | None,
 ) -> None:
-    """After a failed batch: adopt what was stored (by X-TUID), then one message at a time."""
-    waiting = {id(rec) for rec in unfound}
-    left = [
-        c
-        for c in batch
-        if recs[c.record].tuid is not None
-        and id(recs[c.record]) not in waiting
-        and not recs[c.record].dead
-    ]
-    if not left:
-        return
-    start = journal.saved_uidnext.get(SIDES[t], 1)
-    listing = boxes[t].list_messages(ListRequest(min_uid=start, tuid_from=start))
-    by_tuid = {m.tuid: uid for uid, m in sorted(listing.items()) if m.tuid}
-    for c in left:
+    """After a batch failed on a message the error does not name: what was stored is
+    adopted, the rest is copied one message at a time (a failure costs only itself)."""
+    for c in _adopt_stored(boxes[t], recs, journal, batch, t, unfound, landed):
         rec = recs[c.record]
-        uid = by_tuid.get(rec.tuid) if rec.tuid else None
-        if uid is not None:
-            landed(c, StoredMessage(uid))
-            continue
         sent: deque[Copy] = deque()
         try:
             for stored in boxes[t].store_messages(
