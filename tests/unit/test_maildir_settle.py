@@ -57,3 +57,63 @@ def test_a_change_after_a_settled_look_changes_the_mtime(tmp_path: Path) -> None
         seen = os.stat(tmp_path).st_mtime_ns
         (tmp_path / f"b{i}").touch()
         assert os.stat(tmp_path).st_mtime_ns != seen
+
+
+MESSAGES = ["cur/1.1_1.host,U=1:2,S", "cur/2.1_2.host,U=2:2,", "new/3.1_3.host,U=3"]
+
+
+def _box(tmp_path: Path) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "cur" / "1.1_1.host,U=1:2,S").write_bytes(b"a\n")
+    (tmp_path / "cur" / "2.1_2.host,U=2:2,").write_bytes(b"b\n")
+    (tmp_path / "new" / "3.1_3.host,U=3").write_bytes(b"c\n")
+    (tmp_path / "cur" / ".hidden").write_bytes(b"not mail\n")
+    return tmp_path
+
+
+def test_a_scan_lists_the_message_files(tmp_path: Path) -> None:
+    box = _box(tmp_path)
+    # No subdirectories: the link count is 2 and one listdir() per directory does.
+    assert os.stat(box / "cur").st_nlink == 2
+    scan = maildir.scan_box(str(box))
+    assert sorted(scan.rels) == MESSAGES
+
+
+def test_a_scan_leaves_subdirectories_out(tmp_path: Path) -> None:
+    box = _box(tmp_path)
+    (box / "cur" / "4.1_4.host,U=4:2,S").mkdir()
+    (box / "new" / "stray").mkdir()
+    scan = maildir.scan_box(str(box))
+    assert sorted(scan.rels) == MESSAGES
+
+
+def test_a_link_count_that_says_nothing_looks_at_each_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # btrfs counts 1 link for any directory: the count cannot rule subdirectories out.
+    box = _box(tmp_path)
+    (box / "cur" / "sub").mkdir()
+
+    class OneLink:
+        st_nlink = 1
+
+        def __init__(self, st: os.stat_result) -> None:
+            self._st = st
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._st, name)
+
+    class BtrfsOs:
+        """The os module, as the scan sees it, on a file system counting 1 link."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        def stat(self, path: str) -> object:
+            st = os.stat(path)
+            return OneLink(st) if path.endswith(("/cur", "/new")) else st
+
+    monkeypatch.setattr(maildir, "os", BtrfsOs())
+    scan = maildir.scan_box(str(box))
+    assert sorted(scan.rels) == MESSAGES

@@ -108,6 +108,25 @@ def settled_stamps(path: str) -> tuple[Stamps, bool]:
         time.sleep(wait)
 
 
+def _message_files(directory: str, head: str) -> list[str]:
+    """``head`` + the name of each message file in ``directory`` (cur/ or new/): dot
+    files and subdirectories are left out.
+
+    A directory's link count is 2 plus its subdirectories on the usual file systems
+    (btrfs says 1, ext4 1 past 65,000), so at 2 there are none and a plain listdir()
+    will do; otherwise each entry's type is looked at.  A subdirectory made meanwhile
+    changes the directory's stamps, and the caller lists again.
+    """
+    if os.stat(directory).st_nlink == 2:
+        return [head + name for name in os.listdir(directory) if name[0] != "."]
+    with os.scandir(directory) as it:
+        return [
+            head + entry.name
+            for entry in it
+            if entry.name[0] != "." and not entry.is_dir(follow_symlinks=False)
+        ]
+
+
 def scan_box(path: str) -> BoxScan:
     """Relative paths of all message files of the box at ``path``, from a consistent
     look at cur/ and new/; ScanFailed when it cannot be had."""
@@ -115,14 +134,8 @@ def scan_box(path: str) -> BoxScan:
         before, settled = settled_stamps(path)
         rels: list[str] = []
         for sub in ("cur", "new"):
-            head = sub + "/"
             try:
-                with os.scandir(os.path.join(path, sub)) as it:
-                    for entry in it:
-                        name = entry.name
-                        if name[0] == "." or entry.is_dir(follow_symlinks=False):
-                            continue
-                        rels.append(head + name)
+                rels += _message_files(os.path.join(path, sub), sub + "/")
             except OSError as e:
                 raise ScanFailed(f"cannot list {e.filename}: {e.strerror}") from None
         # A file moved between new/ and cur/ while we listed would be missed or
