@@ -144,6 +144,59 @@ def test_tuid_must_be_12_characters() -> None:
         Journal().tuid(SyncRecord(1, 0), "short")
 
 
+@pytest.mark.parametrize("tuid", ["q8Z+RZ0 Dw1e", "q8Z+RZ0\tDw1e", "q8Z+RZ0\u2003Dw1e"])
+def test_tuid_must_not_hold_white_space(tuid: str) -> None:
+    with pytest.raises(ValueError):
+        Journal().tuid(SyncRecord(1, 0), tuid)
+
+
+class _Writes(io.BytesIO):
+    """A journal file that counts the writes reaching it."""
+
+    writes = 0
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_held_lines_go_out_together_in_order() -> None:
+    out = _Writes()
+    st = initial()
+    journal = Journal(out)  # type: ignore[arg-type]
+    journal.flags(st.records[0], 0)
+    with journal.held():
+        journal.kill(st.records[1])
+        rec = journal.new_pair(st, 9, 0)
+        journal.tuid(rec, "q8Z+RZ0cDw1e")
+        # Applied at once, written only when the stretch ends.
+        assert st.records[1].dead and rec.tuid == "q8Z+RZ0cDw1e"
+        assert out.getvalue() == b"* 1 1 0\n"
+    assert out.getvalue() == b"* 1 1 0\n- 2 2\n+ 9 0\n# 9 0 q8Z+RZ0cDw1e\n"
+    assert out.writes == 2 and journal.lines_written == 4
+    # After it, a line goes out by itself again.
+    journal.flags(st.records[0], 2)
+    assert out.getvalue().endswith(b"* 1 1 2\n") and out.writes == 3
+
+
+def test_held_lines_go_out_before_a_sync_and_in_bounded_pieces(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncmail.sync.journal as jmod
+
+    monkeypatch.setattr(jmod, "_HELD_LINES", 3)
+    out = _Writes()
+    st = initial()
+    journal = Journal(out, fsync=False)  # type: ignore[arg-type]
+    with journal.held():
+        for uid in range(10, 17):
+            journal.new_pair(st, uid, 0)
+        assert out.writes == 2  # two pieces of three; the seventh line waits
+        journal.sync()
+        assert out.getvalue().count(b"\n") == 7 and out.writes == 3
+    assert out.writes == 3
+
+
 def test_placeholder_upgrade_lines() -> None:
     st = parse_state(b"FarUidValidity 1\n\n7 5 >FS\n8 6 S\n", "s")
     text = "5\n^ 7 5 18\n$ 7 0 4 0\n> 7 0 9\nP 0 5\n- 0 5\n"

@@ -8,7 +8,8 @@ crash and calls the same methods, so a live run and a replay cannot disagree.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import field
 from typing import BinaryIO
 
@@ -34,6 +35,8 @@ _SIDE_NUMBER = {"far": 0, "near": 1}
 _SIDE_NAME = ("far", "near")
 # A line mbsync's fgets() buffer cannot hold in one piece.
 _MAX_LINE = 128
+# Lines ``held()`` keeps before it writes them out (about 40 KiB).
+_HELD_LINES = 1024
 
 
 @record
@@ -79,6 +82,8 @@ class Journal:
         self.saved_uidnext: dict[str, int] = {}
         self.trashed_msgs: set[tuple[str, int]] = set()
         self.lines_written = 0
+        # Lines logged inside ``held()``, written when it ends.
+        self._held: list[bytes] | None = None
 
     @property
     def opened(self) -> bool:
@@ -92,14 +97,45 @@ class Journal:
             if self._opener is None or (pre_commit and not self._force):
                 return
             self._fp = self._opener()
-        self._fp.write(line.encode("ascii") + b"\n")
-        self._fp.flush()
+        if self._held is not None:
+            self._held.append(line.encode("ascii") + b"\n")
+            if len(self._held) >= _HELD_LINES:
+                self._write_held()
+        else:
+            self._fp.write(line.encode("ascii") + b"\n")
+            self._fp.flush()
         self.lines_written += 1
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Lines logged inside go out in one write when it ends.
+
+        Only for a stretch of lines with no change to any mailbox between them (the
+        plan's decisions, the TUIDs before the copies): a crash that leaves only some
+        of them in the file is then no different from one a little earlier.  Saves a
+        system call per line (two per new message of a pull).
+        """
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            self._write_held()
+            self._held = None
+
+    def _write_held(self) -> None:
+        if self._held and self._fp is not None:
+            self._fp.write(b"".join(self._held))
+            self._fp.flush()
+            self._held.clear()
 
     def sync(self) -> None:
         """Make the lines written so far durable (mbsync does this after TUIDs)."""
         if self._fp is None:
             return
+        self._write_held()
         self._fp.flush()
         if self._fsync:
             os.fdatasync(self._fp.fileno())
@@ -153,7 +189,7 @@ class Journal:
 
     def tuid(self, rec: SyncRecord, tuid: str) -> None:
         """``#``: the copy carries X-TUID ``tuid`` (12 characters)."""
-        if len(tuid) != TUID_LENGTH or any(ch.isspace() for ch in tuid):
+        if len(tuid) != TUID_LENGTH or tuid.split() != [tuid]:
             raise ValueError(f"TUID must be {TUID_LENGTH} non-blank characters: {tuid!r}")
         self._log(f"# {rec.far_uid} {rec.near_uid} {tuid}")
         rec.tuid = tuid

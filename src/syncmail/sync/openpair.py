@@ -383,9 +383,10 @@ def _apply(
             journal.uidnext(SIDES[t], boxes[t].status.uidnext)
     any_copies = bool(p.copies[FAR] or p.copies[NEAR])
     if any_copies:
-        for t in (FAR, NEAR):
-            for c in p.copies[t]:
-                journal.tuid(recs[c.record], make_tuid())
+        with journal.held():
+            for t in (FAR, NEAR):
+                for c in p.copies[t]:
+                    journal.tuid(recs[c.record], make_tuid())
         journal.sync()
     r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
@@ -526,30 +527,32 @@ def _journal_decisions(
     journal: Journal, state: SyncState, recs: list[SyncRecord], p: Plan
 ) -> None:
     """Journal what the plan decided before touching any message (steps 4 and 5):
-    found copies, kills, orphaned expired pairs, upgrades, new pairs and statuses."""
-    for m in p.tuid_matches:
-        _assign(journal, recs[m.record], m.side, m.uid)
-    for index in p.tuid_lost:
-        journal.tuid_lost(recs[index])
-    for index in p.kills:
-        if index < len(recs) and not recs[index].dead:
-            journal.kill(recs[index])
-    for eo in p.expired_orphans:
-        rec = recs[eo.record]
-        if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
-            journal.status(rec, eo.status, state=state)
-        _assign(journal, rec, eo.side, 0)
-    for up in p.upgrades:
-        recs.append(journal.upgrade(state, recs[up.record], up.pflags))
-    for pair in p.new_pairs:
-        rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
-        recs.append(rec)
-        if pair.doomed:
-            journal.kill(rec)
-    for index in p.placeholders:
-        journal.placeholder(recs[index])
-    for sc in p.statuses:
-        journal.status(recs[sc.record], sc.status, state=state)
+    found copies, kills, orphaned expired pairs, upgrades, new pairs and statuses.
+    Nothing changes in a mailbox meanwhile, so the lines go out together."""
+    with journal.held():
+        for m in p.tuid_matches:
+            _assign(journal, recs[m.record], m.side, m.uid)
+        for index in p.tuid_lost:
+            journal.tuid_lost(recs[index])
+        for index in p.kills:
+            if index < len(recs) and not recs[index].dead:
+                journal.kill(recs[index])
+        for eo in p.expired_orphans:
+            rec = recs[eo.record]
+            if rec.status & S_PERSISTENT != eo.status & S_PERSISTENT:
+                journal.status(rec, eo.status, state=state)
+            _assign(journal, rec, eo.side, 0)
+        for up in p.upgrades:
+            recs.append(journal.upgrade(state, recs[up.record], up.pflags))
+        for pair in p.new_pairs:
+            rec = journal.new_pair(state, pair.far_uid, pair.near_uid)
+            recs.append(rec)
+            if pair.doomed:
+                journal.kill(rec)
+        for index in p.placeholders:
+            journal.placeholder(recs[index])
+        for sc in p.statuses:
+            journal.status(recs[sc.record], sc.status, state=state)
 
 
 def _prune(journal: Journal, recs: list[SyncRecord], prunes: list[Prune]) -> None:
