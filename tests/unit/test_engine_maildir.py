@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from syncmail import hookimpl
 from syncmail.config.model import ChannelOps, Target
 from syncmail.events import FlagsChanged, MessageRemoved, NewMessage, Progress, RunSummary
 from syncmail.plugins import make_plugin_manager
+from syncmail.store.base import FetchedMessage
 from syncmail.sync.engine import RunOptions, RunResult, run
 from tests.unit.engine_support import (
     box_dir,
@@ -391,10 +392,8 @@ def test_uidvalidity_genuinely_changed(tmp_path: Path) -> None:
     assert "UIDVALIDITY of both far side INBOX and near side INBOX changed" in str(result.errors[0])
 
 
-def test_message_error_costs_only_that_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from syncmail.config.model import SyncOps
+def _fetch_failing_at(marker: bytes) -> Callable[..., Iterator[FetchedMessage]]:
+    """MaildirBox.fetch_messages, raising a MessageError at the message holding ``marker``."""
     from syncmail.errors import MessageError
     from syncmail.store.maildir import MaildirBox
 
@@ -407,12 +406,22 @@ def test_message_error_costs_only_that_message(
         *,
         dates: bool = True,
         sizes: dict[int, int] | None = None,
-    ) -> object:
+    ) -> Iterator[FetchedMessage]:
         for fm in inner(self, uids, spool_dir, dates=dates, sizes=sizes):
-            if b"Subject: B" in fm.data:
+            if marker in fm.data:
                 raise MessageError(self.name, fm.uid, "unreadable")
             yield fm
 
+    return broken
+
+
+def test_message_error_costs_only_that_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncmail.config.model import SyncOps
+    from syncmail.store.maildir import MaildirBox
+
+    broken = _fetch_failing_at(b"Subject: B")
     cfg = write_config(tmp_path, "Create Both")
     for s in "ABC":
         deliver(tmp_path, "far", s)
@@ -438,25 +447,12 @@ def test_message_error_costs_only_that_message(
 def test_after_a_named_message_error_the_rest_goes_on_in_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncmail.errors import MessageError
     from syncmail.store.base import OutgoingMessage, StoredMessage
     from syncmail.store.maildir import MaildirBox
 
-    inner_fetch, inner_store = MaildirBox.fetch_messages, MaildirBox.store_messages
+    inner_store = MaildirBox.store_messages
+    broken = _fetch_failing_at(b"Subject: B")
     calls: list[int] = []
-
-    def broken(
-        self: MaildirBox,
-        uids: list[int],
-        spool_dir: str | None = None,
-        *,
-        dates: bool = True,
-        sizes: dict[int, int] | None = None,
-    ) -> object:
-        for fm in inner_fetch(self, uids, spool_dir, dates=dates, sizes=sizes):
-            if b"Subject: B" in fm.data:
-                raise MessageError(self.name, fm.uid, "unreadable")
-            yield fm
 
     def counted(
         self: MaildirBox, messages: Iterable[OutgoingMessage]
