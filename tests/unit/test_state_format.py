@@ -72,8 +72,8 @@ def test_format_exact_bytes() -> None:
 
 
 def test_plain_states_are_written_as_the_general_path_writes_them() -> None:
-    # A state of plain pairs only takes a shorter path; a dead record or a mark sends
-    # the same records down the general one, and the bytes of the pairs must agree.
+    # A state of plain pairs only takes a shorter path (dead records dropped first); a
+    # mark sends the records down the general one, and the bytes of the pairs must agree.
     plain = [SyncRecord(3, 4, SEEN | FLAGGED), SyncRecord(5, 0), SyncRecord(0, 6, REPLIED)]
     expected = b"3 4 FS\n5 0 \n0 6 R\n"
     for max_expired in (0, 9):
@@ -90,7 +90,7 @@ def test_plain_states_are_written_as_the_general_path_writes_them() -> None:
 
 def test_a_big_state_is_written_in_pieces_that_join_to_its_bytes() -> None:
     # Several pieces of entries; flags beyond the six letters deep in a later piece send
-    # that piece the general way, and a dead record all of them.
+    # that piece the general way, and a dead record is left out of its piece.
     records = [SyncRecord(u, u + 1, SEEN if u % 3 else 0) for u in range(1, 10001)]
     expected = b"".join(b"%d %d %s\n" % (u, u + 1, b"S" if u % 3 else b"") for u in range(1, 10001))
     st = SyncState(1, 2, 10000, 10001, records=records)

@@ -339,7 +339,10 @@ def state_chunks(state: SyncState, *, expire_side: str = "near") -> Iterator[byt
     for start in range(0, len(records), _CHUNK):
         piece = records[start : start + _CHUNK]
         # Plain pairs only (nearly every piece): a line each, without the marks' tests.
-        if not any(map(_STATUS_OF, piece)) and not any(map(_DEAD_OF, piece)):
+        # A piece with dead pairs (a run that deleted some) drops them first.
+        if not any(map(_STATUS_OF, piece)):
+            if any(map(_DEAD_OF, piece)):
+                piece = [r for r in piece if not r.dead]
             try:
                 lines = [f"{r.far_uid} {r.near_uid} {letters_of[r.flags]}\n" for r in piece]
             except IndexError:  # flags beyond the six letters: the general way
