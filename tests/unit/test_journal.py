@@ -197,6 +197,22 @@ def test_held_lines_go_out_before_a_sync_and_in_bounded_pieces(
     assert out.writes == 3
 
 
+def test_held_lines_are_written_when_the_journal_closes_inside_the_stretch() -> None:
+    written: list[bytes] = []
+
+    class Kept(io.BytesIO):
+        def close(self) -> None:
+            written.append(self.getvalue())
+            super().close()
+
+    st = initial()
+    journal = Journal(Kept())  # type: ignore[arg-type]
+    with journal.held():
+        journal.kill(st.records[0])
+        journal.close()
+    assert written == [b"- 1 1\n"]
+
+
 def test_placeholder_upgrade_lines() -> None:
     st = parse_state(b"FarUidValidity 1\n\n7 5 >FS\n8 6 S\n", "s")
     text = "5\n^ 7 5 18\n$ 7 0 4 0\n> 7 0 9\nP 0 5\n- 0 5\n"

@@ -143,6 +143,7 @@ class Journal:
     def close(self) -> None:
         """Close the file (no sync: the committed state makes the journal moot)."""
         if self._fp is not None:
+            self._write_held()
             self._fp.close()
             self._fp = None
             self._opener = None
