@@ -149,10 +149,9 @@ def copy_new(
     counter = [0, 0]  # copies, moves
     moved = set(moves.stash) | set(moves.server) if moves is not None else set()
     hide_uids = os.environ.get(NO_UIDPLUS_ENV) == "1"
-    # Record index -> Message-ID of its source, read by _outgoing from the fetched bytes,
-    # and the source's size (counted when its copy lands, with the message).
-    message_ids: dict[int, str | None] = {}
-    sizes: dict[int, int] = {}
+    stash = moves.stash if moves is not None else None
+    feed = _Feed(boxes, s, recs, journal, crlf, dates, stash)
+    message_ids, sizes = feed.message_ids, feed.sizes
 
     def landed(c: Copy, stored: StoredMessage) -> None:
         rec = recs[c.record]
@@ -173,7 +172,6 @@ def copy_new(
 
     news = NewMessages(channel.name, label, t, stores[t].name, boxes[t])
     events.append(("syncmail_new_message", news))
-    stash = moves.stash if moves is not None else None
     if moves is not None and moves.server and not hide_uids:
         copies = _copy_on_server(r, boxes, recs, journal, copies, t, moves, landed, message_ids)
     todo, pos, size = copies, 0, boxes[t].store_batch
@@ -181,15 +179,8 @@ def copy_new(
         batch = todo[pos : pos + size]
         pos += len(batch)
         retry: list[Copy] = []
-        sent: deque[Copy] = deque()
         try:
-            for stored in boxes[t].store_messages(
-                _outgoing(
-                    boxes, s, batch, recs, journal, sent, crlf, dates, message_ids, sizes,
-                    stash,
-                )  # fmt: skip
-            ):
-                landed(sent.popleft(), stored)
+            feed.store(batch, landed)
         except MessageError as e:
             r.errors.append(e)
             log.error("%s", e)
@@ -201,10 +192,7 @@ def copy_new(
                 # The error named its message: the rest goes on in batches.
                 retry = _adopt_stored(boxes[t], recs, journal, batch, t, unfound, landed)
             else:
-                _copy_singly(
-                    r, boxes, recs, journal, batch, t, unfound, crlf, dates, landed,
-                    message_ids, sizes, stash,
-                )  # fmt: skip
+                _copy_singly(r, feed, batch, t, unfound, landed)
         # Sources that vanished meanwhile: their pairs die (mbsync's COPY_GONE).
         waiting = {id(rec) for rec in unfound} | {id(recs[c.record]) for c in retry}
         for c in batch:
@@ -313,99 +301,102 @@ def _adopt_stored(
 
 def _copy_singly(
     r: RunContext,
-    boxes: tuple[Box, Box],
-    recs: list[SyncRecord],
-    journal: Journal,
+    feed: _Feed,
     batch: list[Copy],
     t: int,
     unfound: list[SyncRecord],
-    crlf: tuple[bool, bool],
-    dates: bool,
     landed: Callable[[Copy, StoredMessage], None],
-    message_ids: dict[int, str | None],
-    sizes: dict[int, int],
-    stash: Mapping[int, str] | None,
 ) -> None:
     """After a batch failed on a message the error does not name: what was stored is
     adopted, the rest is copied one message at a time (a failure costs only itself)."""
-    for c in _adopt_stored(boxes[t], recs, journal, batch, t, unfound, landed):
-        rec = recs[c.record]
-        sent: deque[Copy] = deque()
+    recs, journal = feed.recs, feed.journal
+    for c in _adopt_stored(feed.boxes[t], recs, journal, batch, t, unfound, landed):
         try:
-            for stored in boxes[t].store_messages(
-                _outgoing(
-                    boxes, 1 - t, [c], recs, journal, sent, crlf, dates, message_ids, sizes,
-                    stash,
-                )
-            ):
-                landed(sent.popleft(), stored)
+            feed.store([c], landed)
         except MessageError as e:
             r.errors.append(e)
             log.error("%s", e)
-            journal.kill(rec)
+            journal.kill(recs[c.record])
 
 
-def _outgoing(
-    boxes: tuple[Box, Box],
-    s: int,
-    batch: list[Copy],
-    recs: list[SyncRecord],
-    journal: Journal,
-    sent: deque[Copy],
-    crlf: tuple[bool, bool],
-    dates: bool,
-    message_ids: dict[int, str | None],
-    sizes: dict[int, int],
-    stash: Mapping[int, str] | None = None,
-) -> Iterator[OutgoingMessage]:
-    """The converted messages of ``batch``, fetched lazily (memory stays bounded).
+class _Feed:
+    """Where the bytes of one side's copies come from, and what is noted on the way:
+    each copy's Message-ID (for its plugin event) and size (the progress bar's bytes),
+    by record index."""
 
-    The Message-ID of each source goes into ``message_ids`` (by record index), for
-    the plugin event of its copy, and its size into ``sizes`` (the progress bar's bytes).
+    def __init__(
+        self,
+        boxes: tuple[Box, Box],
+        s: int,
+        recs: list[SyncRecord],
+        journal: Journal,
+        crlf: tuple[bool, bool],
+        dates: bool,
+        stash: Mapping[int, str] | None,
+    ) -> None:
+        self.boxes, self.s, self.recs, self.journal = boxes, s, recs, journal
+        self.crlf, self.dates, self.stash = crlf, dates, stash
+        self.message_ids: dict[int, str | None] = {}
+        self.sizes: dict[int, int] = {}
 
-    ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
-    INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
-    mbsync.
-    """
-    by_uid = {c.source_uid: c for c in batch}
-    source, target = boxes[s], boxes[1 - s]
-    uids = [c.source_uid for c in batch]
-    if stash:
-        # DetectMoves: some bodies come from a local file instead of the source.
-        from syncmail.sync.movescan import fetch_sources
+    def store(self, batch: list[Copy], landed: Callable[[Copy, StoredMessage], None]) -> None:
+        """Store ``batch`` on the other side, in one call; ``landed`` hears of each copy."""
+        sent: deque[Copy] = deque()
+        for stored in self.boxes[1 - self.s].store_messages(self._outgoing(batch, sent)):
+            landed(sent.popleft(), stored)
 
-        bodies = fetch_sources(source, uids, target.spool_dir(), dates, stash, crlf[0])
-    else:
-        listed = {c.source_uid: c.size for c in batch}
-        bodies = source.fetch_messages(uids, target.spool_dir(), dates=dates, sizes=listed)
-    for fm in bodies:
-        c = by_uid.get(fm.uid)
-        if c is None:
-            continue
-        rec = recs[c.record]
-        if c.upgrade is not None:
-            if c.upgrade != (0, 0):
-                journal.upgrade_flags(rec, *c.upgrade)
-        elif c.flags:
-            journal.pending_flags(rec, c.flags)
-        message_ids[c.record] = header_value(fm.head(), b"message-id")
-        sent.append(c)
-        # A placeholder's source counts whole, as in the total (its listed size).
-        fetched = fm.spool.size if fm.spool is not None else len(fm.data)
-        sizes[c.record] = c.size if c.placeholder else fetched
-        date = fm.date if dates else None
-        if fm.spool is not None and not c.placeholder:
-            chunks = convert_chunks(
-                fm.body_chunks(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid
+    def _outgoing(self, batch: list[Copy], sent: deque[Copy]) -> Iterator[OutgoingMessage]:
+        """The converted messages of ``batch``, fetched lazily (memory stays bounded);
+        each one goes into ``sent`` as it is handed over.
+
+        ``dates``: CopyArrivalDate, the copy gets the source's arrival date (IMAP
+        INTERNALDATE / Maildir mtime); otherwise the target's store sets it (now), as in
+        mbsync.
+        """
+        boxes, s, recs, journal = self.boxes, self.s, self.recs, self.journal
+        crlf, dates, stash = self.crlf, self.dates, self.stash
+        message_ids, sizes = self.message_ids, self.sizes
+        by_uid = {c.source_uid: c for c in batch}
+        source, target = boxes[s], boxes[1 - s]
+        uids = [c.source_uid for c in batch]
+        if stash:
+            # DetectMoves: some bodies come from a local file instead of the source.
+            from syncmail.sync.movescan import fetch_sources
+
+            bodies = fetch_sources(source, uids, target.spool_dir(), dates, stash, crlf[0])
+        else:
+            listed = {c.source_uid: c.size for c in batch}
+            bodies = source.fetch_messages(uids, target.spool_dir(), dates=dates, sizes=listed)
+        for fm in bodies:
+            c = by_uid.get(fm.uid)
+            if c is None:
+                continue
+            rec = recs[c.record]
+            if c.upgrade is not None:
+                if c.upgrade != (0, 0):
+                    journal.upgrade_flags(rec, *c.upgrade)
+            elif c.flags:
+                journal.pending_flags(rec, c.flags)
+            message_ids[c.record] = header_value(fm.head(), b"message-id")
+            sent.append(c)
+            # A placeholder's source counts whole, as in the total (its listed size).
+            fetched = fm.spool.size if fm.spool is not None else len(fm.data)
+            sizes[c.record] = c.size if c.placeholder else fetched
+            date = fm.date if dates else None
+            if fm.spool is not None and not c.placeholder:
+                chunks = convert_chunks(
+                    fm.body_chunks(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid
+                )
+                yield OutgoingMessage(b"", c.flags, date, rec.tuid, chunks=chunks)
+                continue
+            data = convert_message(
+                fm.head(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid
             )
-            yield OutgoingMessage(b"", c.flags, date, rec.tuid, chunks=chunks)
-            continue
-        data = convert_message(fm.head(), source_crlf=crlf[0], target_crlf=crlf[1], tuid=rec.tuid)
-        if c.placeholder:
-            # mbsync drops Flagged before it writes the placeholder, so its "flagged
-            # as important" line never appears; neither does it here.
-            data = make_placeholder(data, c.size, crlf=crlf[1])
-        yield OutgoingMessage(data, c.flags, date, rec.tuid)
+            if c.placeholder:
+                # mbsync drops Flagged before it writes the placeholder, so its "flagged
+                # as important" line never appears; neither does it here.
+                data = make_placeholder(data, c.size, crlf=crlf[1])
+            yield OutgoingMessage(data, c.flags, date, rec.tuid)
 
 
 def _find_by_tuid(
