@@ -522,16 +522,20 @@ class MaildirBox(Box):
                 size += len(msg.data)
                 if len(batch) >= _BATCH_MESSAGES or size >= _BATCH_BYTES:
                     if syncing is not None:
-                        yield from self._place(syncing)
+                        syncing.wait()
+                        yield from self._place(syncing.batch)
                     syncing = _BatchSync(self, batch)
                     batch, size = [], 0
             if syncing is not None:
-                yield from self._place(syncing)
+                syncing.wait()
+                yield from self._place(syncing.batch)
                 syncing = None
             if batch:
-                syncing = _BatchSync(self, batch)
+                # Nothing left to overlap with: the last batch is synced here.
+                self.sync_batch(batch)
+                results = self._place(batch)
                 batch = []
-                yield from self._place(syncing)
+                yield from results
         finally:
             if syncing is not None:
                 syncing.join()
@@ -558,10 +562,8 @@ class MaildirBox(Box):
         if self._fsync:
             self._store.sync_files(self, [self._abs("tmp/" + p.tmp_name) for p in batch])
 
-    def _place(self, syncing: _BatchSync) -> list[StoredMessage]:
-        """Once ``syncing``'s batch is durable: UIDs allocated, renamed, directories synced."""
-        syncing.wait()
-        batch = syncing.batch
+    def _place(self, batch: list[_Pending]) -> list[StoredMessage]:
+        """A batch made durable: UIDs allocated, renamed, directories synced."""
         first, finals = self._uv.assign([p.tmp_name for p in batch])
         self.status.uidnext = self._uv.nuid + 1
         results: list[StoredMessage] = []

@@ -77,14 +77,7 @@ class Sidecar:
 
     def unchanged(self) -> bool:
         notes = self._notes()
-        if notes is None:
-            return False
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError):
-            return False
-        return bool(saved == notes)
+        return notes is not None and _saved_notes(self.path) == notes
 
     def save(self) -> None:
         notes = self._notes()
@@ -103,15 +96,20 @@ class Sidecar:
         """Whether the notes beside the state ``state_path`` were written with the state
         file as it is now and side ``side`` at ``marker``: nothing changed on that side
         since a run that found nothing to do."""
-        try:
-            with open(state_path + ".syncmail", encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError):
-            return False
+        saved = _saved_notes(state_path + ".syncmail")
         if not isinstance(saved, dict) or saved.get("state") != _state_identity(state_path):
             return False
         noted = saved.get("far" if side == FAR else "near")
         return isinstance(noted, list) and len(noted) == 2 and noted[1] == marker
+
+
+def _saved_notes(path: str) -> object:
+    """The notes at ``path`` as saved (None when there are none, or unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def _state_identity(path: str) -> list[int] | None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import field
 from typing import cast
 
+from syncmail.keywords import NO_KEYWORDS
 from syncmail.record import record
 from syncmail.store.base import Box, BoxChanges, Listing, ListRequest, MessageInfo, Store
 from syncmail.sync.statefiles import remove_note, write_note
@@ -248,16 +249,15 @@ def list_box(
     if save_notes and modseq is not None:
         save(path, Snapshot(key, status.uidvalidity, modseq, listing, sizes, keywords))
     min_uid, extra = request.min_uid, request.extra_uids
-    none: frozenset[str] = frozenset()
     if sizes is None and min_uid <= 1 and not extra:
         # Flags and keywords only: no object per message (see ``Listing``).
-        return Listing(listing, keywords=keywords, no_keywords=none)
+        return Listing(listing, keywords=keywords, no_keywords=NO_KEYWORDS)
     # Positional (uid, flags, size, tuid, message_id, path, date, keywords): a quarter
     # quicker than keywords.
     return Listing.of({
         u: MessageInfo(
             u, f, sizes.get(u, 0) if sizes is not None else 0, None, None, None, None,
-            keywords.get(u, none),
+            keywords.get(u, NO_KEYWORDS),
         )
         for u, f in listing.items()
         if u >= min_uid or u in extra
