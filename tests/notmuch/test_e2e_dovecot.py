@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from syncmail.plugins import config_keywords, make_plugin_manager
+from tests.clirun import put_syncmail_on_path
 
 if TYPE_CHECKING:
     from tests.notmuch.conftest import NotmuchEnv
@@ -126,10 +126,10 @@ def test_sync_indexes_and_keeps_tags_and_flags_in_step(
     assert "No new mail" in out and "rename" not in out
 
 
-@pytest.mark.skipif(shutil.which("syncmail") is None, reason="syncmail is not on PATH")
 def test_notmuch_new_runs_syncmail_through_the_hook(
     nm: NotmuchEnv, imap_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    put_syncmail_on_path(tmp_path / "bin", monkeypatch)
     home = tmp_path / "home"
     home.mkdir()
     _write_rc(nm, imap_user, home / ".mbsyncrc")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.clirun import put_syncmail_on_path
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks" / "alot" / "hooks.py"
 
@@ -128,10 +129,10 @@ SyncState *
 
 
 @pytest.mark.dovecot
-@pytest.mark.skipif(shutil.which("syncmail") is None, reason="syncmail is not on PATH")
 def test_sync_command_fetches_mail_from_dovecot(
     hooks: ModuleType, imap_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    put_syncmail_on_path(tmp_path / "bin", monkeypatch)
     imap_user.append("INBOX", b"Subject: hi\r\nMessage-ID: <alot@x>\r\n\r\nbody\r\n")
     rc = tmp_path / "mbsyncrc"
     mail = tmp_path / "mail"
