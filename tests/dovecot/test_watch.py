@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import time
@@ -253,3 +254,40 @@ def test_a_refused_login_stops_its_account_not_the_watch(
         imap_user.append("INBOX", message(1))  # the good account goes on
         wait_for(lambda: len(local_files(tmp_path)) == 1)
         assert w.stop() == 1  # but the exit status says something was wrong
+
+
+def test_sighup_rereads_the_config_and_keeps_it_when_the_new_one_is_broken(
+    tmp_path: Path, imap_user: Any
+) -> None:
+    config = write_config(tmp_path, imap_user)
+    good = config.read_text()
+    config.write_text(good.replace("Patterns *", "Patterns INBOX"))
+    client = imap_user.client()
+    client.create_folder("Lists")
+    client.logout()
+    imap_user.append("Lists", message(1))
+    hooks = tmp_path / "hooks.jsonl"
+    with WatchProcess(tmp_path, config, "-a", env={"SYNCMAIL_RECORDER_LOG": str(hooks)}) as w:
+        w.ready()
+        assert not (tmp_path / "near" / "Lists").exists()  # not in this config
+        config.write_text(good)
+        w.send(signal.SIGHUP)
+        wait_for(lambda: len(local_files(tmp_path, "Lists")) == 1)
+        config.write_text(good + "BogusKeyword yes\n")
+        w.send(signal.SIGHUP)
+        wait_for(lambda: "the config was not reloaded" in w.log())
+        imap_user.append("Lists", message(2))  # the config in force stays in force
+        wait_for(lambda: len(local_files(tmp_path, "Lists")) == 2)
+        assert w.stop() == 0
+    log = w.log()
+    assert f"{config}:{good.count(chr(10)) + 1}:" in log and "BogusKeyword" in log, log
+    assert "Traceback" not in log
+    calls = [json.loads(line) for line in hooks.read_text().splitlines()]
+    watch = [(c["hook"], c["args"].get("targets")) for c in calls if "watch" in c["hook"]]
+    # Each watch a plugin sees starts and stops: the first, then the one SIGHUP began.
+    assert watch == [
+        ("syncmail_watch_started", [["test", None]]),
+        ("syncmail_watch_stopped", None),
+        ("syncmail_watch_started", [["test", None]]),
+        ("syncmail_watch_stopped", None),
+    ]

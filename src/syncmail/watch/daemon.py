@@ -307,6 +307,8 @@ class Watcher:
             return
         log.info("SIGHUP: config reloaded")
         self._teardown()
+        # The watch under the old config has ended; _start() begins the new one.
+        self._deliver("syncmail_watch_stopped")
         self.config, self.targets = config, targets
         self.stores.clear()
         self.stopped_accounts.clear()

@@ -111,3 +111,17 @@ def syncmail_get_credentials(request: CredentialRequest) -> str | None:
     # Recorded, never answered: the built-in provider must still get the question.
     _record("syncmail_get_credentials", request=dataclasses.asdict(request))
     return None
+
+
+@hookimpl
+def syncmail_watch_started(config: Config, targets: Sequence[Target]) -> None:
+    _record(
+        "syncmail_watch_started",
+        channels=sorted(config.channels),
+        targets=[[t.channel, None if t.boxes is None else list(t.boxes)] for t in targets],
+    )
+
+
+@hookimpl
+def syncmail_watch_stopped() -> None:
+    _record("syncmail_watch_stopped")
