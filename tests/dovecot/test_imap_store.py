@@ -296,6 +296,60 @@ def test_store_batches_keep_order_and_uids(imap_user, monkeypatch, disabled) -> 
         s.close()
 
 
+def test_buffer_limit_bounds_the_bodies_in_flight(imap_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """BufferLimit: FETCH batches of half of it (two are in flight), one MULTIAPPEND of
+    it; a message larger than that goes alone."""
+    from syncmail.store.imap import IMAPStore
+    from syncmail.store.imapwire import Session
+
+    bodies = [message(n, b"X-Pad: " + b"p" * 990 + b"\r\n") for n in range(1, 8)]
+    bodies[5] += b"big" * 2000  # 6 KB: over half the limit
+    each = max(len(b) for i, b in enumerate(bodies) if i != 5)
+    s = IMAPStore(store(imap_user).cfg, buffer_limit=4 * each)
+    fetched: list[list[int]] = []
+    appended: list[int] = []
+    fetch_ahead, multiappend = Session.fetch_ahead, Session.multiappend
+
+    def spy_fetch(self, batches, *args):  # type: ignore[no-untyped-def]
+        fetched.extend(list(b) for b in batches)
+        return fetch_ahead(self, batches, *args)
+
+    def spy_append(self, mailbox, messages, *args, **kwargs):  # type: ignore[no-untyped-def]
+        messages = list(messages)
+        appended.append(len(messages))
+        return multiappend(self, mailbox, messages, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "fetch_ahead", spy_fetch)
+    monkeypatch.setattr(Session, "multiappend", spy_append)
+    s.connect()
+    try:
+        box = s.open_box("INBOX")
+        assert [m.uid for m in box.store_messages([OutgoingMessage(b, 0) for b in bodies])] == [
+            1, 2, 3, 4, 5, 6, 7,
+        ]  # fmt: skip
+        assert appended == [4, 1, 1, 1]  # the 6 KB one alone, as are its neighbours
+        assert [m.data for m in box.fetch_messages(list(range(1, 8)))] == bodies
+        assert fetched == [[1, 2], [3, 4], [5], [6], [7]]
+    finally:
+        s.close()
+
+
+def test_buffer_limit_of_the_config_reaches_the_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from syncmail.config.parser import load_config
+    from syncmail.store import make_store
+
+    rc = tmp_path / "rc"
+    rc.write_text(
+        "BufferLimit 64k\n\nIMAPAccount a\nHost 127.0.0.1\nUser u\nPass p\n\n"
+        "IMAPStore r\nAccount a\n"
+    )
+    config = load_config(str(rc))
+    assert make_store(config.stores["r"], config).buffer_limit == 64 * 1024  # type: ignore[attr-defined]
+    rc.write_text(rc.read_text().replace("BufferLimit 64k\n", ""))
+    config = load_config(str(rc))
+    assert make_store(config.stores["r"], config).buffer_limit == 10 * 1024 * 1024  # type: ignore[attr-defined]
+
+
 def test_without_uidplus_stored_uids_are_unknown(imap_user) -> None:  # type: ignore[no-untyped-def]
     s = store(imap_user, disable_extensions=frozenset({"UIDPLUS"}))
     s.connect()

@@ -200,13 +200,17 @@ class GroupConfig:
     members: tuple[GroupMember, ...] = ()
 
 
+# BufferLimit's default, as mbsync's: bodies in flight per channel and direction.
+DEFAULT_BUFFER_LIMIT = 10 * 1024 * 1024
+
+
 @record(frozen=True)
 class GlobalConfig:
     """Global options (before the first section)."""
 
     fsync: bool = True
     field_delimiter: str = ":"
-    buffer_limit: int = 10 * 1024 * 1024
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT
     ops: ChannelOps = ChannelOps()
     max_messages: int | None = None
     expire_unread: bool | None = None

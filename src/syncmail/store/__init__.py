@@ -20,5 +20,7 @@ def make_store(store: StoreConfig, config: Config, plugin_manager: Any = None) -
     if isinstance(store, IMAPStoreConfig):
         from syncmail.store.imap import IMAPStore
 
-        return IMAPStore(store, plugin_manager=plugin_manager)
+        return IMAPStore(
+            store, plugin_manager=plugin_manager, buffer_limit=config.globals.buffer_limit
+        )
     raise TypeError(f"no driver for {type(store).__name__}")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from syncmail import credentials
-from syncmail.config.model import IMAPAccountConfig, IMAPStoreConfig
+from syncmail.config.model import DEFAULT_BUFFER_LIMIT, IMAPAccountConfig, IMAPStoreConfig
 from syncmail.errors import (
     AuthenticationFailed,
     BoxError,
@@ -98,10 +98,19 @@ class IMAPStore(Store):
     crlf = True
     remote = True
 
-    def __init__(self, cfg: IMAPStoreConfig, *, plugin_manager: Any = None) -> None:
+    def __init__(
+        self,
+        cfg: IMAPStoreConfig,
+        *,
+        plugin_manager: Any = None,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> None:
+        """``buffer_limit``: BufferLimit, the bytes of bodies in flight in either
+        direction (two FETCH batches of half of it; one MULTIAPPEND of all of it)."""
         self.cfg = cfg
         self.name = cfg.name
         self.pm = plugin_manager
+        self.buffer_limit = buffer_limit
         self.capabilities: frozenset[str] = frozenset()
         self.server_caps: frozenset[str] = frozenset()
         self.condstore = False

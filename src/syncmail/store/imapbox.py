@@ -44,13 +44,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IMAPBox"]
 
-# Messages per FETCH batch of bodies, and the bytes budget: with one batch fetched ahead,
-# two are in flight, together mbsync's BufferLimit default (10 MiB).
+# Messages per FETCH batch of bodies; its bytes are at most half the store's BufferLimit
+# (with one batch fetched ahead, two are in flight).
 FETCH_BATCH = 200
-FETCH_BYTES = 5 * 1024 * 1024
-# Messages per MULTIAPPEND command, and its bytes budget.
+# Messages per MULTIAPPEND command; its bytes are at most the store's BufferLimit.
 STORE_BATCH = 200
-STORE_BYTES = 10 * 1024 * 1024
 
 
 class IMAPBox(Box):
@@ -270,7 +268,7 @@ class IMAPBox(Box):
         if sizes is None or not all(sizes.get(uid, 0) > 0 for uid in uids):
             sizes = self._sizes(session, uids)
         limit = self.store.message_size_limit
-        batches, refused = _batches(uids, sizes, limit)
+        batches, refused = _batches(uids, sizes, limit, self.store.buffer_limit // 2)
         # INTERNALDATE only for CopyArrivalDate, as mbsync asks for it.
         items = "UID FLAGS INTERNALDATE BODY.PEEK[]" if dates else "UID FLAGS BODY.PEEK[]"
         # A batch is at most FETCH_BATCH UIDs: its set is always one command line.
@@ -348,7 +346,9 @@ class IMAPBox(Box):
                 # IMAP -> IMAP: a large message goes out as one literal, held here.
                 msg.data, msg.chunks = b"".join(msg.chunks), None
             if batch and (
-                not multi or len(batch) >= STORE_BATCH or size + len(msg.data) > STORE_BYTES
+                not multi
+                or len(batch) >= STORE_BATCH
+                or size + len(msg.data) > self.store.buffer_limit
             ):
                 yield from self._append(batch)
                 batch, size = [], 0
@@ -483,11 +483,12 @@ class IMAPBox(Box):
 
 
 def _batches(
-    uids: Sequence[int], sizes: Mapping[int, int], limit: int
+    uids: Sequence[int], sizes: Mapping[int, int], limit: int, budget_bytes: int
 ) -> tuple[list[list[int]], tuple[int, int] | None]:
     """``uids`` still there (in ``sizes``) in FETCH batches of at most FETCH_BATCH
-    messages and FETCH_BYTES, up to the first one over ``limit``: that one's UID and
-    size come back apart (it is refused after the messages before it)."""
+    messages and ``budget_bytes`` (a larger message goes alone), up to the first one
+    over ``limit``: that one's UID and size come back apart (it is refused after the
+    messages before it)."""
     batches: list[list[int]] = []
     batch: list[int] = []
     budget = 0
@@ -497,7 +498,7 @@ def _batches(
         size = sizes[uid]
         if size > limit:
             return [*batches, batch] if batch else batches, (uid, size)
-        if batch and (len(batch) >= FETCH_BATCH or budget + size > FETCH_BYTES):
+        if batch and (len(batch) >= FETCH_BATCH or budget + size > budget_bytes):
             batches.append(batch)
             batch, budget = [], 0
         batch.append(uid)
