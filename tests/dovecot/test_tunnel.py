@@ -91,7 +91,6 @@ def test_tunnel_from_the_config_file(imap_user, tmp_path) -> None:  # type: igno
         "SubscribedOnly no\nFlatten -\nMapInbox Inbox\n"
     )
     config = parse_config(text, str(rc))
-    assert config.unsupported == ()
     s = make_store(config.stores["remote"], config)
     s.connect()
     try:

@@ -269,28 +269,6 @@ def test_subcommand_words_are_plain_arguments() -> None:
     assert parse_args(["-c", "rc", "install-hook", "notmuch"]).args == ("install-hook", "notmuch")
 
 
-@pytest.mark.parametrize(
-    ("argv", "unsupported"),
-    [
-        # Old is supported now.
-        (["-o"], ()),
-        (["-Lo"], ()),
-        (["--old"], ()),
-        (["--push-old"], ()),
-        # So is ExpungeSolo.
-        (["-x"], ()),
-        (["--expunge-solo-far"], ()),
-        (["-o", "-xn"], ()),
-        # Not asked for explicitly: --full's Old is what the config's "Sync Full" does too.
-        (["--full"], ()),
-        (["--no-expunge-solo"], ()),
-        (["-nf", "-X"], ()),
-    ],
-)
-def test_unimplemented_options_are_flagged(argv: list[str], unsupported: tuple[str, ...]) -> None:
-    assert parse_args(argv).unsupported == unsupported
-
-
 # --- syncmail's own plugin options (not mbsync's): -p/--plugin, --strict-plugins ---------
 
 

@@ -164,31 +164,6 @@ def test_relative_config_name_is_read_from_the_current_directory(
     assert "No channel or group named 'nochan' defined." in result.stderr
 
 
-def test_unsupported_option_stops_before_sync(
-    parser: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An option the parser accepts but syncmail does not implement must stop the run."""
-    from syncmail.config import parser as config_parser
-    from syncmail.config.model import Location, Unsupported
-
-    rc = write_rc(tmp_path, RC.format(root=tmp_path))
-    real = config_parser.load_config
-
-    def with_unsupported(path: str | None, **kwargs: object) -> object:
-        import dataclasses
-
-        config = real(path, **kwargs)  # type: ignore[arg-type]
-        return dataclasses.replace(
-            config, unsupported=(Unsupported(Location(str(rc), 13), "AltMap"),)
-        )
-
-    monkeypatch.setattr(config_parser, "load_config", with_unsupported)
-    result = invoke("-c", str(rc), "-a")
-    assert_clean_failure(result)
-    assert result.stderr.startswith(f"{rc}:13: Option AltMap is not supported by syncmail yet")
-    assert not (tmp_path / "near").exists()
-
-
 def test_subcommand_word_is_a_channel_when_defined(parser: None, tmp_path: Path) -> None:
     from syncmail.config.parser import load_config
 

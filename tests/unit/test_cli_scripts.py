@@ -75,4 +75,3 @@ def test_demo_config_is_accepted(tmp_path: Path) -> None:
     text = demo.mbsyncrc(10143, str(tmp_path / "cert.pem"))
     config = parse_config(text, str(tmp_path / "mbsyncrc"))
     assert list(config.channels) == ["demo"]
-    assert config.unsupported == ()

@@ -75,7 +75,6 @@ def test_minimal_config() -> None:
     assert chan.patterns == ("*",)
     assert chan.defined_at.line == 11
     assert str(chan.defined_at) == f"{RC}:11"
-    assert config.unsupported == ()
     assert config.path == RC
 
 
@@ -357,12 +356,12 @@ def test_generic_store_options_are_all_supported() -> None:
     assert (s.trash, s.trash_new_only, s.trash_remote_new) == ("Trash", True, True)
     assert (s.max_size, s.map_inbox, s.flatten, s.alt_map) == (1 << 20, "Inbox", ".", True)
     # MaxSize (placeholders and their Upgrade) and AltMap yes are implemented.
-    assert not config.unsupported
 
 
-def test_harmless_values_are_not_unsupported() -> None:
-    config = parse("MaildirStore s\nPath /a/\nMaxSize 0\nAltMap no\nTrashNewOnly no\n")
-    assert config.unsupported == ()
+def test_off_values_are_read_as_off() -> None:
+    s = parse("MaildirStore s\nPath /a/\nMaxSize 0\nAltMap no\nTrashNewOnly no\n").stores["s"]
+    assert isinstance(s, MaildirStoreConfig)
+    assert (s.max_size, s.alt_map, s.trash_new_only) == (0, False, False)
 
 
 def test_flatten_with_slash_is_an_error() -> None:
@@ -399,7 +398,6 @@ def test_imap_account_options(tmp_path: Path) -> None:
     assert isinstance(s, IMAPStoreConfig)
     assert s.account is a
     assert (s.path, s.path_delimiter, s.use_namespace) == ("INBOX.", ".", False)
-    assert config.unsupported == ()
 
 
 def test_imap_defaults() -> None:
@@ -409,7 +407,6 @@ def test_imap_defaults() -> None:
     assert (a.port, a.tls_type, a.timeout, a.auth_mechs) == (143, "starttls", 20, ("*",))
     assert (b.port, b.tls_type) == (993, "imaps")
     assert (t.tls_type, t.tunnel, t.host) == ("none", "ssh host imapd", None)
-    assert config.unsupported == ()
 
 
 def test_password_is_not_in_repr() -> None:
@@ -488,7 +485,6 @@ def test_tls_versions() -> None:
     assert config.accounts["b"].tls_versions == ("-1.0", "-1.1", "+1.2", "+1.3")
     assert config.accounts["c"].tls_versions == ("-1.0", "-1.1", "+1.2", "+1.3")
     assert config.accounts["d"].tls_versions == ("+1.0", "+1.1", "-1.2", "-1.3")
-    assert config.unsupported == ()
 
 
 def test_tls_deprecations(caplog: pytest.LogCaptureFixture) -> None:
@@ -523,7 +519,13 @@ def test_store_level_imap_options_are_supported(tmp_path: Path) -> None:
         "ClientKey c.pem\nTLSVersions +1.3 -1.2\n\nIMAPStore s\nAccount a\nSubscribedOnly yes\n",
         path=str(tmp_path / "rc"),
     )
-    assert config.unsupported == ()
+    a, s = config.accounts["a"], config.stores["s"]
+    pem = str(tmp_path / "c.pem")
+    assert (a.use_keychain, a.cipher_string, a.client_certificate, a.client_key) == (
+        False, "HIGH", pem, pem
+    )  # fmt: skip
+    assert a.tls_versions == ("-1.0", "-1.1", "-1.2", "+1.3")
+    assert isinstance(s, IMAPStoreConfig) and s.subscribed_only
 
 
 # --- channels ----------------------------------------------------------------------------
@@ -543,7 +545,6 @@ def test_channel_options(tmp_path: Path) -> None:
     assert chan.copy_arrival_date is False
     assert chan.sync_state == f"{tmp_path}/state/"
     assert chan.ops.sync is None
-    assert config.unsupported == ()
 
 
 def test_channel_boxes() -> None:
@@ -636,12 +637,16 @@ def test_sync_deprecations(caplog: pytest.LogCaptureFixture) -> None:
     assert f"{RC}:14: notice: Delete is deprecated; use Gone instead." in caplog.text
 
 
-def test_old_and_expiry_are_supported() -> None:
-    assert parse(channel("Sync All\n")).unsupported == ()
-    for words in ("Old", "PullOld", "PushOld New"):
-        assert parse(channel(f"Sync {words}\n")).unsupported == ()
-    text = "MaxMessages 10\nExpireUnread yes\nExpireSide Far\n"
-    assert parse(channel(text)).unsupported == ()
+def test_old_is_read() -> None:
+    def sync(words: str) -> tuple[set[str], set[str]]:
+        ops = parse(channel(f"Sync {words}\n")).channels["c"].ops.sync
+        assert ops is not None
+        return set(ops.pull), set(ops.push)
+
+    assert sync("Old") == ({"old"}, {"old"})
+    assert sync("PullOld") == ({"old"}, set())
+    assert sync("PushOld New") == ({"new"}, {"old", "new"})
+    assert "old" in sync("All")[0] & sync("All")[1]
 
 
 def test_box_operations() -> None:
@@ -651,7 +656,6 @@ def test_box_operations() -> None:
     assert ops.remove == frozenset({"far"})
     assert ops.expunge == frozenset({"far", "near"})
     assert ops.expunge_solo == frozenset()
-    assert config.unsupported == ()
 
 
 @pytest.mark.parametrize(
@@ -671,7 +675,6 @@ def test_box_operation_errors(body: str, line: int, message: str) -> None:
 def test_expunge_solo_is_supported() -> None:
     config = parse(channel("Expunge Far\nExpungeSolo Near\n"))
     assert config.channels["c"].ops.expunge_solo == frozenset({"near"})
-    assert config.unsupported == ()
 
 
 def test_channel_expiry_and_size_options() -> None:
@@ -679,7 +682,7 @@ def test_channel_expiry_and_size_options() -> None:
                            "CopyArrivalDate yes\n"))  # fmt: skip
     c = config.channels["c"]
     assert (c.max_messages, c.expire_unread, c.expire_side, c.max_size) == (10, True, "far", 1024)
-    assert c.copy_arrival_date and config.unsupported == ()
+    assert c.copy_arrival_date
     assert errors(channel("ExpireSide Middle\n")) == [
         f"{RC}:14: invalid ExpireSide argument 'Middle'"
     ]
@@ -861,7 +864,6 @@ SyncState *
 Sync All
 """
         config = parse(text, path=str(tmp_path / "mbsyncrc"))
-        assert config.unsupported == ()
         account = config.accounts["bench"]
         assert account.tls_type == tls
         assert account.port == 10143
@@ -953,7 +955,6 @@ def test_gmail_style_config(caplog: pytest.LogCaptureFixture) -> None:
     local = config.stores["gmail-local"]
     assert isinstance(local, MaildirStoreConfig)
     assert local.inbox == "/home/tester/Mail/gmail/Inbox"
-    assert config.unsupported == ()
     assert "SSLType is deprecated" in caplog.text
     assert "Master/Slave are deprecated" in caplog.text
 

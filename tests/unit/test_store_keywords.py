@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from syncmail import flags
-from syncmail.config.model import MaildirStoreConfig
+from syncmail.config.model import IMAPStoreConfig, MaildirStoreConfig
 from syncmail.config.parser import parse_config
 from syncmail.errors import BoxError, ConfigError
 from syncmail.store.base import ListRequest, OutgoingMessage
@@ -130,13 +130,15 @@ def test_map_inbox_listing_matches_mbsync(tmp_path: Path) -> None:
     assert sorted(mbsync_list(rc)) == sorted(ours)
 
 
-def test_flatten_and_map_inbox_are_not_unsupported(tmp_path: Path) -> None:
+def test_flatten_map_inbox_and_subscribed_only_are_read(tmp_path: Path) -> None:
     config = parse_config(
         "MaildirStore s\nPath /a/\nMapInbox Inbox\nFlatten .\n\n"
         "IMAPStore i\nHost h\nMapInbox In\nFlatten -\nSubscribedOnly yes\n",
         str(tmp_path / "rc"),
     )
-    assert config.unsupported == ()
+    s, i = config.stores["s"], config.stores["i"]
+    assert (s.map_inbox, s.flatten, i.map_inbox, i.flatten) == ("Inbox", ".", "In", "-")
+    assert isinstance(i, IMAPStoreConfig) and i.subscribed_only
 
 
 # --- AltMap --------------------------------------------------------------------------------
@@ -204,8 +206,8 @@ def test_alt_map_yes_is_supported(tmp_path: Path) -> None:
     config = parse_config("MaildirStore s\nPath /a/\nAltMap yes\n", str(tmp_path / "rc"))
     store = config.stores["s"]
     assert isinstance(store, MaildirStoreConfig) and store.alt_map
-    assert config.unsupported == ()
-    assert parse_config("MaildirStore s\nPath /a/\nAltMap no\n", "rc").unsupported == ()
+    store = parse_config("MaildirStore s\nPath /a/\nAltMap no\n", "rc").stores["s"]
+    assert isinstance(store, MaildirStoreConfig) and not store.alt_map
 
 
 # --- IMAP account keywords -----------------------------------------------------------------
@@ -225,7 +227,6 @@ def test_use_keychain_is_macos_only() -> None:
         "rc:4: UseKeychain is only available on macOS"
     ]
     config = parse_config("IMAPAccount a\nHost h\nUseKeychain no\n", "rc")
-    assert config.unsupported == ()
     assert config.accounts["a"].use_keychain is False
 
 
@@ -260,7 +261,6 @@ def test_tls_version_sets_with_holes_are_config_errors(line: str, message: str) 
 def test_usable_tls_version_sets(line: str, versions: tuple[str, ...]) -> None:
     config = parse_config(f"IMAPAccount a\nHost h\n{line}\n", "rc")
     assert config.accounts["a"].tls_versions == versions
-    assert config.unsupported == ()
 
 
 def test_disable_extensions_accepts_condstore_and_qresync() -> None:
@@ -279,4 +279,3 @@ def test_tunnel_and_tls_keywords_are_supported(tmp_path: Path) -> None:
     a = config.accounts["a"]
     assert (a.tunnel, a.tls_type, a.host) == ("ssh host /usr/lib/dovecot/imap", "none", None)
     assert (a.cipher_string, a.client_certificate, a.client_key) == ("HIGH", str(pem), str(pem))
-    assert config.unsupported == ()

@@ -40,7 +40,6 @@ from syncmail.cli.common import (
     _load_config,
     _Output,
     _plugin_manager,
-    _unsupported_problems,
 )
 from syncmail.cli.plugins import _subcommand
 from syncmail.cli.sync import _list_boxes, _list_stores, _sync, channel_boxes, summary_shape
@@ -120,11 +119,6 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
     handler, mask = setup_logging(io.err, verbosity=inv.verbosity, debug=inv.debug is not None)
     for notice in inv.notices:
         log.warning("%s", notice)
-    if inv.unsupported:
-        # As for config options: refusing beats syncing without what was asked for.
-        raise UsageError(
-            "\n".join(f"Option {o} is not supported by syncmail yet" for o in inv.unsupported)
-        )
     if inv.debug is not None:
         log.debug("%s called with: %s", VERSION_TEXT, " ".join(f"'{a}'" for a in argv))
 
@@ -146,8 +140,6 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
     mask.add(a.password for a in config.accounts.values() if a.password)
     if config.globals.disable_plugins:
         disable_plugins(pm, _config_disabled(inv, config))
-    if config.unsupported:
-        raise ConfigError(_unsupported_problems(config))
 
     if inv.list_stores:
         return _list_stores(config, inv.args, pm, io)
@@ -159,8 +151,6 @@ def _run(inv: Invocation, argv: Sequence[str], io: _Output) -> int:
 
         def reload() -> tuple[Config, Sequence[Target]]:
             fresh = _load_config(inv, config_keywords(pm))
-            if fresh.unsupported:
-                raise ConfigError(_unsupported_problems(fresh))
             return fresh, resolve_targets(fresh, inv.args[1:], inv.all)
 
         targets = resolve_targets(config, inv.args[1:], inv.all)

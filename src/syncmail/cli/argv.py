@@ -50,8 +50,6 @@ class Invocation:
     version: bool = False
     args: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
-    # Options given that syncmail parses but does not implement yet (the run must refuse).
-    unsupported: tuple[str, ...] = ()
     # syncmail's own: ``-p NAME`` / ``-p no:NAME`` in command-line order, ``--strict-plugins``.
     plugins: tuple[str, ...] = ()
     strict_plugins: bool = False
@@ -329,7 +327,6 @@ class _ArgParser:
             version=flags["version"],
             args=self.command + tuple(self.argv[self.index:]),
             notices=tuple(n for n in notices if n in self.notices),
-            unsupported=_unsupported_options(self.ops, merged),
             plugins=tuple(self.plugins),
             strict_plugins=flags["strict_plugins"],
             force=flags["force"],
@@ -354,12 +351,6 @@ def _plugin_arg(value: str, option: str) -> str:
     if not name or name.startswith("-"):
         raise UsageError(f"{option} requires a plugin name (NAME or no:NAME), not '{value}'.")
     return value
-
-
-def _unsupported_options(ops: OpsBuilder, merged: ChannelOps) -> tuple[str, ...]:
-    """What the config parser would mark unsupported, given on the command line instead."""
-    found: list[str] = []
-    return tuple(found)
 
 
 def _letter_notice(letter: str, notices: set[str], ops: OpsBuilder) -> None:

@@ -76,17 +76,5 @@ def _load_config(inv: Invocation, keywords: Sequence[Any]) -> Config:
     return load_config(path, extra_keywords=keywords)
 
 
-def _unsupported_problems(config: Config) -> list[Any]:
-    from syncmail.errors import ConfigProblem
-
-    return [
-        ConfigProblem(
-            u.where.file,
-            u.where.line,
-            f"Option {u.keyword} is not supported by syncmail yet "
-            "(refusing to sync rather than ignore it)",
-        )
-        for u in config.unsupported
-    ]
 
 

@@ -240,14 +240,6 @@ class PluginSection:
 
 
 @record(frozen=True)
-class Unsupported:
-    """An option that parses but whose behaviour syncmail does not implement yet."""
-
-    where: Location
-    keyword: str
-
-
-@record(frozen=True)
 class Config:
     """A whole configuration file."""
 
@@ -258,7 +250,6 @@ class Config:
     channels: Mapping[str, ChannelConfig]
     groups: Mapping[str, GroupConfig]
     plugin_sections: Mapping[str, Mapping[str, PluginSection]] = field(default_factory=dict)
-    unsupported: tuple[Unsupported, ...] = ()
 
 
 @record(frozen=True)

@@ -32,7 +32,6 @@ from syncmail.config.model import (
     StoreConfig,
     SubFolders,
     TLSType,
-    Unsupported,
 )
 from syncmail.config.ops import BOX_OPS, NOTICE_MASTER_SLAVE, OpsBuilder, both_expunge_problem
 from syncmail.config.selection import split_channel_arg
@@ -165,7 +164,6 @@ class _Parser:
         self.extras = _Extras.build(extra_keywords)
         self.problems: list[ConfigProblem] = []
         self.notices: dict[str, int] = {}
-        self.unsupported: list[Unsupported] = []
         self.stores: dict[str, StoreConfig] = {}
         self.accounts: dict[str, IMAPAccountConfig] = {}
         self.channels: dict[str, ChannelConfig] = {}
@@ -188,9 +186,6 @@ class _Parser:
         if message not in self.notices:
             self.notices[message] = line
             log.warning("%s:%d: notice: %s", self.path, line, message)
-
-    def mark_unsupported(self, line: int, keyword: str) -> None:
-        self.unsupported.append(Unsupported(Location(self.path, line), keyword))
 
     def one(self, cmd: _Cmd) -> str:
         """The value of a single-valued keyword; extra tokens are an error, as in mbsync."""
@@ -259,7 +254,6 @@ class _Parser:
             channels=self.channels,
             groups=self.groups,
             plugin_sections=self.plugin_sections,
-            unsupported=tuple(self.unsupported),
         )
 
     def command(self, line: Line) -> _Cmd | None:
