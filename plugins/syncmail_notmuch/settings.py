@@ -72,7 +72,10 @@ def settings_from_config(config: Config) -> Settings:
         )
     section = sections[name]
     values = section.values
-    where = section.defined_at
+
+    def where(keyword: str) -> str:
+        return f"{section.location_of(keyword)}: {keyword}"
+
     config_file = values.get("Config")
     if config_file:
         config_file = os.path.abspath(
@@ -80,13 +83,13 @@ def settings_from_config(config: Config) -> Settings:
         )
     return Settings(
         config_file=config_file or None,
-        index=_bool(values.get("Index"), True, f"{where}: Index"),
-        sync_tags=_bool(values.get("SyncTags"), True, f"{where}: SyncTags"),
+        index=_bool(values.get("Index"), True, where("Index")),
+        sync_tags=_bool(values.get("SyncTags"), True, where("SyncTags")),
         maildir_roots=roots,
         configured=True,
-        keywords=_bool(values.get("Keywords"), True, f"{where}: Keywords"),
+        keywords=_bool(values.get("Keywords"), True, where("Keywords")),
         never_push=tuple((values.get("NeverPush") or "").split()),
-        map_keywords=_pairs(values.get("MapKeywords"), f"{where}: MapKeywords"),
+        map_keywords=_pairs(values.get("MapKeywords"), where("MapKeywords")),
     )
 
 

@@ -58,6 +58,19 @@ def test_bundled_keywords_parse(tmp_path: Path) -> None:
     )
 
 
+def test_a_bad_value_names_its_own_line(tmp_path: Path) -> None:
+    from syncmail_notmuch.settings import SettingsError, settings_from_config
+
+    keywords = config_keywords(make_plugin_manager(only=["pass", "notmuch"], strict=True))
+    path = str(tmp_path / "mbsyncrc")
+    text = RC.format(mail=tmp_path / "mail").replace("SyncTags no", "SyncTags no\nIndex maybe")
+    config = parser.parse_config(text, path, extra_keywords=keywords)
+    with pytest.raises(SettingsError) as info:
+        settings_from_config(config)
+    line = text.splitlines().index("Index maybe") + 1
+    assert str(info.value) == f"{path}:{line}: Index: expected yes or no, not 'maybe'"
+
+
 def test_second_notmuch_section_is_a_tagged_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

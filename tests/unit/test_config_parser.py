@@ -760,6 +760,9 @@ def test_plugin_keywords() -> None:
     assert section.values == {"Config": "~/.notmuch-config", "SyncTags": "no"}
     assert section.keyword == "Notmuch"
     assert section.defined_at.line == 24
+    # Each value's own line, for messages about it; the header for one not set.
+    assert str(section.location_of("SyncTags")) == f"{RC}:26"
+    assert str(section.location_of("Index")) == f"{RC}:24"
 
 
 def test_plugin_keywords_are_unknown_without_the_plugin() -> None:

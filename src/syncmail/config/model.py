@@ -237,6 +237,14 @@ class PluginSection:
     name: str
     defined_at: Location
     values: Mapping[str, str] = field(default_factory=dict)
+    # The line each keyword was set on (the last one, when set twice).
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def location_of(self, keyword: str) -> Location:
+        """Where ``keyword`` was set in this section (for messages about its value);
+        the section's header when it was not set."""
+        line = self.lines.get(keyword)
+        return self.defined_at if line is None else Location(self.defined_at.file, line)
 
 
 @record(frozen=True)

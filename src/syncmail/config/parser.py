@@ -814,14 +814,18 @@ class _Parser:
 
     def plugin_section(self, kind: str, name: str, where: Location, body: list[_Cmd]) -> None:
         values: dict[str, str] = {}
+        lines: dict[str, int] = {}
         for cmd in body:
             canonical = self.extras.lookup(kind, cmd.low)
             if canonical is None:
                 self.unknown(cmd, kind)
             else:
                 values[canonical] = " ".join(cmd.args)
+                lines[canonical] = cmd.line
         table = self.plugin_sections.setdefault(kind, {})
-        section = PluginSection(keyword=kind, name=name, defined_at=where, values=values)
+        section = PluginSection(
+            keyword=kind, name=name, defined_at=where, values=values, lines=lines
+        )
         self.register(table, kind, name, section, where)
 
 
