@@ -418,8 +418,8 @@ usage:
   -R, --remove          propagate deletions of mailboxes
   -X, --expunge         expunge deleted messages
   -x, --expunge-solo    expunge deleted messages that are not paired
-  -c, --config CONFIG   read an alternate config file (default: ~/.mbsyncrc or
-                        $XDG_CONFIG_HOME/isyncrc)
+  -c, --config CONFIG   read an alternate config file (default:
+                        $XDG_CONFIG_HOME/isyncrc, else ~/.mbsyncrc)
   -p, --plugin NAME     load only the named plugins (repeatable; the built-in
                         credentials always load); -p no:NAME disables NAME
   --strict-plugins      a plugin that cannot be loaded is an error, not a warning
