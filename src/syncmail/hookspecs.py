@@ -97,7 +97,8 @@ def syncmail_post_sync(summary: RunSummary) -> None:
     """Called once at the end of a run, after every box was synced and its events delivered.
 
     Also called when some boxes or stores failed (see ``summary.errors`` and each
-    ``BoxResult.error``), and on a dry run (``summary.dry_run``), where no event hook
+    ``BoxResult.error``), when a plugin vetoed the run (no box synced; the veto is in
+    ``summary.errors``), and on a dry run (``summary.dry_run``), where no event hook
     was called. Plugins that buffered events write them out here.
 
     :param summary: A :class:`syncmail.events.RunSummary` of the whole run.

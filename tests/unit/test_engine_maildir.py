@@ -290,10 +290,15 @@ def test_plugin_events_after_commit(tmp_path: Path) -> None:
 def test_plugin_veto_stops_the_run(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, "Create Both")
     deliver(tmp_path, "far", "A")
-    result = _run_with(cfg, _Collector(veto="offline"))
+    plugin = _Collector(veto="offline")
+    result = _run_with(cfg, plugin)
     assert result.exit_code(False) == 1
     assert "offline" in str(result.errors[0])
     assert not (tmp_path / "near" / "INBOX").exists()
+    # The run still ends for the plugins (those whose pre_sync prepared something), and
+    # its summary says why nothing was synced.
+    assert len(plugin.events) == 1 and isinstance(plugin.events[0], RunSummary)
+    assert plugin.events[0].boxes == () and "offline" in plugin.events[0].errors[0]
 
 
 def test_progress_counts(tmp_path: Path) -> None:

@@ -108,12 +108,14 @@ def run(
             if isinstance(kept, Store):
                 kept.forget_statuses()  # listed by an earlier run: stale now
     if plugin_manager is not None:
-        from syncmail.plugins import pre_sync
+        from syncmail.plugins import deliver, pre_sync
 
         reason = pre_sync(plugin_manager, config, targets)
         if reason is not None:
             err = SyncmailError(f"sync vetoed by {reason}")
             summary = RunSummary(channels=0, errors=(str(err),), dry_run=options.dry_run)
+            # Every plugin's pre_sync ran: each hears that the run is over.
+            deliver(plugin_manager, "syncmail_post_sync", summary=summary)
             return RunResult(summary, [err])
     r.progress.channels_total = len(targets)
     try:
