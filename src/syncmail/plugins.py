@@ -11,10 +11,11 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from pluggy import HookImpl, Result
 
 from syncmail import PROJECT_NAME, __version__, hookspecs
 from syncmail.config.model import ExtraKeyword
@@ -68,8 +69,7 @@ def make_plugin_manager(
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
     if os.environ.get(TRACE_ENV, "") not in ("", "0"):
-        pm.trace.root.setwriter(sys.stderr.write)
-        pm.enable_tracing()
+        _enable_tracing(pm)
 
     for module_name in BUILTIN_PLUGINS:
         _register_builtin(pm, module_name)
@@ -151,6 +151,47 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+# Hooks whose result is a secret: the trace shows that one came, never what it was.
+_SECRET_RESULTS = frozenset({"syncmail_get_credentials"})
+
+
+def _enable_tracing(pm: pluggy.PluginManager) -> None:
+    """``SYNCMAIL_TRACE_PLUGINS``: every hook call on stderr, with its implementations,
+    arguments and result, through the same mask as the log (pluggy's own tracing would
+    print a plugin's password as the result of ``syncmail_get_credentials``)."""
+    from syncmail.report import mask_text
+
+    def write(text: str) -> None:
+        sys.stderr.write(mask_text(text))
+
+    pm.trace.root.setwriter(write)  # call_isolated's "[deliver]" lines
+    depth = 0
+
+    def before(hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
+        nonlocal depth
+        pad = "  " * depth
+        names = ", ".join(impl.plugin_name for impl in impls)
+        lines = [f"{pad}{hook_name} -> {names} [hook]"]
+        lines += [f"{pad}    {name}: {value!r}" for name, value in kwargs.items()]
+        write("\n".join(lines) + "\n")
+        depth += 1
+
+    def after(
+        outcome: Result[Any], hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
+        nonlocal depth
+        depth -= 1
+        if outcome.exception is not None:
+            shown = f"raised {outcome.exception!r}"
+        elif hook_name in _SECRET_RESULTS and outcome.get_result() is not None:
+            shown = "<hidden>"
+        else:
+            shown = repr(outcome.get_result())
+        write(f"{'  ' * depth}finish {hook_name} --> {shown} [hook]\n")
+
+    pm.add_hookcall_monitoring(before, after)
+
+
 def disable_plugins(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
     """Unregister and block the named plugins (for ``DisablePlugins`` read from the config)."""
     for name in _blockable(names):
@@ -195,6 +236,7 @@ def call_isolated(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> li
             log.debug("plugin %s raised in %s", name, hook_name, exc_info=True)
             continue
         if result is not None:
+            trace(f"{hook_name} -> {name} --> {result!r}")
             results.append((name, result))
     return results
 

@@ -421,6 +421,21 @@ def hide_secret(secret: str) -> None:
                 flt.add([secret])
 
 
+def mask_text(text: str) -> str:
+    """``text`` masked as a log line would be, for output that does not go through
+    logging (the plugin trace): by every installed handler's mask, or by the patterns
+    alone when there is none."""
+    masks = [
+        flt
+        for handler in logging.getLogger().handlers
+        for flt in handler.filters
+        if isinstance(flt, SecretMask)
+    ]
+    for mask in masks or [SecretMask()]:
+        text = mask.mask(text)
+    return text
+
+
 def remove_console_handlers() -> None:
     """Undo ``setup_logging``: its handlers leave the root logger, which goes back to WARNING."""
     root = logging.getLogger()

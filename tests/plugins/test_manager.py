@@ -184,8 +184,33 @@ def test_trace_env_var_prints_hook_calls(
     pm.hook.syncmail_config_keywords()
     deliver(pm, "syncmail_config_keywords")
     err = capsys.readouterr().err
-    assert "syncmail_config_keywords [hook]" in err
+    assert "syncmail_config_keywords -> pass [hook]" in err
+    assert "finish syncmail_config_keywords --> [[ExtraKeyword(" in err
     assert "syncmail_config_keywords -> pass [deliver]" in err
+    assert "syncmail_config_keywords -> pass --> [ExtraKeyword(" in err
+
+
+def test_the_trace_never_shows_a_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A password a plugin hands over is a hook's result, and pluggy's own tracing
+    would print it; the trace says that one came."""
+    from syncmail.events import CredentialRequest
+
+    class Vault:
+        @hookimpl
+        def syncmail_get_credentials(self, request: CredentialRequest) -> str | None:
+            return "s3cret-from-vault" if request.kind == "password" else None
+
+    monkeypatch.setenv("SYNCMAIL_TRACE_PLUGINS", "1")
+    pm = make_plugin_manager(only=[])
+    pm.register(Vault(), name="vault")
+    request = CredentialRequest(account="work", kind="password", host="h", user="me")
+    assert pm.hook.syncmail_get_credentials(request=request) == "s3cret-from-vault"
+    err = capsys.readouterr().err
+    assert "syncmail_get_credentials -> syncmail.credentials, vault [hook]" in err, err
+    assert "finish syncmail_get_credentials --> <hidden> [hook]" in err, err
+    assert "s3cret" not in err
 
 
 def test_example_plugin_is_installed_and_works(
