@@ -19,6 +19,7 @@ from tests.unit.engine_support import (
     deliver,
     files,
     load,
+    maildir_pair_rc,
     set_flags,
     snapshot,
     state_text,
@@ -285,6 +286,26 @@ def test_plugin_events_after_commit(tmp_path: Path) -> None:
     assert changed[1].path is not None and changed[1].path.endswith(":2,FS")
     removed = [e for e in plugin.events if isinstance(e, MessageRemoved)]
     assert [(e.side, e.uid) for e in removed] == [("near", 1)]
+
+
+def test_a_message_moved_to_the_trash_is_counted_and_said_so(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    ops = "Create Both\nExpunge Both\n"
+    cfg.write_text(maildir_pair_rc(tmp_path, ops, "INBOX", near_extra="Trash Trash\n"))
+    deliver(tmp_path, "far", "A", "S")
+    deliver(tmp_path, "far", "B", "S")
+    sync(cfg)
+    files(tmp_path, "far")["A"].unlink()
+    files(tmp_path, "near")["B"].unlink()
+    plugin = _Collector()
+    result = _run_with(cfg, plugin)
+    assert not result.errors
+    box = result.summary.boxes[0]
+    # A: trashed near, then expunged there; B: gone near, its far copy expunged only.
+    assert (box.trashed_near, box.expunged_near, box.trashed_far, box.expunged_far) == (1, 1, 0, 1)
+    removed = {(e.side, e.trashed) for e in plugin.events if isinstance(e, MessageRemoved)}
+    assert removed == {("near", True), ("far", False)}
+    assert set(files(tmp_path, "near", "Trash")) == {"A"}
 
 
 def test_plugin_veto_stops_the_run(tmp_path: Path) -> None:

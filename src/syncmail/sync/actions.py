@@ -169,6 +169,10 @@ class Plan:
     vanished: tuple[list[int], list[int]] = field(default_factory=lambda: ([], []))
     listed: tuple[int, int] = (0, 0)
 
+    def trashed(self, side: int) -> set[int]:
+        """The UIDs of side ``side`` that go to a Trash before they are expunged."""
+        return {*self.trash[side], *self.remote_trash[side]}
+
     @property
     def flag_updates(self) -> tuple[int, int]:
         """Number of store flag changes per side."""

@@ -301,6 +301,8 @@ def _dry_result(r: RunContext, channel: ChannelConfig, label: str, p: Plan) -> B
         pushed_flags=fl[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+        trashed_far=len(p.trashed(FAR)),
+        trashed_near=len(p.trashed(NEAR)),
     )
 
 
@@ -391,6 +393,7 @@ def _apply(
     r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
     move_counts = [0, 0]
+    trashed_counts = [0, 0]
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
@@ -406,7 +409,9 @@ def _apply(
             continue
         side_progress[t].expunged_total += len(uids)
         paths = {uid: _path_of(boxes[t], uid) for uid in uids}
+        trashed = p.trashed(t)
         _trash(r, channel, stores, boxes, journal, p, t)
+        trashed_counts[t] = len(trashed)
         if os.environ.get(FAKE_EXPUNGE_ENV) == "1":
             continue
         boxes[t].expunge(uids)
@@ -414,7 +419,7 @@ def _apply(
         side_progress[t].expunged_done += len(uids)
         for uid in uids:
             removed = MessageRemoved(
-                channel.name, label, SIDES[t], stores[t].name, uid, path=paths[uid]
+                channel.name, label, SIDES[t], stores[t].name, uid, uid in trashed, paths[uid]
             )
             moved = r.moves is not None and (t, boxes[t].name, uid) in r.moves.removals
             (held if moved else events).append(("syncmail_message_removed", removed))
@@ -458,6 +463,8 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
+        trashed_far=trashed_counts[FAR],
+        trashed_near=trashed_counts[NEAR],
         moved=sum(move_counts),
     )
 

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syncmail.config.model import Target
+from syncmail.cli.sync import summary_shape
+from syncmail.config.model import ChannelOps, Target
 from syncmail.config.parser import parse_config
 from syncmail.errors import SyncmailError
+from syncmail.report import summary_text
 from syncmail.sync.engine import RunOptions, run
 from tests.interop.mbsync15.scenario import (
     PAST,
@@ -144,12 +146,26 @@ def run_mbsync(binary: str, tree: Tree) -> tuple[int, str]:
 
 
 def run_syncmail(tree: Tree) -> tuple[int, str]:
+    """Exit status, and the errors then the summary as the command prints them."""
     try:
         config = parse_config(tree.rc.read_text(), str(tree.rc))
-        result = run(config, [Target("test")], RunOptions(force=True))
+        targets = [Target("test")]
+        result = run(config, targets, RunOptions(force=True))
     except SyncmailError as e:
         return 1, str(e)
-    return (1 if result.errors else 0), "\n".join(str(e) for e in result.errors)
+    summary = summary_text(result.summary, summary_shape(config, targets, ChannelOps()))
+    out = [str(e) for e in result.errors] + ([summary] if summary else [])
+    return (1 if result.errors else 0), "\n".join(out)
+
+
+# mbsync's end-of-run summary: from "Processed" to the line that ends it with a period.
+_SUMMARY = re.compile(r"^Processed .*?\.$", re.M | re.S)
+
+
+def summary_of(output: str) -> str:
+    """The summary's counts in ``output``, one line each (mbsync wraps differently)."""
+    m = _SUMMARY.search(output)
+    return " ".join(m.group(0).split()) if m else ""
 
 
 @dataclass
@@ -229,6 +245,10 @@ def run_rounds(
         differences = diff(snapshot(trees[0]), snapshot(trees[1]))
         if (code_m == 0) != (code_s == 0):
             differences.insert(0, f"exit status: mbsync {code_m}, syncmail {code_s}")
+        if summary_of(out_m) != summary_of(out_s):
+            differences.append(
+                f"summary:\n  mbsync   {summary_of(out_m)}\n  syncmail {summary_of(out_s)}"
+            )
         if differences:
             return Outcome(seed, r, [f"round {r}: {d}" for d in differences], log)
         if r + 1 < rounds:
