@@ -15,7 +15,7 @@ from typing import Any
 
 from syncmail import hookimpl
 from syncmail.config.model import IMAPAccountConfig
-from syncmail.errors import AuthenticationFailed, SyncmailError
+from syncmail.errors import AuthenticationFailed, ConnectionFailed, SyncmailError
 from syncmail.events import CredentialRequest
 
 log = logging.getLogger(__name__)
@@ -140,8 +140,8 @@ def _get(
         token, plugins = _current.set(account), _plugins.set(pm)
         try:
             value = pm.hook.syncmail_get_credentials(request=request)
-        except AuthenticationFailed:
-            raise
+        except (AuthenticationFailed, ConnectionFailed):
+            raise  # said by the built-in provider, a refusal or an outage
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not crash the run
             # Only the type: a plugin's message could quote what it was handling.
             raise AuthenticationFailed(
@@ -211,6 +211,12 @@ def _token(account: IMAPAccountConfig, request: CredentialRequest) -> str:
     try:
         refused = _refused.get() if request.fresh else None
         return manager.access_token(name, refused=refused, pm=_plugins.get())
+    except manager.OAuth2Error as exc:
+        if exc.transient:
+            # Not a refusal: like a server that cannot be reached, tried again later
+            # (``syncmail watch`` backs off instead of stopping the account).
+            raise ConnectionFailed(account.name, str(exc)) from None
+        raise AuthenticationFailed(account.name, str(exc)) from None
     except SyncmailError as exc:
         raise AuthenticationFailed(account.name, str(exc)) from None
 

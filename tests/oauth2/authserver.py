@@ -43,6 +43,7 @@ class AuthServer:
         self.devices: dict[str, Device] = {}
         self.rotate = True
         self.introspect_status = 200
+        self.token_status = 200  # anything else: the token endpoint answers that, an outage
         self.requests: list[tuple[str, str]] = []  # (path, grant_type or "")
         self.device_plan = (2, 1)  # (pending, slow_down) for the next device code
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -99,6 +100,8 @@ class AuthServer:
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         grant = form.get("grant_type", "")
+        if self.token_status != 200:
+            return self.token_status, {"error": "temporarily_unavailable"}
         if form.get("client_id") != CLIENT_ID:
             return 401, {"error": "invalid_client"}
         with self.lock:

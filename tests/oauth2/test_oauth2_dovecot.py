@@ -11,9 +11,11 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.dovecot.watch_helpers import WatchProcess, wait_for
 from tests.oauth2.conftest import OAuthAccount
 
 pytestmark = pytest.mark.dovecot
@@ -143,6 +145,31 @@ def test_token_revoked_at_the_server_is_refreshed_once(oauth_account: OAuthAccou
     proc = acct.syncmail("-c", str(acct.rc), "-a")
     assert proc.returncode == 0, proc.stderr
     assert acct.auth.count("/token", "refresh_token") == before + 1
+
+
+def test_watch_waits_out_a_token_endpoint_outage(
+    oauth_account: OAuthAccount, dovecot_oauth2: Any
+) -> None:
+    """The token endpoint down (HTTP 503) while the watch must log in again is not a
+    refused login: the account is not stopped, the watch backs off and catches up."""
+    acct = oauth_account
+    acct.login_tokens()
+    acct.write_rc("XOAUTH2")
+    with WatchProcess(acct.home, acct.rc, "-a", env=acct.env) as w:
+        w.ready()
+        acct.auth.token_status = 503
+        try:
+            time.sleep(acct.auth.access_lifetime + 0.2)  # the access token expires
+            dovecot_oauth2.doveadm("kick", acct.user)  # so every connection logs in anew
+            acct.server.append(acct.user, "INBOX", MESSAGE)
+            wait_for(lambda: "try again later" in w.log(), timeout=15)
+        finally:
+            acct.auth.token_status = 200
+        wait_for(lambda: _delivered(acct) == 1, timeout=30)
+        assert w.stop() == 0
+    log = w.log()
+    assert "this account is stopped" not in log, log
+    assert "Traceback" not in log
 
 
 def test_revoked_refresh_token_says_log_in_again(oauth_account: OAuthAccount) -> None:

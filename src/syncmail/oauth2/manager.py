@@ -27,7 +27,15 @@ DEFAULT_LIFETIME = 3600.0
 
 
 class OAuth2Error(SyncmailError):
-    """A token could not be had; the message says what to do (never the token)."""
+    """A token could not be had; the message says what to do (never the token).
+
+    ``transient``: the token endpoint could not answer now (unreachable, 5xx, garbled);
+    asking again later may work, unlike for a refused refresh token.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def configured(name: str) -> bool:
@@ -91,7 +99,10 @@ def _refresh(cfg: AccountSettings, refresh_token: str) -> dict[str, Any]:
                 f"run `syncmail oauth2 login {cfg.name}` again"
             ) from None
         again = "; try again later" if exc.transient else ""
-        raise OAuth2Error(f"cannot refresh the token of account {cfg.name}: {exc}{again}") from None
+        raise OAuth2Error(
+            f"cannot refresh the token of account {cfg.name}: {exc}{again}",
+            transient=exc.transient,
+        ) from None
 
 
 def client_fields(cfg: AccountSettings) -> dict[str, str]:
