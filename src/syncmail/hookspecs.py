@@ -7,7 +7,9 @@ arguments.
 
 Ordering and delivery guarantees of the per-message events: they are delivered after
 the box pair's sync state has been committed, so a plugin only hears of changes that
-are durable on both sides, box by box, in the order the boxes were synced. Delivery is
+are durable on both sides, box by box, in the order the boxes were synced; with
+``DetectMoves``, the flag and removal events of a message that moved to another box
+come after the channel's last box, once its new copy is committed. Delivery is
 *at-least-once* across a crash: an event may be delivered again after syncmail was
 interrupted, so plugins must be idempotent (indexing a file twice, setting a tag that
 is already set).
@@ -52,8 +54,9 @@ HOOK_API_VERSION = 1
 def syncmail_config_keywords() -> list[ExtraKeyword]:
     """Declare the configuration keywords this plugin reads.
 
-    Called once, before the configuration file is parsed, so that the parser accepts
-    the plugin's keywords instead of rejecting them as unknown.
+    Called before the configuration file is parsed (once per run; ``syncmail watch``
+    asks again for each SIGHUP reload), so that the parser accepts the plugin's
+    keywords instead of rejecting them as unknown.
 
     :return: A list of :class:`syncmail.config.model.ExtraKeyword`. With ``section``
         set to ``"Global"``, ``"IMAPAccount"``, ``"IMAPStore"``, ``"MaildirStore"`` or
@@ -76,7 +79,9 @@ def syncmail_config_keywords() -> list[ExtraKeyword]:
 
 @hookspec
 def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
-    """Called once per run after the configuration is loaded, before any store is opened.
+    """Called once per run after the configuration is loaded, before any box is synced
+    (in a one-shot run, before any store is opened; ``syncmail watch`` keeps its
+    connections from run to run).
 
     Use it to prepare: push changes made in another tool into the Maildir so that this
     run sends them to the server, open connections, check preconditions.
@@ -84,7 +89,8 @@ def syncmail_pre_sync(config: Config, targets: Sequence[Target]) -> str | None:
     :param config: The parsed configuration (frozen; do not modify).
     :param targets: The channels (and box lists) this run will sync, in order.
     :return: ``None`` to let the run go on, or a one-line reason string to veto the
-        whole run; syncmail then reports the reason and exits non-zero without syncing.
+        whole run; syncmail then reports the reason and syncs nothing (a one-shot run
+        exits non-zero; ``syncmail watch`` goes on to its next run).
 
     Not firstresult: every plugin is called; the first returned reason wins. An
     exception from this hook is logged as a ``PluginError`` and does not veto the run.
@@ -253,10 +259,13 @@ def syncmail_get_credentials(request: CredentialRequest) -> str | None:
 def syncmail_keyword_source(store: str, box: str, path: str) -> KeywordSource | None:
     """Provide the IMAP keywords of a Maildir box's messages (a Maildir has no place for them).
 
-    Called once per synced box pair whose other side is an IMAP box, for the Maildir
-    side, before the pair is listed (``changed()``) and again after its messages were
-    synced and its events delivered (``read``/``write``). Without a source the Maildir
-    side holds no keywords and the pair's keywords are not synced. The bundled notmuch
+    Called for the Maildir side of a synced box pair (not for a Maildir store with
+    ``KeywordLetters``, whose file names hold the keywords): before the pair is
+    opened, when nothing else changed, to ask ``changed()``; and after its messages
+    were synced and its events delivered, unless the pair failed, for
+    ``read``/``write``. Keywords are synced only where the other side holds them too
+    (an IMAP box, or a Maildir with a source). Without a source the Maildir side holds
+    no keywords and the pair's keywords are not synced. The bundled notmuch
     plugin answers with notmuch tags mapped to keywords (``docs/notmuch.md``).
 
     :param store: The Maildir store's name.
@@ -306,7 +315,8 @@ def syncmail_token_store(account: str, spec: str) -> TokenBackend | None:
         exception is reported by its type only).
 
     syncmail serialises the refresh itself: ``load`` and ``save`` are called while
-    syncmail holds the account's lock file (``$XDG_DATA_HOME/syncmail/oauth2/NAME.lock``),
+    syncmail holds the account's lock file (only ``syncmail oauth2 status``, which just
+    reads, calls ``load`` without it) (``$XDG_DATA_HOME/syncmail/oauth2/NAME.lock``),
     so parallel processes refresh once and the store needs no locking of its own.
     Every value loaded is masked in log output. To hand out tokens that syncmail does
     not refresh at all (MSAL, a pizauth daemon), answer ``syncmail_get_credentials``
