@@ -123,7 +123,10 @@ def _get(
     fresh: bool = False,
 ) -> str:
     key = _key(account, kind, user)
-    cached = None if fresh else _cache.get(key)
+    # A bearer token expires: it is asked for at every login, never kept (a long watch
+    # would otherwise offer the server an expired one first).
+    keep = mechanism is None
+    cached = _cache.get(key) if keep and not fresh else None
     if cached is not None:
         return cached
     request = CredentialRequest(
@@ -160,7 +163,7 @@ def _get(
 
         hide_secret(value)
     literal = account.user if kind == "user" else account.password
-    if value != literal:  # config literals cost nothing and must never go stale
+    if keep and value != literal:  # config literals cost nothing and must never go stale
         _cache[key] = value
     return value
 

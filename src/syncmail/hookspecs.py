@@ -226,7 +226,9 @@ def syncmail_message_removed(event: MessageRemoved) -> None:
 def syncmail_get_credentials(request: CredentialRequest) -> str | None:
     """Provide a user name or password for an IMAP account.
 
-    Called when a store connects and needs a credential. Plugins are asked in
+    Called when a store connects and needs a credential: a user name or password once
+    per account and process (then kept in memory), an OAuth2 token at every login (it
+    expires; the provider decides when to refresh). Plugins are asked in
     registration order (last registered first, ``tryfirst``/``trylast`` respected);
     the built-in provider (``syncmail.credentials``: ``User``/``UserCmd``/``Pass``/
     ``PassCmd``/prompt) is registered ``trylast`` and so comes after every plugin.

@@ -46,6 +46,18 @@ def test_passcmd_runs_once_per_account(tmp_path) -> None:  # type: ignore[no-unt
     assert counter.read_text() == "x\nx\n"
 
 
+def test_a_token_is_asked_for_at_every_login(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bearer token expires, so it is never kept in memory: each login runs the
+    token's PassCmd again (the password of the same account is kept)."""
+    counter = tmp_path / "count"
+    acc = _account(user="u", pass_cmd=f"echo x >> {counter}; echo tok$(wc -l < {counter})")
+    first = credentials.get_token(acc, user="u", mechanism="XOAUTH2")
+    second = credentials.get_token(acc, user="u", mechanism="XOAUTH2")
+    assert (first, second) == ("tok1", "tok2")
+    assert credentials.get_password(acc) == "tok3"
+    assert credentials.get_password(acc) == "tok3"
+
+
 def test_failing_passcmd_names_account_and_status_not_output() -> None:
     acc = _account(pass_cmd="echo hunter2; exit 3")
     with pytest.raises(AuthenticationFailed) as info:
