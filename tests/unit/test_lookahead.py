@@ -4,6 +4,8 @@ they are still what is on disk; either way the run ends as it would without them
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +18,7 @@ from syncmail.store.base import ListRequest
 from syncmail.store.maildir import MaildirBox, MaildirStore
 from syncmail.sync.engine import _box_pairs, likely_first_pair
 from syncmail.sync.lookahead import Lookahead
+from syncmail.sync.lookahead import _marker as lookahead_marker
 from syncmail.sync.state import SyncRecord, SyncState, format_state, parse_state
 from syncmail.sync.statefiles import StateFiles, StateRead, file_identity, state_paths
 from tests.unit.engine_support import (
@@ -50,6 +53,32 @@ def test_adopted_scan_is_taken_while_the_box_holds_still(
     with pytest.raises(AssertionError, match="scanned"):
         box.list_messages(ListRequest())  # taken once only
     box.close()
+
+
+def _locked_by_another_process(path: Path) -> bool:
+    probe = (
+        "import fcntl, os, sys\n"
+        f"fd = os.open({str(path)!r}, os.O_RDWR)\n"
+        "try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except OSError:\n    sys.exit(1)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe], check=False).returncode == 1
+
+
+def test_reading_ahead_keeps_the_lock_of_a_box_this_process_has_open(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops the process's fcntl lock on it: the
+    lookahead reading an open box's .uidvalidity would let another sync into the box
+    (two runs at once then paired the wrong messages)."""
+    store = make_store(tmp_path)
+    box = store.open_box("INBOX")
+    list(box.store_messages([msg(b"a\n")]))
+    uv = Path(box.path) / ".uidvalidity"
+    assert _locked_by_another_process(uv)
+    assert lookahead_marker(box.path) is None  # not read: the box holds it
+    assert _locked_by_another_process(uv)
+    box.close()
+    assert not _locked_by_another_process(uv)
+    assert lookahead_marker(box.path) is not None  # free again: read
 
 
 def test_adopted_scan_is_dropped_when_the_box_changed(tmp_path: Path) -> None:

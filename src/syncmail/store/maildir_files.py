@@ -12,6 +12,7 @@ import errno
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -85,6 +86,26 @@ def lock_file(fd: int, path: str) -> None:
         fcntl.lockf(fd, fcntl.LOCK_EX)
 
 
+# The ``.uidvalidity`` files this process has open (and locked, or about to be).
+# Closing *any* descriptor of a file drops every fcntl lock this process holds on it,
+# so no other code of this process may open one of these meanwhile: the lookahead
+# thread reads the files through ``read_unheld``, which leaves these alone.
+_held: set[str] = set()
+_held_guard = threading.Lock()
+
+
+def read_unheld(path: str, size: int) -> bytes | None:
+    """The first ``size`` bytes of the file at ``path``, unless this process holds it open
+    as a box's ``.uidvalidity`` (then None: opening and closing it would drop the box's
+    lock, and another process could change the box under this one)."""
+    key = os.path.normpath(path)
+    with _held_guard:
+        if key in _held:
+            return None
+        with open(key, "rb") as f:
+            return f.read(size)
+
+
 class UidValidityFile:
     """A box's ``.uidvalidity``: opened, fcntl-locked (blocking) while the box is open.
 
@@ -99,19 +120,24 @@ class UidValidityFile:
         self.path = os.path.join(box_dir, ".uidvalidity")
         self.fsync = fsync
         self.delimiter = delimiter
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as e:
-            raise MaildirBoxError(store, box, f"cannot write {self.path}: {e.strerror}") from None
+        self.fd = -1
+        with _held_guard:
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                raise MaildirBoxError(
+                    store, box, f"cannot write {self.path}: {e.strerror}"
+                ) from None
+            _held.add(os.path.normpath(self.path))
         try:
             lock_file(self.fd, self.path)
         except OSError as e:
-            os.close(self.fd)
+            self.close()
             raise MaildirBoxError(store, box, f"cannot lock {self.path}: {e.strerror}") from None
         try:
             data = os.pread(self.fd, 127, 0)
         except OSError as e:
-            os.close(self.fd)
+            self.close()
             raise MaildirBoxError(store, box, f"cannot read {self.path}: {e.strerror}") from None
         # ok: the UIDs in file names belong to this UIDVALIDITY (False for a new one).
         self.ok = True
@@ -123,12 +149,12 @@ class UidValidityFile:
             try:
                 self._write()
             except BoxError:
-                os.close(self.fd)
+                self.close()
                 raise
             return
         parsed = mn.parse_uidvalidity(data)
         if parsed is None:
-            os.close(self.fd)
+            self.close()
             raise MaildirBoxError(
                 store,
                 box,
@@ -180,9 +206,11 @@ class UidValidityFile:
 
     def close(self) -> None:
         if self.fd >= 0:
-            # Closing the descriptor drops the fcntl lock.
-            os.close(self.fd)
-            self.fd = -1
+            with _held_guard:
+                # Closing the descriptor drops the fcntl lock.
+                os.close(self.fd)
+                self.fd = -1
+                _held.discard(os.path.normpath(self.path))
 
 
 def read_header_fields(

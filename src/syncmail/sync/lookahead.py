@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 
+from syncmail.store import maildir_files as mf
 from syncmail.store import maildir_names as mn
 from syncmail.store import maildir_scan as ms
 from syncmail.store.base import Store
@@ -121,11 +122,12 @@ def _marker(path: str) -> str | None:
     """The change marker a Maildir box at ``path`` with its UIDs in its names
     (``.uidvalidity``) has now, as ``MaildirBox`` makes it; None if it cannot be had."""
     try:
-        with open(os.path.join(path, ".uidvalidity"), "rb") as f:
-            parsed = mn.parse_uidvalidity(f.read(127))
+        # Not by a plain open(): closing it would drop the lock of a box holding it.
+        data = mf.read_unheld(os.path.join(path, ".uidvalidity"), 127)
         stamps = ms.dir_stamps(path)
     except (OSError, ms.ScanFailed):
         return None
+    parsed = None if data is None else mn.parse_uidvalidity(data)
     return None if parsed is None else ms.box_marker(*parsed, stamps)
 
 
