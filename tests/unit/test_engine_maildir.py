@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -306,6 +308,26 @@ def test_a_message_moved_to_the_trash_is_counted_and_said_so(tmp_path: Path) -> 
     removed = {(e.side, e.trashed) for e in plugin.events if isinstance(e, MessageRemoved)}
     assert removed == {("near", True), ("far", False)}
     assert set(files(tmp_path, "near", "Trash")) == {"A"}
+
+
+def test_a_fifo_or_device_among_the_messages_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO would block the run forever, /dev/zero never end: each is refused with its
+    box, UID and file, and the real mail still goes.  Run as a process with a time
+    limit, so that a hang fails the test instead of stalling the suite."""
+    cfg = write_config(tmp_path, "Create Both")
+    deliver(tmp_path, "far", "real")
+    new = box_dir(tmp_path, "far") / "new"
+    os.mkfifo(new / "1700000001.FIFO.test")
+    os.symlink("/dev/zero", new / "1700000002.ZERO.test")
+    done = subprocess.run(
+        [sys.executable, "-m", "syncmail", "-c", str(cfg), "-a"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "not a regular file" in line]
+    assert len(errors) == 2 and "FIFO" in errors[0] + errors[1], done.stderr
+    assert "ZERO" in errors[0] + errors[1] and "run failed" in done.stderr
+    assert list(files(tmp_path, "near")) == ["real"]
 
 
 def test_plugin_veto_stops_the_run(tmp_path: Path) -> None:

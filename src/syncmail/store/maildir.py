@@ -490,7 +490,7 @@ class MaildirBox(Box):
         prefix = self._prefix
 
         def read(rel: str) -> tuple[str, bytes, float]:
-            with open(self._abs(rel), "rb") as f:
+            with mf.open_message(self._abs(rel)) as f:
                 data = f.read()
                 return rel, data, os.fstat(f.fileno()).st_mtime
 

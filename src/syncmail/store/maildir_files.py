@@ -12,9 +12,11 @@ import errno
 import fcntl
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import BinaryIO
 
 from syncmail.errors import BoxError
 from syncmail.store import maildir_names as mn
@@ -213,12 +215,26 @@ class UidValidityFile:
                 _held.discard(os.path.normpath(self.path))
 
 
+def open_message(path: str) -> BinaryIO:
+    """A message file opened for reading; ``OSError`` ("not a regular file") for anything
+    else found among the messages: a FIFO would block the run forever, a device such as
+    /dev/zero never end.  Opened without blocking, then checked."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_header_fields(
     path: str, want_tuid: bool, want_msgid: bool
 ) -> tuple[str | None, str | None]:
     """X-TUID and Message-ID of a message file, reading only its header (mbsync's rules:
     ``X-TUID: `` exactly, 12 characters; Message-ID case-insensitive, maybe folded)."""
-    with open(path, "rb") as f:
+    with open_message(path) as f:
         head = b""
         while True:
             chunk = f.read(_HEADER_CHUNK)

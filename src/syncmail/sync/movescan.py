@@ -28,6 +28,7 @@ from syncmail.store.base import (
     ListRequest,
     Store,
 )
+from syncmail.store.maildir_files import open_message
 from syncmail.sync import objectids
 from syncmail.sync.loads import NOTHING
 from syncmail.sync.moves import Arrival, Gone, Move, MoveSet, match_moves
@@ -375,7 +376,7 @@ def _partners(
 
 def _normal_size(path: str, to_crlf: bool) -> int:
     """Size of a Maildir file without its X-TUID line, in CRLF endings if ``to_crlf``."""
-    with open(path, "rb") as f:
+    with open_message(path) as f:
         data = f.read()
     end = data.find(b"\n\n")
     head = data if end < 0 else data[: end + 1]
@@ -463,7 +464,7 @@ def fetch_sources(
 
 def _read_stash(path: str, crlf: bool) -> tuple[bytes, float] | None:
     try:
-        with open(path, "rb") as f:
+        with open_message(path) as f:
             data = f.read()
             mtime = os.fstat(f.fileno()).st_mtime
     except OSError:
