@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 
 from tests.clirun import invoke
@@ -93,3 +96,25 @@ def test_moves_in_the_json_and_the_text(tmp_path: Path) -> None:
         "expunged 0 message(s) from far side.\n"
         "moved 1 message(s) between boxes without transferring them again.\n"
     ), result.stdout
+
+
+def test_a_symlink_or_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """A status bar may read the summary through a symlink or a FIFO: the file it points
+    to is replaced, the FIFO is written to, and neither is swapped for a plain file."""
+    rc = _setup(tmp_path)
+    real = tmp_path / "real.json"
+    real.write_text("old\n")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    result = invoke("-c", str(rc), "--summary-json", str(link), "-a")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and json.loads(real.read_text())["ok"] is True
+    fifo = tmp_path / "bar.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = invoke("-c", str(rc), "--summary-json", str(fifo), "-a")
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and json.loads(got[0])["ok"] is True

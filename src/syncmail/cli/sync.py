@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -93,16 +94,27 @@ def _sync(
 
 
 def _write_summary_json(path: str, text: str, io: _Output) -> SyncmailError | None:
-    """``text`` to stdout (``-``) or to ``path``, replaced whole (never half written);
-    the error when it cannot be written."""
+    """``text`` to stdout (``-``) or to ``path``: a regular file is replaced whole (never
+    half written; through a symlink, the file it points to), anything else (a FIFO, a
+    device, /dev/stdout) is written to as it is; the error when it cannot be written."""
     if path == "-":
         print(text, file=io.out)
         return None
-    tmp = f"{path}.tmp{os.getpid()}"
+    target = os.path.realpath(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.replace(tmp, path)
+        if os.path.exists(target) and not os.path.isfile(target):
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            return None
+        tmp = f"{target}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError as e:
         return SyncmailError(f"Error: cannot write the JSON summary to {path}: {e.strerror}")
     return None
