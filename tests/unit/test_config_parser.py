@@ -152,6 +152,15 @@ def test_parameter_missing_and_excess_token() -> None:
     ]
 
 
+def test_an_excess_token_of_a_secret_is_not_quoted() -> None:
+    """An unquoted password with a space: the second half must not reach the terminal."""
+    hidden = "(not shown: it may be part of the secret; put a value with spaces in double quotes)"
+    for keyword, value in (("Pass", "hunter2 s3cretpart"), ("PassCmd", '"pass show x" s3cretpart')):
+        problems = errors(f"IMAPAccount a\nHost h\n{keyword} {value}\n")
+        assert problems == [f"{RC}:3: excess token after the value of {keyword} {hidden}"]
+        assert "s3cret" not in " ".join(problems)
+
+
 def test_section_keyword_without_name() -> None:
     problems = errors("Channel\nFar :a:\nNear :b:\n\nFSync no\n")
     assert problems == [f"{RC}:1: parameter missing"]

@@ -112,6 +112,10 @@ def parse_config(
     return _Parser(text, path, extra_keywords).run()
 
 
+# Keywords whose value may be a secret, or hold one: never quoted in a message.
+_SECRET_KEYWORDS = frozenset({"pass", "passcmd"})
+
+
 # --------------------------------------------------------------------------------------
 # The parser
 
@@ -188,9 +192,17 @@ class _Parser:
             log.warning("%s:%d: notice: %s", self.path, line, message)
 
     def one(self, cmd: _Cmd) -> str:
-        """The value of a single-valued keyword; extra tokens are an error, as in mbsync."""
+        """The value of a single-valued keyword; extra tokens are an error, as in mbsync
+        (whose message quotes the token, except where it may be part of a secret)."""
         if len(cmd.args) > 1:
-            self.error(cmd.line, f"excess token '{cmd.args[1]}'")
+            if cmd.low in _SECRET_KEYWORDS:
+                self.error(
+                    cmd.line,
+                    f"excess token after the value of {cmd.keyword} (not shown: it may be "
+                    "part of the secret; put a value with spaces in double quotes)",
+                )
+            else:
+                self.error(cmd.line, f"excess token '{cmd.args[1]}'")
         return cmd.value
 
     def convert(self, cmd: _Cmd, fn: Callable[[str], Any], default: Any) -> Any:
