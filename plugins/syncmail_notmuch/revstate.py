@@ -6,6 +6,7 @@ import json
 import logging
 import os
 
+from syncmail import jsontext
 from syncmail.record import record
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def load(database_path: str) -> Revision | None:
     path = state_path(database_path)
     try:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            data = jsontext.loads(handle.read())
         return Revision(int(data["rev"]), str(data["uuid"]))
     except FileNotFoundError:
         return None

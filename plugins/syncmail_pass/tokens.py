@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from syncmail import jsontext
 from syncmail.oauth2.tokens import TokenStoreError
 from syncmail_pass.passcmd import DEFAULT_TIMEOUT, PassError, PassMissing, insert, run_pass
 
@@ -31,7 +32,7 @@ class PassTokenStore:
         except PassError as exc:
             raise TokenStoreError(str(exc)) from None
         try:
-            record = json.loads(raw.decode("utf-8").partition("\n")[0])
+            record = jsontext.loads(raw.decode("utf-8").partition("\n")[0])
         except (UnicodeDecodeError, ValueError):
             record = None
         if not isinstance(record, dict):

@@ -330,6 +330,18 @@ def test_a_fifo_or_device_among_the_messages_is_an_error_not_a_hang(tmp_path: Pa
     assert list(files(tmp_path, "near")) == ["real"]
 
 
+def test_a_cache_file_nested_too_deeply_is_ignored_not_fatal(tmp_path: Path) -> None:
+    """json raises RecursionError, not ValueError, for deep nesting: a damaged notes
+    file ended the run with an internal error and left the box unsynced."""
+    cfg = write_config(tmp_path, "Create Both")
+    deliver(tmp_path, "far", "A")
+    assert not sync(cfg).errors
+    (box_dir(tmp_path, "near") / ".mbsyncstate.syncmail").write_text("[" * 100_000)
+    deliver(tmp_path, "far", "B")
+    assert not sync(cfg).errors
+    assert sorted(files(tmp_path, "near")) == ["A", "B"]
+
+
 def test_plugin_veto_stops_the_run(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, "Create Both")
     deliver(tmp_path, "far", "A")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from syncmail import jsontext
 from syncmail.oauth2.tokens import TokenStoreError, data_dir
 
 __all__ = ["FileTokenStore"]
@@ -29,7 +30,7 @@ class FileTokenStore:
         except OSError as exc:
             raise TokenStoreError(f"{self.path}: cannot read: {exc.strerror}") from None
         try:
-            data = json.loads(raw)
+            data = jsontext.loads(raw)
         except ValueError:
             data = None
         if not isinstance(data, dict):

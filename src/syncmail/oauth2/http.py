@@ -6,13 +6,13 @@ Every answer is a JSON object; errors are classified by what the caller should d
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from syncmail import jsontext
 from syncmail.errors import SyncmailError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def post_form(url: str, fields: dict[str, str], *, timeout: float = TIMEOUT) -> 
 
 def _json(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = jsontext.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise TokenEndpointError(f"{where} did not answer with JSON", transient=True) from None
     if not isinstance(value, dict):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import field
 from typing import Any
 
+from syncmail import jsontext
 from syncmail.record import record
 
 __all__ = [
@@ -86,7 +86,7 @@ class Exchange:
 def _error_json(challenge: bytes) -> dict[str, Any]:
     text = challenge[:_MAX_ERROR].decode("utf-8", "replace")
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except ValueError:
         return {"status": text}
     return value if isinstance(value, dict) else {"status": str(value)}

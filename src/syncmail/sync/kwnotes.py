@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 
+from syncmail import jsontext
 from syncmail.sync.statefiles import write_note
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def load(path: str, uidvalidity: tuple[int, int]) -> dict[Pair, frozenset[str]] 
     """The folded keyword sets by (far UID, near UID); None when there are no valid notes."""
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read())
+            doc = jsontext.loads(f.read())
         if doc.get("version") != VERSION or doc.get("uidvalidity") != list(uidvalidity):
             return None
         out: dict[Pair, frozenset[str]] = {}

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Mapping
 
+from syncmail import jsontext
 from syncmail.sync.statefiles import write_note
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def notes_path(state_path: str) -> str:
 def _read(path: str) -> dict[str, object]:
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read())
+            doc = jsontext.loads(f.read())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:

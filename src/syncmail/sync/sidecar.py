@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import asdict
 
+from syncmail import jsontext
 from syncmail.config.model import ChannelConfig, Config, Operations
 from syncmail.store.base import Box, BoxStatus, Listing, Store
 from syncmail.sync.insync import obviously_in_sync
@@ -107,7 +108,7 @@ def _saved_notes(path: str) -> object:
     """The notes at ``path`` as saved (None when there are none, or unreadable)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return jsontext.loads(f.read())
     except (OSError, ValueError):
         return None
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import field
 from typing import cast
 
+from syncmail import jsontext
 from syncmail.keywords import NO_KEYWORDS
 from syncmail.record import record
 from syncmail.store.base import Box, BoxChanges, Listing, ListRequest, MessageInfo, Store
@@ -73,7 +74,7 @@ def encode(snap: Snapshot) -> bytes:
 def decode(data: bytes) -> Snapshot | None:
     """The snapshot in ``data``, or None when it is not a complete, valid one."""
     try:
-        doc = json.loads(data)
+        doc = jsontext.loads(data)
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
             return None
         key, uv, modseq, count = doc["key"], doc["uidvalidity"], doc["modseq"], doc["count"]
