@@ -105,6 +105,37 @@ def test_token_file_is_private_and_whole(tmp_path: Path) -> None:
     assert [p.name for p in store.dir.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"refresh_token": "RT", "access_token": "AT", "expires_at": "tomorrow"}',
+        '{"refresh_token": "RT", "access_token": "AT", "expires_at": 1e300}',
+        '{"refresh_token": "RT", "access_token": "AT", "expires_at": NaN}',
+        '{"refresh_token": "RT", "obtained_at": true}',
+        '{"refresh_token": ["RT"]}',
+        '{"refresh_token": "RT", "expires_at": -5}',
+        "[" * 100_000,
+    ],
+    ids=["text time", "huge time", "NaN", "bool time", "list token", "negative", "deep"],
+)
+def test_a_damaged_token_file_is_named_not_an_internal_error(tmp_path: Path, text: str) -> None:
+    store = TokenStore("a", directory=tmp_path)
+    (tmp_path / "a.json").write_text(text)
+    with pytest.raises(TokenStoreError) as info:
+        store.load()
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'a.json'}: not a token ") and "log in again" in message
+
+
+def test_a_token_file_with_whole_seconds_and_unknown_keys_is_read(tmp_path: Path) -> None:
+    store = TokenStore("a", directory=tmp_path)
+    (tmp_path / "a.json").write_text(
+        '{"refresh_token": "RT", "access_token": "AT", "expires_at": 1800000000, "x": 1}'
+    )
+    state = store.load()
+    assert (state.refresh_token, state.expires_at, state.obtained_at) == ("RT", 1800000000, None)
+
+
 class _BrokenBackend:
     where = "broken store"
 

@@ -133,13 +133,9 @@ class TokenStore:
         record = self._call("read", self.backend.load)
         if record is None:
             return TokenState()
-        try:
-            known = {k: record[k] for k in TokenState.__dataclass_fields__ if k in record}
-            state = TokenState(**known)
-        except TypeError:
-            raise TokenStoreError(
-                f"{self.where}: not a token record of syncmail (log in again)"
-            ) from None
+        state = _state_of(record)
+        if state is None:
+            raise TokenStoreError(f"{self.where}: not a token record of syncmail (log in again)")
         from syncmail.report import hide_secret
 
         for secret in (state.access_token, state.refresh_token):
@@ -164,6 +160,32 @@ class TokenStore:
                 f"{self.where}: cannot {what} the tokens of account {self.account}: "
                 f"{type(exc).__name__}"
             ) from None
+
+
+# Times beyond this (the year 33658) are damage, not an expiry.
+_MAX_TIME = 1e12
+_TEXT_FIELDS = ("access_token", "refresh_token", "scope", "provider")
+_TIME_FIELDS = ("expires_at", "obtained_at")
+
+
+def _state_of(record: object) -> TokenState | None:
+    """The ``TokenState`` a stored record describes, or None when it is not one: every
+    field of the right type, times finite and in range (a damaged file must not end
+    the run with an internal error)."""
+    if not isinstance(record, dict):
+        return None
+    for key in _TEXT_FIELDS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return None
+    for key in _TIME_FIELDS:
+        value = record.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not 0 <= value <= _MAX_TIME:  # NaN compares false too
+            return None
+    return TokenState(**{k: record.get(k) for k in (*_TEXT_FIELDS, *_TIME_FIELDS)})
 
 
 def _try_lock(fd: int) -> bool:
