@@ -35,6 +35,7 @@ _SIDE_NUMBER = {"far": 0, "near": 1}
 _SIDE_NAME = ("far", "near")
 # A line mbsync's fgets() buffer cannot hold in one piece.
 _MAX_LINE = 128
+_UINT_MAX = 0xFFFFFFFF
 # Lines ``held()`` keeps before it writes them out (about 40 KiB).
 _HELD_LINES = 1024
 
@@ -377,9 +378,12 @@ def _replay_line(
         if code == "~" and len(tokens) == 3 and tokens[2] == "S_PENDING":
             # mbsync 1.5 writes this token literally in one place.
             tokens[2] = str(S_PENDING)
-    if len(tokens) != _ARITY.get(code, 2) or not all(t.isdigit() for t in tokens):
+    if len(tokens) != _ARITY.get(code, 2) or not all(t.isdigit() and t.isascii() for t in tokens):
         raise fail(lineno, "malformed journal entry")
     nums = [int(t) for t in tokens]
+    if any(n > _UINT_MAX for n in nums):
+        # A UID (or status) beyond 32 bits: replayed, it would make a state no run reads.
+        raise fail(lineno, "malformed journal entry")
     if code in "NFT":
         if nums[0] > 1:
             raise fail(lineno, "malformed journal entry")
