@@ -71,6 +71,8 @@ def run(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | N
         debug = inv.debug is not None
         return _run(inv, argv, io)
     except KeyboardInterrupt:
+        # Nothing is lost: the journal lets the next run take up where this one stopped.
+        print("syncmail: interrupted; run failed (the next run completes it)", file=io.err)
         return 130
     except BrokenPipeError:
         # Output piped into something that stopped reading (e.g. `syncmail -l | head`).
