@@ -238,6 +238,27 @@ def test_heal_duplicate_uid(
     assert "gave it UID 8" in warnings[0]
 
 
+def test_a_file_moved_in_with_its_old_uid_does_not_take_the_uid(
+    tmp_path: Path, store: MaildirStore
+) -> None:
+    """A tool moved a message in from another box, name and ,U= kept, and its name
+    sorts first: the file that was there keeps the UID its pair knows (else the pair
+    would point at the wrong message, and a deletion would take the wrong one)."""
+    inbox = tmp_path / "Mail/INBOX"
+    make_box_dir(inbox, b"555\n7\n")
+    here = put(inbox, "cur/1700000009.1_1.h,U=5:2,S", b"here\n")
+    time.sleep(0.05)  # the move comes later: its inode changes later
+    (tmp_path / "elsewhere").mkdir()
+    moved = put(tmp_path / "elsewhere", "1600000000.1_1.h,U=5:2,S", b"moved\n")
+    os.rename(moved, inbox / "cur" / moved.name)
+    box = store.open_box("INBOX")
+    listed = box.list_messages(ListRequest())
+    assert sorted(listed) == [5, 8]
+    assert listed[5].path == here.relative_to(inbox).as_posix()
+    assert (inbox / listed[8].path).read_bytes() == b"moved\n"
+    box.close()
+
+
 def test_list_request_selection(tmp_path: Path, store: MaildirStore) -> None:
     inbox = tmp_path / "Mail/INBOX"
     make_box_dir(inbox, b"555\n6\n")

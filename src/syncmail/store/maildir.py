@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from syncmail import flags as mflags
 from syncmail.config.model import MaildirStoreConfig
@@ -222,6 +222,20 @@ class MaildirBox(Box):
         except ms.ScanFailed as e:
             raise self._error(str(e)) from None
 
+    def _keeps_its_uid_first(self, rel: str) -> tuple[int, Any, str]:
+        """Sort key among files sharing a UID: the first keeps it.  mbsync refuses such a
+        box; here the file that was there first keeps the UID its pair in the state
+        knows, and the others (a file moved or copied in with its old name, which
+        another tool left) are numbered anew.  A file that came in was renamed or made
+        since, so the oldest inode change wins; names (arrival order) break ties."""
+        try:
+            changed = os.stat(self._abs(rel)).st_ctime_ns
+        except FileNotFoundError:
+            raise _Rescan from None
+        except OSError:
+            changed = 0
+        return changed, mn.name_order(rel[4:]), rel
+
     def _assign(self, scan: ms.BoxScan, number_new: bool = True) -> dict[int, str]:
         """UID -> path of every file, giving new UIDs to files without one (unless not
         ``number_new``: then they are left out) and healing UIDs other tools broke
@@ -249,8 +263,7 @@ class MaildirBox(Box):
             else:
                 where[uid] = rel
         for uid, group in dups.items():
-            # The file that sorts first (mbsync's arrival order) keeps the UID.
-            group.sort(key=lambda r: (mn.name_order(r[4:]), r))
+            group.sort(key=self._keeps_its_uid_first)
             where[uid] = group[0]
             for rel in group[1:]:
                 stray[rel] = (
