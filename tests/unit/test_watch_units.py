@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,27 @@ def test_local_watch_sees_deliveries_renames_and_new_boxes(
         assert read() == []  # state files beside cur/ and new/ are not mail
         (tmp_path / "Lists").mkdir()
         assert {(e.store, e.box) for e in read()} == {("near", None)}
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("use_inotify", [True, False], ids=["inotify", "polling"])
+def test_a_box_made_in_steps_is_seen_when_it_becomes_one(tmp_path: Path, use_inotify: bool) -> None:
+    """``mkdir Lists``, a rescan (no box yet), then ``mkdir Lists/cur``: the second step
+    must be seen too, or the box is never watched and its mail never synced."""
+    boxes = _maildir(tmp_path, "INBOX")
+    w = LocalWatch(use_inotify=use_inotify)
+    try:
+        assert w.set_boxes("near", [str(tmp_path)], boxes) == [str(tmp_path / "INBOX")]
+        read = w.read if use_inotify else w.poll
+        (tmp_path / "Lists").mkdir()
+        assert {(e.store, e.box) for e in read()} == {("near", None)}
+        assert w.set_boxes("near", [str(tmp_path)], boxes) == []  # not a box yet
+        time.sleep(0.01)  # polling compares directory times
+        (tmp_path / "Lists" / "cur").mkdir()
+        assert {(e.store, e.box) for e in read()} == {("near", None)}
+        both = {**boxes, **_maildir(tmp_path, "Lists")}
+        assert w.set_boxes("near", [str(tmp_path)], both) == [str(tmp_path / "Lists")]
     finally:
         w.close()
 

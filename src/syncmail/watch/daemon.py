@@ -406,7 +406,12 @@ class Watcher:
         except SyncmailError as e:
             log.error("store %s: cannot list its boxes: %s", name, e)
             return
-        self.local.set_boxes(name, store.watch_roots(), boxes)
+        fresh = self.local.set_boxes(name, store.watch_roots(), boxes)
+        if fresh:
+            # What the daemon wrote there before the watch began made no event: those
+            # paths must not be taken for the user's next change of the same name.
+            inside = tuple(path.rstrip("/") + "/" for path in fresh)
+            self.own = {p: t for p, t in self.own.items() if not p.startswith(inside)}
 
     def _local_events(self, events: list[LocalEvent]) -> None:
         rewatch: set[str] = set()
@@ -418,7 +423,8 @@ class Watcher:
                 continue
             if event.box is None:
                 rewatch.add(event.store)
-            if event.path is not None and self.own.pop(event.path, None) is not None:
+            written = None if event.path is None else self.own.pop(event.path, None)
+            if written is not None and time.monotonic() - written < OWN_WRITES_KEPT:
                 continue  # the daemon's own rename or unlink
             log.debug("store %s: %s %s", event.store, event.why, event.box or "(box list)")
             self._schedule(self._keys_for(event.store, event.box))
@@ -492,6 +498,8 @@ class Watcher:
                 self._settle(box)
                 self._note_modseq(box)
         self._collect_own_writes()
+        for name in self.local.unwatched():
+            self._watch_maildir(name)  # the run made its root: watch it, and its boxes
         self._after_round(result.errors)
 
     def _targets(self, keys: Sequence[Hashable]) -> list[Target]:

@@ -54,6 +54,12 @@ def stamp(box_dir: str) -> Stamp:
     return out[0], out[1]
 
 
+# Not walked for boxes in the making: a box's own parts, notmuch's database.
+_NOT_BOXES = frozenset({"cur", "new", "tmp", ".notmuch"})
+# Directories walked at most per root (a Maildir tree has a few per box).
+_MAX_UNBORN_DIRS = 10_000
+
+
 class LocalWatch:
     """Watches the boxes of Maildir stores; ``fileno`` is None when it must be polled."""
 
@@ -76,6 +82,7 @@ class LocalWatch:
         self._seen: dict[str, Stamp] = {}
         self._parent_seen: dict[str, int] = {}
         self._plugin_paths: set[str] = set()
+        self._roots: dict[str, list[str]] = {}  # store -> the roots asked for
 
     @property
     def inotify(self) -> bool:
@@ -91,8 +98,13 @@ class LocalWatch:
 
     # --- what is watched ---
 
-    def set_boxes(self, store: str, roots: Iterable[str], boxes: dict[str, str]) -> None:
-        """Watch store ``store``: its ``roots`` and its ``boxes`` (box name -> directory)."""
+    def set_boxes(self, store: str, roots: Iterable[str], boxes: dict[str, str]) -> list[str]:
+        """Watch store ``store``: its ``roots`` and its ``boxes`` (box name -> directory).
+        Returns the box directories watched from now on, not before (what was written
+        there until now made no event)."""
+        roots = list(roots)
+        self._roots[store] = roots
+        before = self._watched_boxes()
         for path, (owner, _box) in list(self.boxes.items()):
             if owner == store:
                 del self.boxes[path]
@@ -116,6 +128,43 @@ class LocalWatch:
         for root in roots:
             self._parents.setdefault(root, store)
             self._add(root, files=False)
+            self._watch_unborn(store, root)
+        for path in self._parents:
+            self._parent_seen.setdefault(path, _mtime(path))  # polling: changes from now
+        return sorted(self._watched_boxes() - before)
+
+    def _watched_boxes(self) -> set[str]:
+        """The box directories whose messages are watched (by inotify, or by polling)."""
+        if self._ino is None:
+            return set(self.boxes)
+        watched = set(self._wd.values())
+        return {path for path in self.boxes if os.path.join(path, "new") in watched}
+
+    def _watch_unborn(self, store: str, root: str) -> None:
+        """Every other directory under ``root`` too (but a box's cur/ new/ tmp/, and
+        notmuch's database): a box made in steps (``mkdir Box``, later ``Box/cur``)
+        becomes one there, where no box or parent watch would see it."""
+        seen = 0
+        for top, dirs, _files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in _NOT_BOXES]
+            if top not in self.boxes and top not in self._parents:
+                self._parents[top] = store
+                self._add(top, files=False)
+            seen += 1
+            if seen >= _MAX_UNBORN_DIRS:
+                break
+
+    def unwatched(self) -> list[str]:
+        """The stores with a root that exists now but has no inotify watch (it did not
+        exist when the store was set: a first run made it)."""
+        if self._ino is None:
+            return []  # polling looks at the directory times, missing or not
+        watched = set(self._wd.values())
+        return [
+            store
+            for store, roots in self._roots.items()
+            if any(root not in watched and os.path.isdir(root) for root in roots)
+        ]
 
     def add_plugin_path(self, path: str) -> None:
         """Watch a directory a plugin named (``syncmail_watch_paths``): any write there."""
@@ -174,8 +223,10 @@ class LocalWatch:
         if sub in ("cur", "new") and head in self.boxes and not is_dir:
             store, box = self.boxes[head]
             return LocalEvent(store, box, f"{sub}/{name}", os.path.join(path, name))
-        if not is_dir or name in ("cur", "new", "tmp"):
-            return None  # a state file written next to cur/ new/, a box's own parts
+        if not is_dir:
+            return None  # a state file written next to cur/ new/
+        if name in ("cur", "new", "tmp") and (name != "cur" or path in self.boxes):
+            return None  # a box's own parts (a cur/ made where no box was: a new box)
         store_name = self._parents.get(path) or self.boxes.get(path, ("", ""))[0]
         if not store_name:
             return None
