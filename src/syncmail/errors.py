@@ -118,6 +118,10 @@ class BoxError(SyncmailError):
         super().__init__(f"{where}: {message}")
 
 
+class RunVetoed(SyncmailError):
+    """A plugin's ``syncmail_pre_sync`` vetoed the run: nothing was synced."""
+
+
 class LockedError(BoxError):
     """The sync state is locked by another syncmail or mbsync process."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,26 @@ def test_a_move_in_boxes_the_watch_made_itself_is_synced(tmp_path: Path, near_ro
         wait_for(lambda: set(files(tmp_path, "far", "Archive")) == {"a1", "a2", "i1"})
         assert w.stop(signal.SIGTERM) == 0
     assert "Traceback" not in w.log()
+
+
+def test_a_plugin_veto_is_said_once_not_swallowed(tmp_path: Path) -> None:
+    """A setting the notmuch plugin rejects vetoes every run: the watch said nothing
+    and synced nothing; it must say why, once."""
+    pytest.importorskip("syncmail_notmuch")
+    rc = tmp_path / "rc"
+    rc.write_text(
+        maildir_pair_rc(tmp_path, "Create Both\n") + "\nNotmuch default\nIndex maybe\n"
+    )
+    deliver(tmp_path, "far", "i1")
+    with WatchProcess(tmp_path, rc, "-a") as w:
+        w.ready()
+        deliver(tmp_path, "far", "i2")
+        os.kill(w.proc.pid, signal.SIGUSR1)  # another run, another veto: not said again
+        wait_for(lambda: "Index: expected yes or no" in w.log())
+        time.sleep(1)  # the SIGUSR1 run has come and gone
+        assert w.stop(signal.SIGTERM) == 0
+    log = w.log()
+    line = rc.read_text().splitlines().index("Index maybe") + 1
+    assert f"sync vetoed by plugin notmuch: {rc}:{line}: Index: expected yes or no" in log, log
+    assert log.count("sync vetoed") == 1, log
+    assert not (tmp_path / "near").exists() or not files(tmp_path, "near")

@@ -17,6 +17,7 @@ from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations,
 from syncmail.errors import (
     BoxError,
     ConnectionFailed,
+    RunVetoed,
     ServerTimeout,
     StoreError,
     SyncmailError,
@@ -112,7 +113,7 @@ def run(
 
         reason = pre_sync(plugin_manager, config, targets)
         if reason is not None:
-            err = SyncmailError(f"sync vetoed by {reason}")
+            err = RunVetoed(f"sync vetoed by {reason}")
             summary = RunSummary(channels=0, errors=(str(err),), dry_run=options.dry_run)
             # Every plugin's pre_sync ran: each hears that the run is over.
             deliver(plugin_manager, "syncmail_post_sync", summary=summary)

@@ -19,7 +19,13 @@ from dataclasses import field
 from typing import Any
 
 from syncmail.config.model import Config, IMAPStoreConfig, MaildirStoreConfig, Target
-from syncmail.errors import AuthenticationFailed, LockedError, StoreError, SyncmailError
+from syncmail.errors import (
+    AuthenticationFailed,
+    LockedError,
+    RunVetoed,
+    StoreError,
+    SyncmailError,
+)
 from syncmail.events import BoxResult
 from syncmail.record import record
 from syncmail.store.base import Store
@@ -118,6 +124,7 @@ class Watcher:
         self.next_local_poll = 0.0
         self.last_round = time.monotonic()
         self.exit_code = 0
+        self.vetoed: list[str] = []  # the last run's plugin vetoes, said once
         # IMAP store -> file descriptor of its watching connection in the selector.
         self.registered: dict[str, int] = {}
         # Paths the daemon's syncs renamed or unlinked (-> when): their inotify events
@@ -529,8 +536,8 @@ class Watcher:
             (box.pushed_new, "new pushed"),
             (box.pulled_flags, "flags pulled"),
             (box.pushed_flags, "flags pushed"),
-            (box.expunged_far + box.trashed_far, "expunged far"),
-            (box.expunged_near + box.trashed_near, "expunged near"),
+            (box.expunged_far, "expunged far"),  # the trashed ones included
+            (box.expunged_near, "expunged near"),
         ]
         done = ", ".join(f"{n} {what}" for n, what in parts if n)
         if done:
@@ -539,6 +546,12 @@ class Watcher:
             log.info("%s:%s: nothing to do", box.channel, box.box)
 
     def _after_round(self, errors: Sequence[SyncmailError]) -> None:
+        vetoes = [str(e) for e in errors if isinstance(e, RunVetoed)]
+        if vetoes and vetoes != self.vetoed:
+            # The engine reports nothing itself: said once until the reason changes.
+            for veto in vetoes:
+                log.error("%s; nothing is synced until it is fixed (then send SIGHUP)", veto)
+        self.vetoed = vetoes
         for e in errors:
             if isinstance(e, LockedError):
                 # A cron job's sync holds the box: its turn comes again shortly.
