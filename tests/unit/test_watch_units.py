@@ -176,6 +176,28 @@ def test_a_box_made_in_steps_is_seen_when_it_becomes_one(tmp_path: Path, use_ino
         w.close()
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("0.5", 0.5), ("3000000", 1200.0), ("inf", 1200.0), ("nan", 1200.0),
+     ("1e-9", 1200.0), ("-5", 1200.0), ("soon", 1200.0), (None, 1200.0)],
+)
+def test_watch_settings_out_of_range_fall_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, text: str | None,
+    seconds: float,
+) -> None:
+    """A resync of 35 days overflowed the selector (an error every second, nothing
+    synced), 1e-9 was a busy loop."""
+    from syncmail.watch.daemon import RESYNC_ENV, WatchSettings
+
+    if text is None:
+        monkeypatch.delenv(RESYNC_ENV, raising=False)
+    else:
+        monkeypatch.setenv(RESYNC_ENV, text)
+    assert WatchSettings.from_env().resync == seconds
+    warned = [r.getMessage() for r in caplog.records if RESYNC_ENV in r.getMessage()]
+    assert bool(warned) == (text not in (None, "90", "0.5"))
+
+
 def test_sd_notify_sends_one_datagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:

@@ -80,13 +80,27 @@ class WatchSettings:
         )
 
 
+# What the settings may be: a timer near zero is a busy loop, one longer than a week
+# overflows the selector's timeout (and says the same as never).
+SECONDS_RANGE = (0.1, 7 * 24 * 3600.0)
+
+
 def _seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        log.warning("Warning: %s is not a number of seconds; using %g", name, default)
+    text = os.environ.get(name)
+    if text is None:
         return default
-    return value if value > 0 else default
+    low, high = SECONDS_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN too
+        log.warning(
+            "Warning: %s=%s is not a number of seconds from %g to %g; using %g",
+            name, text, low, high, default,
+        )  # fmt: skip
+        return default
+    return value
 
 
 @record
