@@ -87,11 +87,11 @@ class _Run:
 _run = _Run()
 
 
-def install_hook(notmuch_config: str | None = None) -> str:
+def install_hook(notmuch_config: str | None = None, syncmail_config: str | None = None) -> str:
     """Install the pre-new hook script; see ``syncmail_notmuch.hook.install_hook``."""
     from syncmail_notmuch.hook import install_hook as install
 
-    return install(notmuch_config)
+    return install(notmuch_config, syncmail_config)
 
 
 @hookimpl

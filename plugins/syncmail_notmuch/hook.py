@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 
 from syncmail.errors import PluginError
@@ -24,6 +25,8 @@ SYNCMAIL_IN_NOTMUCH_HOOK=1
 export SYNCMAIL_IN_NOTMUCH_HOOK
 
 syncmail="${SYNCMAIL:-syncmail}"
+# The config file `syncmail -c FILE install-hook notmuch` named (empty: the default one).
+syncmail_config=""
 
 set -f
 groups=$(notmuch config get syncmail.groups 2>/dev/null)
@@ -38,6 +41,9 @@ fi
 # but drops the summary. SYNCMAIL_HOOK_VERBOSE=1 shows it.
 if [ "${SYNCMAIL_HOOK_VERBOSE:-0}" = 0 ]; then
     set -- -q "$@"
+fi
+if [ -n "$syncmail_config" ]; then
+    set -- -c "$syncmail_config" "$@"
 fi
 
 "$syncmail" "$@"
@@ -90,11 +96,17 @@ def hook_dir(notmuch_config: str | None = None) -> str:
     return os.path.join(os.path.expanduser(database), ".notmuch", "hooks")
 
 
-def install_hook(notmuch_config: str | None = None) -> str:
+def install_hook(notmuch_config: str | None = None, syncmail_config: str | None = None) -> str:
     """Write the pre-new script (executable) and return its path.
 
+    ``syncmail_config``: the config file the hook's syncmail is to read (``-c``; made
+    absolute, as notmuch runs hooks from elsewhere); None: the default one.
     An existing ``pre-new`` that is not ours is left alone: PluginError says what to do.
     """
+    script = PRE_NEW_SCRIPT
+    if syncmail_config is not None:
+        quoted = shlex.quote(os.path.abspath(syncmail_config))
+        script = script.replace('syncmail_config=""', f"syncmail_config={quoted}", 1)
     directory = hook_dir(notmuch_config)
     path = os.path.join(directory, "pre-new")
     try:
@@ -114,7 +126,7 @@ def install_hook(notmuch_config: str | None = None) -> str:
         os.makedirs(directory, exist_ok=True)
         tmp = f"{path}.syncmail-tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(PRE_NEW_SCRIPT)
+            handle.write(script)
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
     except OSError as exc:

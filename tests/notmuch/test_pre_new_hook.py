@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,22 @@ def test_install_hook_uses_notmuchs_hook_dir(nm: NotmuchEnv) -> None:
     assert os.access(path, os.X_OK)
     # Reinstalling over our own script is an upgrade, not an error.
     assert install_hook(str(nm.config_file)) == path
+
+
+def test_a_hook_installed_with_a_config_file_passes_it_on(
+    nm: NotmuchEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`syncmail -c FILE install-hook notmuch`: the hook's syncmail must read FILE too
+    (it ran `syncmail -q -a`, reading the default config, or failing without one)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my rc").write_text("")
+    path = install_hook(str(nm.config_file), "my rc")
+    assert "syncmail_config=" + shlex.quote(str(tmp_path / "my rc")) in Path(path).read_text()
+    record = tmp_path / "args"
+    fake = _fake_syncmail(tmp_path, f'#!/bin/sh\nprintf "%s|" "$@" > {record}\n')
+    monkeypatch.setenv("SYNCMAIL", str(fake))
+    nm.notmuch("new")
+    assert record.read_text() == f"-c|{tmp_path / 'my rc'}|-q|-a|"
 
 
 def test_install_hook_honours_database_hook_dir(nm: NotmuchEnv) -> None:

@@ -51,8 +51,9 @@ def _subcommand(
             f"the notmuch plugin is not installed ({exc}); pip install 'syncmail[notmuch]'"
         ) from exc
     install_hook = hook_module.install_hook
-    # The hook goes where notmuch looks for hooks ($NOTMUCH_CONFIG's database).
-    print(f"installed {install_hook()}", file=io.out)
+    # The hook goes where notmuch looks for hooks ($NOTMUCH_CONFIG's database); with -c,
+    # its syncmail reads that config file.
+    print(f"installed {install_hook(syncmail_config=inv.config)}", file=io.out)
     return 0
 
 
