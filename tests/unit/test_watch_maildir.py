@@ -58,3 +58,20 @@ def test_a_plugin_veto_is_said_once_not_swallowed(tmp_path: Path) -> None:
     assert f"sync vetoed by plugin notmuch: {rc}:{line}: Index: expected yes or no" in log, log
     assert log.count("sync vetoed") == 1, log
     assert not (tmp_path / "near").exists() or not files(tmp_path, "near")
+
+
+def test_a_reload_signal_while_the_watch_starts_does_not_kill_it(tmp_path: Path) -> None:
+    """systemd's ExecReload (SIGHUP) or alot's sync-now (SIGUSR1) may come while the
+    watch still imports and reads its config; their default action ends a process."""
+    rc = tmp_path / "rc"
+    rc.write_text(maildir_pair_rc(tmp_path, "Create Both\n"))
+    deliver(tmp_path, "far", "i1")
+    with WatchProcess(tmp_path, rc, "-a", "-V") as w:
+        time.sleep(0.1)  # the command has started, its watch loop not yet
+        w.send(signal.SIGHUP)
+        w.send(signal.SIGUSR1)
+        w.ready()
+        wait_for(lambda: "SIGHUP: config reloaded" in w.log())
+        assert w.proc.poll() is None
+        assert w.stop(signal.SIGTERM) == 0
+    assert set(files(tmp_path, "near")) == {"i1"}

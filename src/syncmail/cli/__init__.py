@@ -197,4 +197,9 @@ def main(args: Sequence[str] | None = None) -> None:
     # done; collecting the youngest generation every 700 allocations costs a resync a
     # sizeable share of its CPU for nothing. Collection still happens, only less often.
     gc.set_threshold(50_000, 20, 20)
-    sys.exit(run(sys.argv[1:] if args is None else list(args)))
+    argv = sys.argv[1:] if args is None else list(args)
+    if "watch" in argv:
+        from syncmail.watch import early
+
+        early.hold()  # a reload or sync-now signal must not kill a watch still starting
+    sys.exit(run(argv))

@@ -29,6 +29,7 @@ from syncmail.errors import (
 from syncmail.events import BoxResult
 from syncmail.record import record
 from syncmail.store.base import Store
+from syncmail.watch import early
 from syncmail.watch.local import PLUGIN, POLL_INTERVAL, LocalEvent, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
 from syncmail.watch.server import (
@@ -189,13 +190,16 @@ class Watcher:
             self.signals.reload = True
 
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        handlers = {
+        handlers: dict[int, Callable[[int, Any], None]] = {
             signal.SIGTERM: on_stop,
             signal.SIGINT: on_stop,
             signal.SIGUSR1: on_usr1,
             signal.SIGHUP: on_hup,
         }
-        return {s: signal.signal(s, h) for s, h in handlers.items()}
+        old: dict[int, Any] = {s: signal.signal(s, h) for s, h in handlers.items()}
+        for signum in early.take():  # came while the command was starting
+            handlers[signum](signum, None)
+        return old
 
     def _turn(self, wake_r: int) -> None:
         """One wake-up of the loop: wait for the next thing to do, and do it."""
