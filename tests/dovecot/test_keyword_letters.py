@@ -81,3 +81,37 @@ def test_keywords_as_letters_both_ways(tmp_path: Path, imap_user: Any) -> None:
     assert "F" not in info and {letters[c] for c in info if c.islower()} == {"$Junk", "todo"}
     _sync(cfg)
     assert _server_flags(imap_user) == {"\\Seen", "$Junk", "todo"}
+
+
+def test_a_lost_keywords_file_deletes_no_keyword(
+    tmp_path: Path, imap_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Letters dovecot-keywords no longer names (the file deleted or damaged) are not
+    "no keywords": that removed every keyword on the server (and with the notmuch
+    plugin, the tags). The file is left out until its letters are named again, and a
+    new keyword does not take their letters."""
+    imap_user.append("INBOX", b"Subject: s\r\n\r\nbody\r\n", ("\\Seen", "work", "$Junk"))
+    cfg = write_config(tmp_path, imap_user)
+    letters_on = "SubFolders Verbatim\nKeywordLetters yes\n"
+    cfg.write_text(cfg.read_text().replace("SubFolders Verbatim\n", letters_on))
+    box = tmp_path / "near" / "INBOX"
+    _sync(cfg)
+    kept = _only_file(box).name
+    (box / "dovecot-keywords").unlink()
+    path = _only_file(box)
+    os.rename(path, path.with_name(path.name.replace(":2,S", ":2,FS")))  # touch the pair
+    _sync(cfg)
+    assert _server_flags(imap_user) == {"\\Seen", "\\Flagged", "work", "$Junk"}
+    assert "names no keyword for letter(s) ab, found in 1 file(s)" in caplog.text
+    c = imap_user.client()
+    try:
+        c.select_folder("INBOX")
+        [uid] = c.search("ALL")
+        c.add_flags([uid], ["todo"])
+    finally:
+        c.logout()
+    _sync(cfg)
+    file = box / "dovecot-keywords"
+    names = parse(file.read_text()) if file.exists() else {}
+    assert 0 not in names and 1 not in names, names  # a and b keep their unknown meaning
+    assert kept.split(":2,")[1][1:] in _only_file(box).name

@@ -40,6 +40,9 @@ class LetterKeywords:
         self.prefix = prefix
         self.names = self._load()
         self.warned = False
+        # Letters found in file names that dovecot-keywords does not name (the file lost
+        # or damaged): what they mean is unknown, so they are neither read nor reused.
+        self.unnamed: set[int] = set()
 
     def _load(self) -> dict[int, str]:
         try:
@@ -79,20 +82,35 @@ class LetterKeywords:
         return "" if i < 0 else "".join(c for c in name[i + 3 :] if c in LETTERS)
 
     def read(self, paths: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The keywords of ``paths``; a file with a letter no keyword is named for is left
+        out (not synced this run): taking it for "no keyword" would delete the other
+        side's keywords."""
         out: dict[str, frozenset[str]] = {}
+        unknown = 0
         for path in paths:
-            letters = self._letters(path)
-            out[path] = frozenset(
-                self.names[LETTERS.index(c)] for c in letters if LETTERS.index(c) in self.names
-            )
+            indexes = [LETTERS.index(c) for c in self._letters(path)]
+            unnamed = {i for i in indexes if i not in self.names}
+            if unnamed:
+                self.unnamed |= unnamed
+                unknown += 1
+                continue
+            out[path] = frozenset(self.names[i] for i in indexes)
+        if unknown:
+            letters = "".join(LETTERS[i] for i in sorted(self.unnamed))
+            log.warning(
+                "Warning: %s: %s names no keyword for letter(s) %s, found in %d file(s); "
+                "their keywords are not synced until it does",
+                self.box_dir, FILE, letters, unknown,
+            )  # fmt: skip
         return out
 
     def write(self, edits: Sequence[tuple[str, frozenset[str], frozenset[str]]]) -> None:
         grew = False
         for _path, add, _remove in edits:
             for keyword in add:
-                if self._index(keyword) is None and len(self.names) < len(LETTERS):
-                    free = min(set(range(len(LETTERS))) - set(self.names))
+                taken = set(self.names) | self.unnamed
+                if self._index(keyword) is None and len(taken) < len(LETTERS):
+                    free = min(set(range(len(LETTERS))) - taken)
                     self.names[free] = keyword
                     grew = True
         if grew:
