@@ -24,7 +24,8 @@ def watch(
         print(line, file=err, flush=True)
 
     options = RunOptions(
-        cli_ops=inv.ops, dry_run=inv.dry_run, force=inv.force, trust_listed_status=False
+        cli_ops=inv.ops, dry_run=inv.dry_run, force=inv.force, trust_listed_status=False,
+        locked_is_error=False,
     )
     watcher = Watcher(config, targets, options, pm, reload=reload, say=say)
     return watcher.run()

@@ -125,8 +125,9 @@ class RunContext:
     reconnects: dict[str, int] = field(default_factory=dict)
     # Asked between box pairs: True ends the run there.
     should_stop: Callable[[], bool] | None = None
-    # RunOptions.trust_listed_status.
+    # RunOptions.trust_listed_status, RunOptions.locked_is_error.
     trust_listed_status: bool = True
+    locked_is_error: bool = True
     # DetectMoves: the moves of the channel being synced (syncmail.sync.moves).
     moves: MoveSet | None = None
     # Plugin events held back until the channel's box pairs are done (removals of the

@@ -17,6 +17,7 @@ from syncmail.config.model import ChannelConfig, ChannelOps, Config, Operations,
 from syncmail.errors import (
     BoxError,
     ConnectionFailed,
+    LockedError,
     RunVetoed,
     ServerTimeout,
     StoreError,
@@ -65,6 +66,9 @@ class RunOptions:
     # for what the server does not report (Dovecot's STATUS can miss mail written into
     # its Maildir behind its back within the same second; its SELECT does not).
     trust_listed_status: bool = True
+    # A box pair whose state another process holds locked: an error (a one-shot run),
+    # or ``syncmail watch``'s everyday wait (it tries again shortly): logged at info.
+    locked_is_error: bool = True
 
 
 @record
@@ -103,6 +107,7 @@ def run(
     )
     r.should_stop = options.should_stop
     r.trust_listed_status = options.trust_listed_status
+    r.locked_is_error = options.locked_is_error
     if stores is not None:
         r.stores = stores
         for kept in stores.values():
@@ -275,7 +280,8 @@ def _sync_pairs(
             if not isinstance(e, BoxError):
                 e = BoxError(channel.name, label, str(e))
             r.errors.append(e)
-            log.error("%s", e)
+            quiet = isinstance(e, LockedError) and not r.locked_is_error
+            log.log(logging.INFO if quiet else logging.ERROR, "%s", e)
             result = BoxResult(channel.name, label, error=str(e))
         r.boxes.append(replace(result, seconds=time.monotonic() - started))
         r.progress.boxes_done += 1
