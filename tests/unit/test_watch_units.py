@@ -4,6 +4,7 @@ inotify and polling on real directories, systemd's notify socket, the command li
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from syncmail.cli import parse_args
 from syncmail.config.model import IMAPStoreConfig, Location
 from syncmail.store.imap import IMAPStore
-from syncmail.watch.local import LocalWatch
+from syncmail.watch.local import PLUGIN, LocalWatch
 from syncmail.watch.sdnotify import sd_notify
 from syncmail.watch.server import ServerEvent, ServerWatch
 from syncmail.watch.timing import Backoff, Debouncer, SuspendDetector
@@ -196,6 +197,27 @@ def test_watch_settings_out_of_range_fall_back_with_a_warning(
     assert WatchSettings.from_env().resync == seconds
     warned = [r.getMessage() for r in caplog.records if RESYNC_ENV in r.getMessage()]
     assert bool(warned) == (text not in (None, "90", "0.5"))
+
+
+def test_a_plugin_directory_replaced_under_its_name_is_watched_again(tmp_path: Path) -> None:
+    """`notmuch compact` renames a new Xapian directory over the old one: the watch on
+    the old inode ends, and tag changes made through the library went unseen."""
+    xapian = tmp_path / "xapian"
+    xapian.mkdir()
+    w = LocalWatch(use_inotify=True)
+    try:
+        if not w.inotify:
+            pytest.skip("no inotify here")
+        w.add_plugin_path(str(xapian))
+        (tmp_path / "xapian.compact").mkdir()
+        os.rename(xapian, tmp_path / "xapian.old")
+        os.rename(tmp_path / "xapian.compact", xapian)
+        shutil.rmtree(tmp_path / "xapian.old")
+        assert any(e.store == PLUGIN for e in w.read())  # the swap itself: look now
+        (xapian / "record.glass").write_text("tags changed")
+        assert {e.store for e in w.read()} == {PLUGIN}  # the new directory is watched
+    finally:
+        w.close()
 
 
 def test_sd_notify_sends_one_datagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -206,7 +206,12 @@ class LocalWatch:
                 out += [LocalEvent(s, None, "inotify overflow") for s in self._stores()]
                 continue
             if ev.mask & f.IGNORED:
-                self._wd.pop(ev.wd, None)
+                gone = self._wd.pop(ev.wd, None)
+                if gone in self._plugin_paths and os.path.isdir(gone):
+                    # Replaced under its name (`notmuch compact` renames a new Xapian
+                    # directory over the old one): watch the new one, and look.
+                    self.add_plugin_path(gone)
+                    out.append(LocalEvent(PLUGIN, None, f"{gone} replaced"))
                 continue
             path = self._wd.get(ev.wd)
             if path is None:
