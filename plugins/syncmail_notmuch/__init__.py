@@ -230,7 +230,12 @@ def _open(settings: Settings, mode: str) -> Any | None:
     try:
         return notmuch2.Database(mode=mode, config=config)
     except (notmuch2.NotmuchError, OSError) as exc:
-        _note(settings, f"cannot open the notmuch database: {exc}")
+        if settings.config_where is not None:
+            # notmuch's message names no file ("cannot load config file"): say which.
+            where = f"{settings.config_where}: Config {settings.config_file}: "
+        else:
+            where = ""
+        _note(settings, f"{where}cannot open the notmuch database: {exc}")
         return None
 
 

@@ -262,6 +262,20 @@ def test_old_notmuch_inside_pre_new_does_not_write(
     assert settings.may_write_database()
 
 
+def test_a_config_file_notmuch_cannot_load_is_named_with_its_line(
+    nm: NotmuchEnv, pm: pluggy.PluginManager, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """notmuch says only "cannot load config file": the warning says which, and where
+    the Notmuch section set it."""
+    missing = tmp_path / "no-such-notmuch-config"
+    assert pre_sync(pm, nm.config(Config=str(missing)), []) is None
+    path = nm.deliver("INBOX", 1, None, "unindexed@x")
+    deliver(pm, "syncmail_new_message", event=_new(path, 1, ""))
+    _end(pm)
+    where = f"{nm.root / 'mbsyncrc'}:7: Config {missing}: cannot open the notmuch database"
+    assert where in caplog.text, caplog.text
+
+
 def test_section_settings_and_bad_value(nm: NotmuchEnv, pm: pluggy.PluginManager) -> None:
     veto = pre_sync(pm, nm.config(Index="maybe"), [])
     assert veto is not None and "mbsyncrc:7: Index: expected yes or no" in veto
