@@ -369,6 +369,15 @@ class ConsoleHandler(logging.StreamHandler[TextIO]):
             self.progress.clear()
         super().emit(record)
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The line as the formatter makes it, masked whole: the filter masks only the
+        message, and a debug record's traceback (``-D``) may quote a secret too."""
+        text = super().format(record)
+        for flt in self.filters:
+            if isinstance(flt, SecretMask):
+                text = flt.mask(text)
+        return text
+
 
 def log_level(verbosity: int, debug: bool) -> int:
     """WARNING by default, INFO with -V, DEBUG with -D, ERROR with -qq."""

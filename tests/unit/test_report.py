@@ -261,6 +261,21 @@ def test_hide_secret_reaches_the_installed_mask(clean_root: None) -> None:
     assert "tok-obtained-later" not in out.getvalue()
 
 
+def test_a_traceback_in_debug_output_is_masked_too(clean_root: None) -> None:
+    """The filter masks a record's message; -D also prints a traceback, whose text
+    (an exception's message) can quote a secret the message does not."""
+    out = io.StringIO()
+    _, mask = setup_logging(out, debug=True)
+    mask.add(["hunter2"])
+    try:
+        raise ValueError("PassCmd printed hunter2 twice")
+    except ValueError:
+        logging.getLogger("syncmail.x").debug("a plugin failed", exc_info=True)
+    text = out.getvalue()
+    assert "Traceback" in text and "ValueError: PassCmd printed <hidden> twice" in text
+    assert "hunter2" not in text
+
+
 def test_mask_longest_first() -> None:
     mask = SecretMask(["abc", "abcdef"])
     assert mask.mask("x abcdef y") == "x <hidden> y"
