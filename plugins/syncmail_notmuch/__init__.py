@@ -232,7 +232,7 @@ def _open(settings: Settings, mode: str) -> Any | None:
     except (notmuch2.NotmuchError, OSError) as exc:
         if settings.config_where is not None:
             # notmuch's message names no file ("cannot load config file"): say which.
-            where = f"{settings.config_where}: Config {settings.config_file}: "
+            where = f"{settings.config_where} {settings.config_file}: "
         else:
             where = ""
         _note(settings, f"{where}cannot open the notmuch database: {exc}")

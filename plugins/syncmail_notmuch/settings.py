@@ -35,7 +35,7 @@ class Settings:
 
     # None = the lookup notmuch itself does (NOTMUCH_CONFIG, profiles, ~/.notmuch-config).
     config_file: str | None = None
-    # Where ``Config`` was set (``file:line``), for messages about that file.
+    # Where ``Config`` was set (``file:line: Config``), for messages about that file.
     config_where: str | None = None
     index: bool = True
     sync_tags: bool = True
@@ -85,7 +85,7 @@ def settings_from_config(config: Config) -> Settings:
         )
     return Settings(
         config_file=config_file or None,
-        config_where=str(section.location_of("Config")) if config_file else None,
+        config_where=where("Config") if config_file else None,
         index=_bool(values.get("Index"), True, where("Index")),
         sync_tags=_bool(values.get("SyncTags"), True, where("SyncTags")),
         maildir_roots=roots,

@@ -317,9 +317,9 @@ def syncmail_token_store(account: str, spec: str) -> TokenBackend | None:
         exception is reported by its type only).
 
     syncmail serialises the refresh itself: ``load`` and ``save`` are called while
-    syncmail holds the account's lock file (only ``syncmail oauth2 status``, which just
-    reads, calls ``load`` without it) (``$XDG_DATA_HOME/syncmail/oauth2/NAME.lock``),
-    so parallel processes refresh once and the store needs no locking of its own.
+    syncmail holds the account's lock file (``$XDG_DATA_HOME/syncmail/oauth2/NAME.lock``),
+    so parallel processes refresh once and the store needs no locking of its own; only
+    ``syncmail oauth2 status``, which just reads, calls ``load`` without it.
     Every value loaded is masked in log output. To hand out tokens that syncmail does
     not refresh at all (MSAL, a pizauth daemon), answer ``syncmail_get_credentials``
     instead.

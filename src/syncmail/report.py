@@ -370,12 +370,12 @@ class ConsoleHandler(logging.StreamHandler[TextIO]):
         super().emit(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        """The line as the formatter makes it, masked whole: the filter masks only the
-        message, and a debug record's traceback (``-D``) may quote a secret too."""
+        """The line as the formatter makes it; with a traceback (``-D``) masked whole, as
+        the filter masked only the message and the traceback may quote a secret too."""
         text = super().format(record)
-        for flt in self.filters:
-            if isinstance(flt, SecretMask):
-                text = flt.mask(text)
+        if record.exc_info or record.exc_text or record.stack_info:
+            for mask in _masks([self]):
+                text = mask.mask(text)
         return text
 
 
@@ -424,25 +424,22 @@ def hide_secret(secret: str) -> None:
     now on: it is registered with the mask of each handler ``setup_logging`` installed."""
     if not secret:
         return
-    for handler in logging.getLogger().handlers:
-        for flt in handler.filters:
-            if isinstance(flt, SecretMask):
-                flt.add([secret])
+    for mask in _masks(logging.getLogger().handlers):
+        mask.add([secret])
 
 
 def mask_text(text: str) -> str:
     """``text`` masked as a log line would be, for output that does not go through
     logging (the plugin trace): by every installed handler's mask, or by the patterns
     alone when there is none."""
-    masks = [
-        flt
-        for handler in logging.getLogger().handlers
-        for flt in handler.filters
-        if isinstance(flt, SecretMask)
-    ]
-    for mask in masks or [SecretMask()]:
+    for mask in _masks(logging.getLogger().handlers) or [SecretMask()]:
         text = mask.mask(text)
     return text
+
+
+def _masks(handlers: Iterable[logging.Handler]) -> list[SecretMask]:
+    """The secret masks among the filters of ``handlers``."""
+    return [flt for h in handlers for flt in h.filters if isinstance(flt, SecretMask)]
 
 
 def remove_console_handlers() -> None:

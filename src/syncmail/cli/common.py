@@ -74,7 +74,3 @@ def _load_config(inv: Invocation, keywords: Sequence[Any]) -> Config:
         # mbsync reads a relative -c name relative to the current directory.
         path = os.path.join(os.getcwd(), path)
     return load_config(path, extra_keywords=keywords)
-
-
-
-

@@ -393,7 +393,6 @@ def _apply(
     r.progress.copies = copies_to_make(p.copies[FAR] + p.copies[NEAR])
     new_counts = [0, 0]
     move_counts = [0, 0]
-    trashed_counts = [0, 0]
     newmax = list(p.new_maxuid)
     for t in (FAR, NEAR):
         if p.copies[t]:
@@ -411,7 +410,6 @@ def _apply(
         paths = {uid: _path_of(boxes[t], uid) for uid in uids}
         trashed = p.trashed(t)
         _trash(r, channel, stores, boxes, journal, p, t)
-        trashed_counts[t] = len(trashed)
         if os.environ.get(FAKE_EXPUNGE_ENV) == "1":
             continue
         boxes[t].expunge(uids)
@@ -463,8 +461,8 @@ def _apply(
         pushed_flags=flag_counts[FAR],
         expunged_far=len(p.expunge[FAR]),
         expunged_near=len(p.expunge[NEAR]),
-        trashed_far=trashed_counts[FAR],
-        trashed_near=trashed_counts[NEAR],
+        trashed_far=len(p.trashed(FAR)),  # of the expunged (the plan's trash is a part)
+        trashed_near=len(p.trashed(NEAR)),
         moved=sum(move_counts),
     )
 

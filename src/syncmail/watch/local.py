@@ -130,7 +130,8 @@ class LocalWatch:
             self._add(root, files=False)
             self._watch_unborn(store, root)
         for path in self._parents:
-            self._parent_seen.setdefault(path, _mtime(path))  # polling: changes from now
+            if path not in self._parent_seen:
+                self._parent_seen[path] = _mtime(path)  # polling: changes from now
         return sorted(self._watched_boxes() - before)
 
     def _watched_boxes(self) -> set[str]:
